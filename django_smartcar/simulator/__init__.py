@@ -1,0 +1,1 @@
+"""A faithful local Smartcar: Connect pages, token endpoint, vehicle and management APIs, webhooks."""

@@ -1,0 +1,3 @@
+app_name = "smartcar_simulator"
+
+urlpatterns: list = []

@@ -1,0 +1,96 @@
+"""Settings for the django-smartcar example project.
+
+Every value has a working default (SQLite, the bundled Smartcar simulator) and can be overridden from the
+environment, e.g. ``DATABASE_URL=postgres://... SMARTCAR_CLIENT_ID=... python manage.py runserver``.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+# The default key is only good for the local demo; production sets SECRET_KEY.
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-example-project-only")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_smartcar",
+    "django_smartcar.simulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "example_project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/"
+
+# The bundled simulator answers at SITE_URL/simulator/ unless real Smartcar origins are given.
+SIMULATOR_ORIGIN = f"{SITE_URL}/simulator"
+SMARTCAR = {
+    "CLIENT_ID": env("SMARTCAR_CLIENT_ID", default="demo-client-id"),
+    "CLIENT_SECRET": env("SMARTCAR_CLIENT_SECRET", default="demo-client-secret"),
+    "REDIRECT_URI": env("SMARTCAR_REDIRECT_URI", default=f"{SITE_URL}/smartcar/callback/"),
+    "MODE": env("SMARTCAR_MODE", default="simulated"),
+    "CONNECT_ORIGIN": env("SMARTCAR_CONNECT_ORIGIN", default=SIMULATOR_ORIGIN),
+    "AUTH_ORIGIN": env("SMARTCAR_AUTH_ORIGIN", default=f"{SIMULATOR_ORIGIN}/oauth/token"),
+    "API_ORIGIN": env("SMARTCAR_API_ORIGIN", default=SIMULATOR_ORIGIN),
+    "MANAGEMENT_API_ORIGIN": env("SMARTCAR_MANAGEMENT_API_ORIGIN", default=SIMULATOR_ORIGIN),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_smartcar": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")}},
+}
