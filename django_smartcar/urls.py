@@ -1,7 +1,14 @@
 """URLs a project includes, e.g. ``path("smartcar/", include("django_smartcar.urls"))``."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "django_smartcar"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("connect/", views.connect, name="connect"),
+    path("callback/", views.callback, name="callback"),
+    path("accounts/<int:pk>/disconnect/", views.disconnect_account, name="disconnect-account"),
+    path("vehicles/<int:pk>/disconnect/", views.disconnect_vehicle, name="disconnect-vehicle"),
+]

@@ -1,5 +1,9 @@
 """Settings for the test suite. DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis."""
 
+import os
+import tempfile
+from pathlib import Path
+
 import environ
 
 env = environ.Env()
@@ -46,7 +50,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+# SQLite is a file, not ":memory:": the live server's threads, concurrency tests and Celery worker processes
+# must all see the same committed data, with SQLite's ordinary file locking.
+SQLITE_PATH = Path(tempfile.gettempdir()) / f"django_smartcar_tests_{os.getpid()}.sqlite3"
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(SQLITE_PATH)}
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True
@@ -55,3 +65,15 @@ STATIC_URL = "static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+
+# Test-only key; the simulator fixtures point the origins at the live server.
+TEST_ENCRYPTION_KEY = "K-ewv9ECXCtSPUrXvMbUmDLIeQ-WLN1qw8CmKXJE3cE="
+SMARTCAR = {
+    "CLIENT_ID": "test-client-id",
+    "CLIENT_SECRET": "test-client-secret",
+    "MODE": "simulated",
+    "ENCRYPTION_KEYS": [TEST_ENCRYPTION_KEY],
+}
+
+# The suite runs in simulated mode with DEBUG off on purpose; the warning is tested on its own.
+SILENCED_SYSTEM_CHECKS = ["django_smartcar.W001"]

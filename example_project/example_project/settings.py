@@ -75,6 +75,18 @@ STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/"
 
+
+def _demo_encryption_key() -> str:
+    """A key made once per checkout and kept in var/, so the demo needs no set-up; production sets the env var."""
+    key_file = VAR_DIR / "encryption.key"
+    if not key_file.exists():
+        from cryptography.fernet import Fernet
+
+        key_file.write_text(Fernet.generate_key().decode())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
 # The bundled simulator answers at SITE_URL/simulator/ unless real Smartcar origins are given.
 SIMULATOR_ORIGIN = f"{SITE_URL}/simulator"
 SMARTCAR = {
@@ -86,6 +98,7 @@ SMARTCAR = {
     "AUTH_ORIGIN": env("SMARTCAR_AUTH_ORIGIN", default=f"{SIMULATOR_ORIGIN}/oauth/token"),
     "API_ORIGIN": env("SMARTCAR_API_ORIGIN", default=SIMULATOR_ORIGIN),
     "MANAGEMENT_API_ORIGIN": env("SMARTCAR_MANAGEMENT_API_ORIGIN", default=SIMULATOR_ORIGIN),
+    "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
 }
 
 LOGGING = {

@@ -1,0 +1,204 @@
+"""Admin for accounts, vehicles and commands. Tokens are never shown; actions go through a confirmation page.
+
+Every action needs the ``django_smartcar.send_vehicle_commands`` permission, works row by row through the
+services, and reports each row's outcome without stopping at the first failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from . import client
+from .exceptions import DjangoSmartcarError
+from .models import SmartcarAccount, Vehicle, VehicleCommand
+from .services import commands, tokens, vehicles
+
+COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
+
+
+class CommandPermissionMixin:
+    def has_send_vehicle_commands_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(COMMAND_PERMISSION)
+
+
+def confirmed_action(
+    description: str, verb: str, run: Callable[[HttpRequest, object], str]
+) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet], TemplateResponse | None]:
+    """An admin action that first shows a confirmation page, then runs ``run`` on each selected row.
+
+    ``run`` returns a success message or raises; a Smartcar error on one row is reported and the next row
+    is still processed.
+    """
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
+        if request.POST.get("confirm") != "yes":
+            opts = modeladmin.model._meta
+            return TemplateResponse(
+                request,
+                "admin/django_smartcar/confirm_action.html",
+                {
+                    **modeladmin.admin_site.each_context(request),
+                    "title": f"{description}?",
+                    "opts": opts,
+                    "objects": list(queryset),
+                    "verb": verb,
+                    "action_name": request.POST.get("action"),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "select_across": request.POST.get("select_across", "0"),
+                },
+            )
+        for obj in queryset:
+            try:
+                outcome = run(request, obj)
+            except (client.SmartcarException, DjangoSmartcarError) as exc:
+                modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"{obj}: {outcome}", messages.SUCCESS)
+        return None
+
+    action.__name__ = verb.lower().replace(" ", "_")
+    return admin.action(description=description, permissions=["send_vehicle_commands"])(action)
+
+
+def _command(action: str) -> Callable[[HttpRequest, Vehicle], str]:
+    def run(request: HttpRequest, vehicle: Vehicle) -> str:
+        command = commands.send_command(vehicle, action, user=request.user)
+        if command.status != VehicleCommand.Status.SUCCEEDED:
+            raise DjangoSmartcarError(f"{command.get_action_display()} failed: {command.error_message}")
+        return f"{command.get_action_display()} succeeded."
+
+    return run
+
+
+def _refresh(request: HttpRequest, vehicle: Vehicle) -> str:
+    result = vehicles.refresh_vehicle_data(vehicle)
+    if result.errors and not result.updated:
+        raise DjangoSmartcarError("; ".join(f"{path}: {exc}" for path, exc in result.errors.items()))
+    summary = ", ".join(result.updated) or "nothing newer"
+    failed = f" ({len(result.errors)} data point(s) failed)" if result.errors else ""
+    return f"refreshed {summary}{failed}."
+
+
+def _rotate(request: HttpRequest, account: SmartcarAccount) -> str:
+    tokens.rotate_tokens(account, force=True)
+    return f"tokens rotated; refresh token now valid until {account.refresh_expires_at:%Y-%m-%d %H:%M} UTC."
+
+
+def _sync(request: HttpRequest, account: SmartcarAccount) -> str:
+    result = vehicles.sync_vehicles(account)
+    return (
+        f"{len(result.created)} new, {len(result.updated)} updated, "
+        f"{len(result.disconnected)} disconnected vehicle(s)."
+    )
+
+
+@admin.register(SmartcarAccount)
+class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
+    list_display = (
+        "smartcar_user_id",
+        "owner",
+        "status",
+        "mode",
+        "connected_vehicles",
+        "access_expires_at",
+        "refresh_expires_at",
+        "consecutive_failures",
+    )
+    list_filter = ("status", "mode")
+    list_select_related = ("owner",)
+    search_fields = ("smartcar_user_id", "owner__username", "owner__email")
+    # Everything visible is read-only; the token columns are not listed at all.
+    fields = (
+        "owner",
+        "smartcar_user_id",
+        "mode",
+        "status",
+        "scope",
+        "access_expires_at",
+        "refresh_expires_at",
+        "consecutive_failures",
+        "last_refresh_error",
+        "last_refreshed_at",
+        "connected_at",
+        "disconnected_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    actions = [
+        confirmed_action("Rotate tokens now", "Rotate tokens", _rotate),
+        confirmed_action("Sync vehicles from Smartcar", "Sync vehicles", _sync),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_connected_vehicles=Count("vehicles", Q(vehicles__is_connected=True)))
+        )
+
+    @admin.display(description="Vehicles", ordering="_connected_vehicles")
+    def connected_vehicles(self, account: SmartcarAccount) -> int:
+        return account._connected_vehicles
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # accounts come from Connect, never from a form
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "vin",
+        "owner",
+        "is_connected",
+        "odometer_km",
+        "battery_percent_remaining",
+        "fuel_percent_remaining",
+        "is_locked",
+        "data_refreshed_at",
+    )
+    list_filter = ("is_connected", "make")
+    list_select_related = ("account__owner",)
+    search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
+    readonly_fields = [f.name for f in Vehicle._meta.fields]
+    actions = [
+        confirmed_action("Lock selected vehicles", "Lock", _command("lock")),
+        confirmed_action("Unlock selected vehicles", "Unlock", _command("unlock")),
+        confirmed_action("Refresh data of selected vehicles", "Refresh data", _refresh),
+    ]
+
+    @admin.display(description="Owner", ordering="account__owner")
+    def owner(self, vehicle: Vehicle):
+        return vehicle.account.owner
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(VehicleCommand)
+class VehicleCommandAdmin(admin.ModelAdmin):
+    list_display = (
+        "requested_at",
+        "action",
+        "vehicle",
+        "requested_by",
+        "status",
+        "smartcar_request_id",
+        "error_type",
+    )
+    list_filter = ("status", "action")
+    list_select_related = ("vehicle", "requested_by")
+    readonly_fields = [f.name for f in VehicleCommand._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

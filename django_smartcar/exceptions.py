@@ -1,0 +1,31 @@
+"""Errors raised by the app's services (Smartcar's own errors are ``django_smartcar.client`` exceptions)."""
+
+
+class DjangoSmartcarError(Exception):
+    """Base class of the app's own errors."""
+
+
+class AccountUnavailable(DjangoSmartcarError):
+    """The account cannot be used until its owner reconnects (re-authentication needed or disconnected)."""
+
+    def __init__(self, account, message: str = "") -> None:
+        self.account = account
+        super().__init__(
+            message or f"Smartcar account {account.pk} is {account.status}: the owner must reconnect."
+        )
+
+
+class ReauthenticationRequired(AccountUnavailable):
+    """Smartcar refused the refresh token for good (expired, revoked or reused)."""
+
+
+class InvalidConnectState(DjangoSmartcarError):
+    """The Connect callback's ``state`` is missing, unknown, expired, reused, or belongs to someone else."""
+
+
+class MissingPermission(DjangoSmartcarError):
+    """The vehicle did not grant the permission an action needs (e.g. ``control_security`` to lock)."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+        super().__init__(f"The vehicle has not granted the {permission!r} permission.")

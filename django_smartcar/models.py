@@ -1,0 +1,226 @@
+"""Connected Smartcar accounts, their vehicles with the last known data, and the audit of commands sent."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto
+
+
+class SmartcarAccount(models.Model):
+    """One Smartcar user connected by one site user, with that connection's (encrypted) tokens."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        # Refreshing failed for a transient reason; retried until it works or MAX_REFRESH_FAILURES is reached.
+        REFRESH_FAILING = "refresh_failing", _("Refresh failing")
+        # The refresh token is dead (expired, revoked or reused): only the user reconnecting can fix it.
+        REAUTH_REQUIRED = "reauth_required", _("Re-authentication required")
+        DISCONNECTED = "disconnected", _("Disconnected")
+
+    class Mode(models.TextChoices):
+        LIVE = "live", _("Live")
+        TEST = "test", _("Test")
+        SIMULATED = "simulated", _("Simulated")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="smartcar_accounts"
+    )
+    smartcar_user_id = models.CharField(max_length=100)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.LIVE)
+    scope = models.JSONField(default=list, blank=True, help_text=_("Permissions requested when connecting."))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+
+    # Ciphertext only (see crypto.py); use the access_token / refresh_token properties.
+    access_token_encrypted = models.TextField(editable=False)
+    refresh_token_encrypted = models.TextField(editable=False)
+    access_expires_at = models.DateTimeField(db_index=True)
+    refresh_expires_at = models.DateTimeField(db_index=True)
+
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_refresh_error = models.CharField(max_length=255, blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(default=timezone.now)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Smartcar account")
+        verbose_name_plural = _("Smartcar accounts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["smartcar_user_id", "mode"], name="django_smartcar_unique_smartcar_user_per_mode"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Smartcar account {self.smartcar_user_id} of {self.owner_id}"
+
+    def __repr__(self) -> str:
+        # Spelled out so that no future field ever leaks a token into a traceback.
+        return f"<SmartcarAccount pk={self.pk} smartcar_user_id={self.smartcar_user_id!r} status={self.status!r}>"
+
+    @property
+    def access_token(self) -> str:
+        return crypto.decrypt(self.access_token_encrypted)
+
+    @access_token.setter
+    def access_token(self, value: str) -> None:
+        self.access_token_encrypted = crypto.encrypt(value)
+
+    @property
+    def refresh_token(self) -> str:
+        return crypto.decrypt(self.refresh_token_encrypted)
+
+    @refresh_token.setter
+    def refresh_token(self, value: str) -> None:
+        self.refresh_token_encrypted = crypto.encrypt(value)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status in (self.Status.ACTIVE, self.Status.REFRESH_FAILING)
+
+
+class VehicleQuerySet(models.QuerySet):
+    def connected(self) -> VehicleQuerySet:
+        return self.filter(is_connected=True)
+
+    def owned_by(self, user) -> VehicleQuerySet:
+        return self.filter(account__owner=user)
+
+
+class Vehicle(models.Model):
+    """A car reachable through an account, with the last data Smartcar reported (always metric).
+
+    Each group of data carries the age Smartcar gave it (``sc-data-age``); services only overwrite a group with
+    data that is newer, so a late webhook or a slow poll never rolls the state back.
+    """
+
+    account = models.ForeignKey(SmartcarAccount, on_delete=models.CASCADE, related_name="vehicles")
+    smartcar_id = models.CharField(max_length=100, unique=True)
+    vin = models.CharField(max_length=17, blank=True)
+    make = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    permissions = models.JSONField(default=list, blank=True)
+    is_connected = models.BooleanField(default=True, db_index=True)
+    connected_at = models.DateTimeField(default=timezone.now)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    odometer_km = models.FloatField(null=True, blank=True)
+    odometer_age = models.DateTimeField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_age = models.DateTimeField(null=True, blank=True)
+    fuel_percent_remaining = models.FloatField(null=True, blank=True)
+    fuel_range_km = models.FloatField(null=True, blank=True)
+    fuel_amount_liters = models.FloatField(null=True, blank=True)
+    fuel_age = models.DateTimeField(null=True, blank=True)
+    battery_percent_remaining = models.FloatField(null=True, blank=True)
+    battery_range_km = models.FloatField(null=True, blank=True)
+    battery_age = models.DateTimeField(null=True, blank=True)
+    charge_state = models.CharField(max_length=20, blank=True)
+    is_plugged_in = models.BooleanField(null=True, blank=True)
+    charge_age = models.DateTimeField(null=True, blank=True)
+    is_locked = models.BooleanField(null=True, blank=True)
+    lock_status = models.JSONField(null=True, blank=True, help_text=_("Doors, windows, sunroof, storage..."))
+    lock_age = models.DateTimeField(null=True, blank=True)
+    oil_life_remaining = models.FloatField(null=True, blank=True)
+    oil_age = models.DateTimeField(null=True, blank=True)
+    tire_pressure_kpa = models.JSONField(null=True, blank=True)
+    tires_age = models.DateTimeField(null=True, blank=True)
+    data_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VehicleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("vehicle")
+        verbose_name_plural = _("vehicles")
+        permissions = [("send_vehicle_commands", _("Can send commands (lock, unlock, charge) to vehicles"))]
+
+    def __str__(self) -> str:
+        name = " ".join(str(part) for part in (self.year, self.make, self.model) if part)
+        return name or self.smartcar_id
+
+    def __repr__(self) -> str:
+        return f"<Vehicle pk={self.pk} smartcar_id={self.smartcar_id!r}>"
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in (self.permissions or [])
+
+
+class VehicleCommand(models.Model):
+    """An audit row for every command sent to a car: who asked, what happened, Smartcar's request id."""
+
+    class Action(models.TextChoices):
+        LOCK = "lock", _("Lock")
+        UNLOCK = "unlock", _("Unlock")
+        START_CHARGE = "start_charge", _("Start charging")
+        STOP_CHARGE = "stop_charge", _("Stop charging")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="commands")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="smartcar_vehicle_commands",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    smartcar_request_id = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=255, blank=True)
+    error_type = models.CharField(max_length=50, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("vehicle command")
+        verbose_name_plural = _("vehicle commands")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.vehicle_id} ({self.status})"
+
+
+class ConnectState(models.Model):
+    """A single-use, expiring OAuth ``state``, bound to the user (and browser session) that started Connect.
+
+    Only a hash of the state is stored: the value itself travels through the browser and must not be
+    reconstructible from a database dump.
+    """
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key_hash = models.CharField(max_length=64, blank=True)
+    next_url = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Connect state")
+        verbose_name_plural = _("Connect states")
+
+    def __str__(self) -> str:
+        return f"Connect state for user {self.user_id}"
+
+    @staticmethod
+    def hash(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()

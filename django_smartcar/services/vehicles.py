@@ -1,0 +1,275 @@
+"""Vehicle sync and vehicle data: what Smartcar says about an account's cars, and the rule that newer data wins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import client, signals
+from ..models import SmartcarAccount, Vehicle
+from .clients import get_transport, get_vehicle_client
+from .tokens import get_access_token
+
+logger = logging.getLogger(__name__)
+
+PERMISSIONS_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class VehicleSnapshot:
+    """What Smartcar says identifies one vehicle of an account."""
+
+    smartcar_id: str
+    make: str = ""
+    model: str = ""
+    year: int | None = None
+    vin: str = ""
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass
+class SyncResult:
+    created: list[Vehicle] = field(default_factory=list)
+    updated: list[Vehicle] = field(default_factory=list)
+    disconnected: list[Vehicle] = field(default_factory=list)
+
+
+def sync_vehicles(account: SmartcarAccount) -> SyncResult:
+    """Bring the account's vehicle rows in line with Smartcar: new ones created, vanished ones disconnected."""
+    snapshots = fetch_vehicles(get_access_token(account))
+    with transaction.atomic():
+        return apply_vehicle_list(account, snapshots)
+
+
+def fetch_vehicles(access_token: str) -> list[VehicleSnapshot]:
+    """Every vehicle the token reaches (all pages), with attributes and VIN from one batch request each."""
+    snapshots = []
+    for vehicle_id in client.iter_vehicle_ids(access_token, transport=get_transport()):
+        remote = get_vehicle_client(vehicle_id, access_token)
+        permissions = _all_permissions(remote)
+        paths = ["/"] + (["/vin"] if "read_vin" in permissions else [])
+        batch = remote.batch(paths)
+        attributes = batch.result("/").data
+        vin = batch.result("/vin").data.get("vin", "") if "/vin" in paths else ""
+        snapshots.append(
+            VehicleSnapshot(
+                smartcar_id=vehicle_id,
+                make=attributes.get("make") or "",
+                model=attributes.get("model") or "",
+                year=attributes.get("year"),
+                vin=vin or "",
+                permissions=tuple(permissions),
+            )
+        )
+    return snapshots
+
+
+def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnapshot]) -> SyncResult:
+    """Write a fetched vehicle list; run inside the caller's transaction. Signals go out on commit."""
+    result = SyncResult()
+    now = timezone.now()
+    snapshots = list(snapshots)
+    seen = {s.smartcar_id for s in snapshots}
+    existing = {v.smartcar_id: v for v in Vehicle.objects.select_for_update().filter(smartcar_id__in=seen)}
+    for snapshot in snapshots:
+        vehicle = existing.get(snapshot.smartcar_id)
+        is_new_here = vehicle is None or not vehicle.is_connected or vehicle.account_id != account.pk
+        if vehicle is None:
+            vehicle = Vehicle(smartcar_id=snapshot.smartcar_id, account=account, connected_at=now)
+            result.created.append(vehicle)
+        else:
+            result.updated.append(vehicle)
+            if is_new_here:
+                vehicle.connected_at = now
+        vehicle.account = account
+        vehicle.make, vehicle.model, vehicle.year = snapshot.make, snapshot.model, snapshot.year
+        vehicle.vin = snapshot.vin or vehicle.vin
+        vehicle.permissions = list(snapshot.permissions)
+        vehicle.is_connected = True
+        vehicle.disconnected_at = None
+        vehicle.save()
+        if is_new_here:
+            _on_commit_send(signals.vehicle_connected, vehicle, account)
+    vanished = account.vehicles.filter(is_connected=True).exclude(smartcar_id__in=seen)
+    for vehicle in vanished:
+        mark_disconnected(vehicle)
+        result.disconnected.append(vehicle)
+    return result
+
+
+def mark_disconnected(vehicle: Vehicle) -> None:
+    vehicle.is_connected = False
+    vehicle.disconnected_at = timezone.now()
+    vehicle.save(update_fields=["is_connected", "disconnected_at", "updated_at"])
+    _on_commit_send(signals.vehicle_disconnected, vehicle, vehicle.account)
+
+
+def _on_commit_send(signal, vehicle: Vehicle, account: SmartcarAccount) -> None:
+    transaction.on_commit(lambda: signal.send(sender=Vehicle, vehicle=vehicle, account=account))
+
+
+def _all_permissions(remote: client.Vehicle) -> list[str]:
+    permissions: list[str] = []
+    offset = 0
+    while True:
+        page = remote.permissions(limit=PERMISSIONS_PAGE_SIZE, offset=offset).data
+        permissions.extend(page.get("permissions", []))
+        offset += len(page.get("permissions", []))
+        if not page.get("permissions") or offset >= page.get("paging", {}).get("count", 0):
+            return permissions
+
+
+# --- Vehicle data ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataGroup:
+    """One Smartcar data endpoint and the Vehicle fields it fills."""
+
+    name: str
+    path: str
+    permission: str
+    age_field: str | None  # None: static data (VIN), always taken
+    extract: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _pick(**mapping: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Map Smartcar body keys to model fields, taking only the keys present (partial bodies update partially)."""
+    return lambda body: {model_field: body[key] for model_field, key in mapping.items() if key in body}
+
+
+def _lock(body: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if "isLocked" in body:
+        values["is_locked"] = body["isLocked"]
+    details = {key: value for key, value in body.items() if key != "isLocked"}
+    if details:
+        values["lock_status"] = details
+    return values
+
+
+DATA_GROUPS: tuple[DataGroup, ...] = (
+    DataGroup("vin", "/vin", "read_vin", None, _pick(vin="vin")),
+    DataGroup("odometer", "/odometer", "read_odometer", "odometer_age", _pick(odometer_km="distance")),
+    DataGroup(
+        "location",
+        "/location",
+        "read_location",
+        "location_age",
+        _pick(latitude="latitude", longitude="longitude"),
+    ),
+    DataGroup(
+        "fuel",
+        "/fuel",
+        "read_fuel",
+        "fuel_age",
+        _pick(
+            fuel_percent_remaining="percentRemaining",
+            fuel_range_km="range",
+            fuel_amount_liters="amountRemaining",
+        ),
+    ),
+    DataGroup(
+        "battery",
+        "/battery",
+        "read_battery",
+        "battery_age",
+        _pick(battery_percent_remaining="percentRemaining", battery_range_km="range"),
+    ),
+    DataGroup(
+        "charge",
+        "/charge",
+        "read_charge",
+        "charge_age",
+        _pick(charge_state="state", is_plugged_in="isPluggedIn"),
+    ),
+    DataGroup("lock", "/security", "read_security", "lock_age", _lock),
+    DataGroup("oil", "/engine/oil", "read_engine_oil", "oil_age", _pick(oil_life_remaining="lifeRemaining")),
+    DataGroup(
+        "tires", "/tires/pressure", "read_tires", "tires_age", lambda body: {"tire_pressure_kpa": body}
+    ),
+)
+DATA_GROUPS_BY_PATH = {group.path: group for group in DATA_GROUPS}
+
+
+@dataclass(frozen=True)
+class DataPoint:
+    """A body Smartcar returned for one path, and when the car reported it."""
+
+    path: str
+    body: dict[str, Any]
+    age: datetime | None
+
+
+@dataclass
+class RefreshResult:
+    updated: list[str] = field(default_factory=list)
+    errors: dict[str, client.SmartcarException] = field(default_factory=dict)
+
+
+def refreshable_paths(vehicle: Vehicle) -> list[str]:
+    return [group.path for group in DATA_GROUPS if vehicle.has_permission(group.permission)]
+
+
+def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
+    """Fetch every data point the vehicle permits in ONE batch request, and store what is newer."""
+    result = RefreshResult()
+    paths = refreshable_paths(vehicle)
+    if not paths:
+        return result
+    batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
+    points = []
+    for path in paths:
+        try:
+            answer = batch.result(path)
+        except client.SmartcarException as exc:
+            result.errors[path] = exc
+            continue
+        points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
+    result.updated = apply_vehicle_data(vehicle, points)
+    transaction.on_commit(
+        lambda: signals.vehicle_data_refreshed.send(
+            sender=Vehicle, vehicle=vehicle, updated=result.updated, errors=result.errors
+        )
+    )
+    return result
+
+
+def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[str]:
+    """Store data points on the vehicle, skipping any older than what the row already holds.
+
+    The row is locked and re-read, so a webhook and a poll landing together cannot undo each other. Returns the
+    names of the groups that changed, and refreshes ``vehicle`` in place.
+    """
+    updated: list[str] = []
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+        changed_fields: set[str] = set()
+        for point in points:
+            group = DATA_GROUPS_BY_PATH.get(point.path)
+            if group is None:
+                continue
+            age = point.age or now
+            if group.age_field:
+                stored_age = getattr(locked, group.age_field)
+                if stored_age is not None and age <= stored_age:
+                    continue
+                setattr(locked, group.age_field, age)
+                changed_fields.add(group.age_field)
+            values = group.extract(point.body)
+            for model_field, value in values.items():
+                setattr(locked, model_field, value)
+            changed_fields.update(values)
+            updated.append(group.name)
+        locked.data_refreshed_at = now
+        locked.save(update_fields=[*changed_fields, "data_refreshed_at", "updated_at"])
+    for name in [f.attname for f in Vehicle._meta.concrete_fields]:
+        setattr(vehicle, name, getattr(locked, name))
+    return updated

@@ -1,0 +1,31 @@
+"""Signals sent by django-smartcar, each named for the event and sent only after its transaction commits.
+
+Receivers can therefore read the rows they are given and queue Celery work safely. ``sender`` is always the
+model class of the main argument.
+
+``account_connected(sender=SmartcarAccount, account, user, created)``
+    The user finished Connect. ``created`` is False when an existing account was reconnected (updated).
+``vehicle_connected(sender=Vehicle, vehicle, account)``
+    A vehicle new to this site appeared on an account (or a disconnected one came back).
+``vehicle_disconnected(sender=Vehicle, vehicle, account)``
+    A vehicle was disconnected here, or vanished from the account's Smartcar vehicle list.
+``tokens_refreshed(sender=SmartcarAccount, account)``
+    New access and refresh tokens were stored for the account.
+``reauth_required(sender=SmartcarAccount, account, reason)``
+    The refresh token is dead; the user must reconnect. ``reason`` is Smartcar's error description.
+``vehicle_data_refreshed(sender=Vehicle, vehicle, updated, errors)``
+    Data was fetched. ``updated`` lists the data groups that changed (e.g. ``["odometer", "location"]``);
+    ``errors`` maps a Smartcar path to the ``SmartcarException`` it answered.
+``vehicle_command_sent(sender=VehicleCommand, command)``
+    A command was sent; ``command.status`` says whether it succeeded.
+"""
+
+from django.dispatch import Signal
+
+account_connected = Signal()
+vehicle_connected = Signal()
+vehicle_disconnected = Signal()
+tokens_refreshed = Signal()
+reauth_required = Signal()
+vehicle_data_refreshed = Signal()
+vehicle_command_sent = Signal()

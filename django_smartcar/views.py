@@ -1,0 +1,131 @@
+"""Connect, callback and disconnect views: thin adapters over ``services``.
+
+The callback and disconnect views opt out of ``ATOMIC_REQUESTS``: token storage commits in its own transaction
+(see services.tokens), which a request-wide transaction would forbid.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from . import client
+from .conf import smartcar_settings
+from .exceptions import DjangoSmartcarError, InvalidConnectState
+from .models import SmartcarAccount, Vehicle
+from .services import connect as connect_service
+from .services.clients import get_redirect_uri
+
+logger = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
+    """``candidate`` if it points back to this site, else the configured landing page (no open redirects)."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return smartcar_settings.CONNECT_SUCCESS_URL
+
+
+def _failure(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    return render(request, "django_smartcar/connect_failed.html", {"message": message}, status=status)
+
+
+@require_GET
+@login_required
+def connect(request: HttpRequest) -> HttpResponse:
+    """Send the signed-in user to Smartcar Connect with a fresh single-use state."""
+    if not request.session.session_key:
+        request.session.save()
+    single_select = request.GET.get("single_select")
+    url, _state = connect_service.start_connect(
+        request.user,
+        redirect_uri=get_redirect_uri(request),
+        session_key=request.session.session_key,
+        next_url=safe_next_url(request, request.GET.get("next")),
+        make=(request.GET.get("make") or "")[:50] or None,
+        single_select=(single_select.lower() in _TRUE) if single_select else None,
+        single_select_vin=(request.GET.get("single_select_vin") or "")[:17] or None,
+        force=(request.GET.get("force") or "").lower() in _TRUE,
+    )
+    return HttpResponseRedirect(url)
+
+
+@transaction.non_atomic_requests
+@require_GET
+@login_required
+def callback(request: HttpRequest) -> HttpResponse:
+    """Where Smartcar Connect sends the user back: check the state, then create or update the account."""
+    try:
+        state = connect_service.consume_state(
+            request.GET.get("state"), user=request.user, session_key=request.session.session_key
+        )
+    except InvalidConnectState as exc:
+        return _failure(request, str(exc))
+
+    error = request.GET.get("error")
+    if error:
+        if error == "access_denied":
+            return render(
+                request,
+                "django_smartcar/connect_failed.html",
+                {
+                    "message": "You did not allow access to your vehicle, so nothing was connected.",
+                    "next_url": state.next_url or smartcar_settings.CONNECT_SUCCESS_URL,
+                },
+                status=200,
+            )
+        # Smartcar's description is shown as text (auto-escaped) and cut short; it comes from the query string.
+        description = (request.GET.get("error_description") or "")[:300]
+        return _failure(request, f"Smartcar Connect reported an error ({error[:50]}). {description}".strip())
+
+    code = request.GET.get("code")
+    if not code or len(code) > 500:
+        return _failure(request, "The Connect response carried no authorization code. Please start again.")
+    try:
+        account = connect_service.complete_connect(request.user, code, redirect_uri=get_redirect_uri(request))
+    except client.SmartcarException as exc:
+        logger.warning("Completing Smartcar Connect for user %s failed: %s", request.user.pk, exc)
+        return _failure(request, "Smartcar could not complete the connection. Please try again.", status=502)
+
+    count = account.vehicles.filter(is_connected=True).count()
+    messages.success(request, f"Connected {count} vehicle{'s' if count != 1 else ''} through Smartcar.")
+    return HttpResponseRedirect(safe_next_url(request, state.next_url))
+
+
+@transaction.non_atomic_requests
+@require_POST
+@login_required
+def disconnect_account(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(SmartcarAccount, pk=pk, owner=request.user)
+    try:
+        connect_service.disconnect_account(account)
+    except (client.SmartcarException, DjangoSmartcarError) as exc:
+        messages.error(request, f"Could not disconnect: {exc}")
+    else:
+        messages.success(request, "Smartcar account disconnected.")
+    return HttpResponseRedirect(safe_next_url(request, request.POST.get("next")))
+
+
+@transaction.non_atomic_requests
+@require_POST
+@login_required
+def disconnect_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
+    vehicle = get_object_or_404(Vehicle.objects.select_related("account"), pk=pk, account__owner=request.user)
+    try:
+        connect_service.disconnect_vehicle(vehicle)
+    except (client.SmartcarException, DjangoSmartcarError) as exc:
+        messages.error(request, f"Could not disconnect {vehicle}: {exc}")
+    else:
+        messages.success(request, f"{vehicle} disconnected.")
+    return HttpResponseRedirect(safe_next_url(request, request.POST.get("next")))

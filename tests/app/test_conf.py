@@ -1,0 +1,40 @@
+"""The SMARTCAR settings dict: defaults, environment fallbacks, and values read at call time."""
+
+from datetime import timedelta
+
+import pytest
+
+from django_smartcar.conf import DEFAULTS, smartcar_settings
+
+
+def test_values_come_from_the_smartcar_dict(settings):
+    settings.SMARTCAR = {"CLIENT_ID": "from-settings"}
+    assert smartcar_settings.CLIENT_ID == "from-settings"
+
+
+def test_missing_values_fall_back_to_the_environment_then_the_default(settings, monkeypatch):
+    settings.SMARTCAR = {}
+    monkeypatch.setenv("SMARTCAR_CLIENT_SECRET", "from-env")
+    monkeypatch.setenv("SMARTCAR_ENCRYPTION_KEYS", "key-one, key-two")
+    assert smartcar_settings.CLIENT_SECRET == "from-env"
+    assert smartcar_settings.ENCRYPTION_KEYS == ["key-one", "key-two"]
+    assert smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW == timedelta(days=10)
+    assert smartcar_settings.SCOPE == DEFAULTS["SCOPE"]
+
+
+def test_the_dict_wins_over_the_environment(settings, monkeypatch):
+    monkeypatch.setenv("SMARTCAR_CLIENT_ID", "from-env")
+    settings.SMARTCAR = {"CLIENT_ID": "from-settings"}
+    assert smartcar_settings.CLIENT_ID == "from-settings"
+
+
+def test_override_settings_is_followed_without_reloading(settings):
+    settings.SMARTCAR = {"MODE": "test"}
+    assert smartcar_settings.MODE == "test"
+    settings.SMARTCAR = {"MODE": "live"}
+    assert smartcar_settings.MODE == "live"
+
+
+def test_unknown_setting_names_are_an_attribute_error():
+    with pytest.raises(AttributeError, match="CLIENT_IDD"):
+        smartcar_settings.CLIENT_IDD
