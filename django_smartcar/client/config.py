@@ -1,0 +1,85 @@
+"""Where Smartcar lives and the fixed vocabulary of its API (scopes, modes, unit systems)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+API_VERSION = "2.0"
+
+DEFAULT_CONNECT_ORIGIN = "https://connect.smartcar.com"
+DEFAULT_AUTH_URL = "https://auth.smartcar.com/oauth/token"
+DEFAULT_API_ORIGIN = "https://api.smartcar.com"
+DEFAULT_MANAGEMENT_ORIGIN = "https://management.smartcar.com"
+
+# The same variables the official SDK reads, so one environment serves both.
+CONNECT_ORIGIN_ENV = "SMARTCAR_CONNECT_ORIGIN"
+AUTH_ORIGIN_ENV = "SMARTCAR_AUTH_ORIGIN"
+API_ORIGIN_ENV = "SMARTCAR_API_ORIGIN"
+MANAGEMENT_ORIGIN_ENV = "SMARTCAR_MANAGEMENT_API_ORIGIN"
+
+CLIENT_ID_ENV = "SMARTCAR_CLIENT_ID"
+CLIENT_SECRET_ENV = "SMARTCAR_CLIENT_SECRET"
+REDIRECT_URI_ENV = "SMARTCAR_REDIRECT_URI"
+
+ALL_SCOPES: tuple[str, ...] = (
+    "read_vehicle_info",
+    "read_vin",
+    "read_location",
+    "read_odometer",
+    "read_fuel",
+    "read_battery",
+    "read_charge",
+    "control_charge",
+    "read_engine_oil",
+    "read_tires",
+    "read_security",
+    "control_security",
+    "control_navigation",
+)
+
+CONNECT_MODES: tuple[str, ...] = ("live", "test", "simulated")
+UNIT_SYSTEMS: tuple[str, ...] = ("metric", "imperial")
+
+# Smartcar documents 60 days; the token endpoint does not say, so this is used unless it ever does.
+REFRESH_TOKEN_LIFETIME = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class Origins:
+    """The four Smartcar hosts a client talks to. ``auth`` is the full token URL, not just a host."""
+
+    connect: str = DEFAULT_CONNECT_ORIGIN
+    auth: str = DEFAULT_AUTH_URL
+    api: str = DEFAULT_API_ORIGIN
+    management: str = DEFAULT_MANAGEMENT_ORIGIN
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "auth", "api", "management"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise ValueError(f"Origins.{name} must be an http(s) URL, got {value!r}")
+            # Frozen dataclass: normalising in place needs object.__setattr__.
+            object.__setattr__(self, name, value.rstrip("/"))
+
+    @classmethod
+    def from_env(cls) -> Origins:
+        """Read the origin variables now (not at import), falling back to Smartcar's real hosts."""
+        return cls(
+            connect=os.environ.get(CONNECT_ORIGIN_ENV) or DEFAULT_CONNECT_ORIGIN,
+            auth=os.environ.get(AUTH_ORIGIN_ENV) or DEFAULT_AUTH_URL,
+            api=os.environ.get(API_ORIGIN_ENV) or DEFAULT_API_ORIGIN,
+            management=os.environ.get(MANAGEMENT_ORIGIN_ENV) or DEFAULT_MANAGEMENT_ORIGIN,
+        )
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.connect}/oauth/authorize"
+
+    def api_url(self, path: str) -> str:
+        """URL of a Vehicle API path such as ``/vehicles`` (the version prefix is added here)."""
+        return f"{self.api}/v{API_VERSION}/{path.lstrip('/')}"
+
+    def management_url(self, path: str) -> str:
+        return f"{self.management}/v{API_VERSION}/management/{path.lstrip('/')}"

@@ -1,0 +1,294 @@
+"""Every way a Smartcar call can fail, as one exception hierarchy.
+
+Classes follow both the v2 error ``type`` and the status table of the older SDK docs, so code written
+against either (``except RateLimitingException``, ``if exc.type == "RATE_LIMIT"``) keeps working.
+Messages only ever carry what Smartcar said, never a token or a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+# 500 is deliberately absent: Smartcar's SERVER errors are rarely transient, and every retry is a billed
+# request against the vehicle's monthly quota. Callers who know better can retry on `exc.status_code`.
+RETRYABLE_STATUS_CODES = frozenset({429, 502, 503, 504})
+
+# Longest slice of a non-JSON error body kept for diagnosis (proxies answer with whole HTML pages).
+BODY_EXCERPT_LENGTH = 200
+
+
+class SmartcarException(Exception):
+    """Base of every error this client raises; carries the fields of Smartcar's v2 error body."""
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        status_code: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        doc_url: str | None = None,
+        resolution: dict[str, str | None] | None = None,
+        request_id: str | None = None,
+        retry_after: int | None = None,
+        detail: Any = None,
+        suggested_user_message: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.type = type
+        self.code = code
+        self.description = description
+        self.doc_url = doc_url
+        self.resolution = resolution
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.detail = detail
+        self.suggested_user_message = suggested_user_message
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        label = ":".join(part for part in (self.type, self.code) if part)
+        description = self.description or (f"HTTP {self.status_code}" if self.status_code else "error")
+        return f"{label} - {description}" if label else description
+
+    @property
+    def retryable(self) -> bool:
+        """Whether repeating the same safe request later may succeed (rate limits, gateway trouble)."""
+        return self.status_code in RETRYABLE_STATUS_CODES
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, message={str(self)!r})"
+
+
+class ValidationException(SmartcarException):
+    """400 VALIDATION: the request was malformed."""
+
+
+class AuthenticationException(SmartcarException):
+    """401 AUTHENTICATION: the token is invalid, expired or revoked."""
+
+
+class PermissionException(SmartcarException):
+    """403 PERMISSION: the call needs a scope the user did not grant."""
+
+
+class ResourceNotFoundException(SmartcarException):
+    """404 RESOURCE_NOT_FOUND."""
+
+
+class StateException(SmartcarException):
+    """409: the vehicle or the owner's account is not in a state that allows the request."""
+
+
+class VehicleStateException(StateException):
+    """409 VEHICLE_STATE: e.g. asleep, unreachable, doors open."""
+
+
+class ConnectedServicesAccountException(StateException):
+    """409 CONNECTED_SERVICES_ACCOUNT: a problem with the owner's account at the car maker."""
+
+
+class CompatibilityException(SmartcarException):
+    """COMPATIBILITY (409 or 501): the vehicle, make or Smartcar cannot do this."""
+
+
+class VehicleNotCapableException(CompatibilityException):
+    """501: the vehicle itself lacks the capability."""
+
+
+class SmartcarNotCapableException(CompatibilityException):
+    """501: Smartcar does not support this capability for the vehicle yet."""
+
+
+class RateLimitingException(SmartcarException):
+    """429 RATE_LIMIT: slow down; ``retry_after`` says for how many seconds."""
+
+
+class BillingException(SmartcarException):
+    """430 BILLING: the application's plan or monthly limit does not allow the request."""
+
+
+# Name used by the 4.x SDK's status table for every 430.
+MonthlyLimitExceeded = BillingException
+
+
+class ServerException(SmartcarException):
+    """500 SERVER (and any other unexpected 5xx)."""
+
+
+class UpstreamException(SmartcarException):
+    """502 UPSTREAM: the car maker's service failed."""
+
+
+class GatewayTimeoutException(SmartcarException):
+    """504: Smartcar or the car maker did not answer in time."""
+
+
+class OAuthException(SmartcarException):
+    """An OAuth error from the token endpoint (``{"error": ..., "error_description": ...}``)."""
+
+
+class InvalidGrantException(OAuthException, AuthenticationException):
+    """invalid_grant: the code or refresh token is expired, used or revoked; the user must reconnect."""
+
+
+class InvalidResponseException(SmartcarException):
+    """A successful status with a body that is not the JSON this client expects."""
+
+
+class SmartcarConnectionError(SmartcarException):
+    """Smartcar could not be reached (DNS, refused connection, reset). Also the base of time-outs."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class SmartcarTimeout(SmartcarConnectionError):
+    """Smartcar did not answer within the configured time-out."""
+
+
+TYPE_EXCEPTIONS: dict[str, type[SmartcarException]] = {
+    "VALIDATION": ValidationException,
+    "AUTHENTICATION": AuthenticationException,
+    "PERMISSION": PermissionException,
+    "RESOURCE_NOT_FOUND": ResourceNotFoundException,
+    "VEHICLE_STATE": VehicleStateException,
+    "CONNECTED_SERVICES_ACCOUNT": ConnectedServicesAccountException,
+    "COMPATIBILITY": CompatibilityException,
+    "RATE_LIMIT": RateLimitingException,
+    "BILLING": BillingException,
+    "SERVER": ServerException,
+    "UPSTREAM": UpstreamException,
+}
+
+COMPATIBILITY_CODE_EXCEPTIONS: dict[str, type[SmartcarException]] = {
+    "VEHICLE_NOT_CAPABLE": VehicleNotCapableException,
+    "SMARTCAR_NOT_CAPABLE": SmartcarNotCapableException,
+}
+
+STATUS_EXCEPTIONS: dict[int, type[SmartcarException]] = {
+    400: ValidationException,
+    401: AuthenticationException,
+    403: PermissionException,
+    404: ResourceNotFoundException,
+    409: StateException,
+    429: RateLimitingException,
+    430: BillingException,
+    500: ServerException,
+    501: VehicleNotCapableException,
+    502: UpstreamException,
+    504: GatewayTimeoutException,
+}
+
+
+def exception_class_for(
+    status_code: int | None, error_type: str | None, code: str | None
+) -> type[SmartcarException]:
+    """The most specific class for a v2 type (and code), falling back to the HTTP status."""
+    if error_type == "COMPATIBILITY" and code in COMPATIBILITY_CODE_EXCEPTIONS:
+        return COMPATIBILITY_CODE_EXCEPTIONS[code]
+    if error_type in TYPE_EXCEPTIONS:
+        return TYPE_EXCEPTIONS[error_type]
+    if status_code in STATUS_EXCEPTIONS:
+        return STATUS_EXCEPTIONS[status_code]
+    if status_code is not None and status_code >= 500:
+        return ServerException
+    return SmartcarException
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> int | None:
+    """Seconds to wait from a Retry-After header, which may be a number of seconds or an HTTP date."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    return max(0, int(seconds + 0.999))
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _resolution(value: Any) -> dict[str, str | None] | None:
+    if isinstance(value, str) and value:
+        return {"type": value, "url": None}
+    if isinstance(value, Mapping):
+        return {"type": _optional_str(value.get("type")), "url": _optional_str(value.get("url"))}
+    return None
+
+
+def exception_from_body(status_code: int, body: Any, headers: Mapping[str, str]) -> SmartcarException:
+    """Build the exception for an error whose body is already decoded (a response or a batch item).
+
+    ``headers`` must look keys up case-insensitively (requests' headers do; see ``exception_from_response``).
+    """
+    request_id = _optional_str(headers.get("sc-request-id"))
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if not isinstance(body, Mapping):
+        cls = exception_class_for(status_code, None, None)
+        description = f"HTTP {status_code} with an unexpected body"
+        return cls(description, status_code=status_code, request_id=request_id)
+
+    error = body.get("error")
+    if isinstance(error, str) and not body.get("type"):
+        # OAuth errors (token endpoint) and v1 errors both use "error"; v1 adds "message" and "code".
+        description = _optional_str(body.get("error_description")) or _optional_str(body.get("message"))
+        if "message" in body:
+            cls = exception_class_for(status_code, None, None)
+        else:
+            cls = InvalidGrantException if error == "invalid_grant" else OAuthException
+        return cls(
+            description,
+            status_code=status_code,
+            type=error,
+            code=_optional_str(body.get("code")),
+            request_id=_optional_str(body.get("requestId")) or request_id,
+            retry_after=retry_after,
+        )
+
+    error_type = _optional_str(body.get("type"))
+    code = _optional_str(body.get("code"))
+    cls = exception_class_for(status_code, error_type, code)
+    return cls(
+        _optional_str(body.get("description")) or _optional_str(body.get("message")),
+        status_code=status_code,
+        type=error_type,
+        code=code,
+        doc_url=_optional_str(body.get("docURL")),
+        resolution=_resolution(body.get("resolution")),
+        request_id=_optional_str(body.get("requestId")) or request_id,
+        retry_after=retry_after,
+        detail=body.get("detail"),
+        suggested_user_message=_optional_str(body.get("suggestedUserMessage")),
+    )
+
+
+def exception_from_response(status_code: int, headers: Mapping[str, str], text: str) -> SmartcarException:
+    """Build the exception for an HTTP error response, whatever its body looks like."""
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        return exception_from_body(status_code, body, headers)
+    cls = exception_class_for(status_code, None, None)
+    excerpt = " ".join(text.split())[:BODY_EXCERPT_LENGTH]
+    return cls(
+        f"HTTP {status_code}" + (f": {excerpt}" if excerpt else " with an empty body"),
+        status_code=status_code,
+        request_id=_optional_str(headers.get("sc-request-id")),
+        retry_after=parse_retry_after(headers.get("retry-after")),
+    )

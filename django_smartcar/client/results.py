@@ -1,0 +1,373 @@
+"""What the client returns: typed results that also read like the dictionaries of the SDK docs.
+
+Each result is a frozen dataclass with snake_case attributes (``r.percent_remaining``) and ``meta``
+(request id, data age, unit system). It is also a read-only mapping in the documented SDK shape, so
+``r["data"]["percentRemaining"]``, ``r["age"]`` and ``r["unit_system"]`` work, and any body field can be
+read directly (``info()["make"]``, ``lock()["status"]``, ``get_vehicle_ids(t)["paging"]["count"]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar, TypeVar
+
+from .config import REFRESH_TOKEN_LIFETIME
+from .exceptions import InvalidResponseException
+
+ResultT = TypeVar("ResultT", bound="Result")
+
+# Keys of the SDK docs' dictionary shape, answered from the body and meta rather than the body's own keys.
+SEED_KEYS = ("data", "age", "unit_system")
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 string (``Z`` accepted, naive read as UTC), else None."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and value:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            # fromisoformat() only accepts "Z" from Python 3.11 on.
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Facts about a response taken from Smartcar's ``sc-*`` headers."""
+
+    request_id: str | None = None
+    data_age: datetime | None = None
+    unit_system: str | None = None
+    fetched_at: datetime | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Meta:
+        """``headers`` must look keys up case-insensitively, as requests' headers do."""
+        return cls(
+            request_id=headers.get("sc-request-id") or None,
+            data_age=parse_datetime(headers.get("sc-data-age")),
+            unit_system=headers.get("sc-unit-system") or None,
+            fetched_at=parse_datetime(headers.get("sc-fetched-at")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Result(Mapping[str, Any]):
+    """Base of every response type; used as is for ``Vehicle.request()`` answers.
+
+    Subclasses declare their body fields; each field's JSON key is its camelCase name unless the
+    field's metadata names a ``key``; a ``parse`` in the metadata converts the raw value. Fields without
+    a default are required: a body without them raises ``InvalidResponseException``.
+    """
+
+    data: dict[str, Any] = field(repr=False)
+    meta: Meta = field(default_factory=Meta)
+
+    BASE_FIELDS: ClassVar[tuple[str, ...]] = ("data", "meta")
+
+    @classmethod
+    def from_body(cls: type[ResultT], body: Any, meta: Meta | None = None) -> ResultT:
+        if not isinstance(body, Mapping):
+            raise InvalidResponseException(
+                f"Expected a JSON object for {cls.__name__}, got {type(body).__name__}",
+                request_id=meta.request_id if meta else None,
+            )
+        values: dict[str, Any] = {}
+        for body_field in dataclasses.fields(cls):
+            if body_field.name in cls.BASE_FIELDS:
+                continue
+            key = body_field.metadata.get("key", _camel_case(body_field.name))
+            has_default = (
+                body_field.default is not dataclasses.MISSING
+                or body_field.default_factory is not dataclasses.MISSING
+            )
+            if key not in body:
+                if not has_default:
+                    raise InvalidResponseException(
+                        f"{cls.__name__} response is missing the {key!r} field",
+                        request_id=meta.request_id if meta else None,
+                    )
+                continue
+            parse = body_field.metadata.get("parse")
+            try:
+                values[body_field.name] = parse(body[key]) if parse else body[key]
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise InvalidResponseException(
+                    f"{cls.__name__} response has an unreadable {key!r} field",
+                    request_id=meta.request_id if meta else None,
+                ) from exc
+        return cls(data=dict(body), meta=meta or Meta(), **values)
+
+    # Mapping interface: the SDK docs' dictionary shape.
+    def __getitem__(self, key: str) -> Any:
+        if key == "data":
+            return self.data
+        if key == "age":
+            return self.meta.data_age
+        if key == "unit_system":
+            return self.meta.unit_system
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from SEED_KEYS
+        yield from (key for key in self.data if key not in SEED_KEYS)
+
+    def __len__(self) -> int:
+        return len(SEED_KEYS) + sum(1 for key in self.data if key not in SEED_KEYS)
+
+
+@dataclass(frozen=True)
+class Paging:
+    count: int
+    offset: int
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Paging:
+        return cls(count=int(body["count"]), offset=int(body["offset"]))
+
+
+@dataclass(frozen=True)
+class Capability:
+    permission: str
+    endpoint: str | None
+    capable: bool
+    reason: str | None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Capability:
+        return cls(
+            permission=body["permission"],
+            endpoint=body.get("endpoint"),
+            capable=bool(body["capable"]),
+            reason=body.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One vehicle connected to the application (management API)."""
+
+    vehicle_id: str
+    user_id: str | None
+    connected_at: datetime | None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Connection:
+        return cls(
+            vehicle_id=body["vehicleId"],
+            user_id=body.get("userId"),
+            connected_at=parse_datetime(body.get("connectedAt")),
+        )
+
+
+def _capabilities(items: Any) -> list[Capability]:
+    return [Capability.from_body(item) for item in items]
+
+
+def _connections(items: Any) -> list[Connection]:
+    return [Connection.from_body(item) for item in items]
+
+
+def _cursor(paging: Any) -> str | None:
+    return paging.get("cursor") if isinstance(paging, Mapping) else None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class User(Result):
+    id: str
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class VehicleList(Result):
+    vehicles: list[str]
+    paging: Paging = field(metadata={"parse": Paging.from_body})
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Compatibility(Result):
+    compatible: bool
+    reason: str | None = None
+    capabilities: list[Capability] = field(default_factory=list, metadata={"parse": _capabilities})
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class VehicleAttributes(Result):
+    id: str
+    make: str
+    model: str
+    year: int
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Vin(Result):
+    vin: str
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Location(Result):
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Odometer(Result):
+    distance: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Fuel(Result):
+    range: float | None = None
+    percent_remaining: float | None = None
+    amount_remaining: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Battery(Result):
+    range: float | None = None
+    percent_remaining: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class BatteryCapacity(Result):
+    capacity: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Charge(Result):
+    is_plugged_in: bool
+    state: str
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ChargeLimit(Result):
+    limit: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class EngineOil(Result):
+    life_remaining: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TirePressure(Result):
+    front_left: float | None
+    front_right: float | None
+    back_left: float | None
+    back_right: float | None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class LockStatus(Result):
+    is_locked: bool
+    doors: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    sunroof: list[dict[str, Any]] = field(default_factory=list)
+    storage: list[dict[str, Any]] = field(default_factory=list)
+    charging_port: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ActionResult(Result):
+    """Answer to a command (lock, charge, navigation, disconnect, unsubscribe)."""
+
+    status: str
+    message: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Permissions(Result):
+    permissions: list[str]
+    paging: Paging | None = field(default=None, metadata={"parse": Paging.from_body})
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class WebhookSubscription(Result):
+    webhook_id: str
+    vehicle_id: str
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Connections(Result):
+    """A page of the management API's connection list; pass ``cursor`` back for the next page."""
+
+    connections: list[Connection] = field(metadata={"parse": _connections})
+    cursor: str | None = field(default=None, metadata={"key": "paging", "parse": _cursor})
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DeletedConnections(Result):
+    connections: list[Connection] = field(metadata={"parse": _connections})
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Access(Mapping[str, Any]):
+    """Tokens from the token endpoint, readable as ``access.access_token`` or ``access["access_token"]``.
+
+    ``repr()`` and ``str()`` leave the tokens out so an access object can be logged safely.
+    """
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_in: int
+    expiration: datetime
+    refresh_token: str = field(repr=False)
+    refresh_expiration: datetime
+
+    @classmethod
+    def from_token_response(cls, body: Any, now: datetime | None = None) -> Access:
+        # Error messages here name fields only: the body holds live tokens.
+        if not isinstance(body, Mapping):
+            raise InvalidResponseException("The token endpoint did not answer with a JSON object")
+        missing = [key for key in ("access_token", "refresh_token", "expires_in") if not body.get(key)]
+        if missing:
+            raise InvalidResponseException(f"The token response is missing {', '.join(missing)}")
+        try:
+            expires_in = int(body["expires_in"])
+            refresh_lifetime = (
+                timedelta(seconds=int(body["refresh_expires_in"]))
+                if body.get("refresh_expires_in")
+                else REFRESH_TOKEN_LIFETIME
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidResponseException("The token response has a non-numeric lifetime") from exc
+        now = now or datetime.now(timezone.utc)
+        return cls(
+            access_token=str(body["access_token"]),
+            token_type=str(body.get("token_type") or "Bearer"),
+            expires_in=expires_in,
+            expiration=now + timedelta(seconds=expires_in),
+            refresh_token=str(body["refresh_token"]),
+            refresh_expiration=now + refresh_lifetime,
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    @classmethod
+    def _keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))

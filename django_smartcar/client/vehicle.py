@@ -1,0 +1,363 @@
+"""One connected vehicle: its data endpoints, its commands and batch requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from requests.structures import CaseInsensitiveDict
+
+from .config import UNIT_SYSTEMS, Origins
+from .exceptions import InvalidResponseException, SmartcarException, exception_from_body
+from .management import unsubscribe
+from .results import (
+    ActionResult,
+    Battery,
+    BatteryCapacity,
+    Charge,
+    ChargeLimit,
+    EngineOil,
+    Fuel,
+    Location,
+    LockStatus,
+    Meta,
+    Odometer,
+    Permissions,
+    Result,
+    ResultT,
+    TirePressure,
+    VehicleAttributes,
+    Vin,
+    WebhookSubscription,
+)
+from .transport import ApiResponse, Transport, shared_transport
+
+# The typed result of each path a batch can ask for; other paths give a plain Result.
+BATCH_RESULT_TYPES: dict[str, type[Result]] = {
+    "/": VehicleAttributes,
+    "/vin": Vin,
+    "/location": Location,
+    "/odometer": Odometer,
+    "/fuel": Fuel,
+    "/battery": Battery,
+    "/battery/capacity": BatteryCapacity,
+    "/charge": Charge,
+    "/charge/limit": ChargeLimit,
+    "/engine/oil": EngineOil,
+    "/tires/pressure": TirePressure,
+    "/security": LockStatus,
+    "/permissions": Permissions,
+}
+
+
+def normalize_batch_path(path: str) -> str:
+    """``"odometer"``, ``"/odometer/"`` -> ``"/odometer"``; ``""`` -> ``"/"`` (the attributes)."""
+    return "/" + path.strip().strip("/")
+
+
+def _check_unit_system(unit_system: str) -> str:
+    if not isinstance(unit_system, str) or unit_system.lower() not in UNIT_SYSTEMS:
+        raise ValueError(f"unit_system must be 'metric' or 'imperial', got {unit_system!r}")
+    return unit_system.lower()
+
+
+class BatchResult(Mapping[str, dict[str, Any]]):
+    """The answers of one batch request, keyed by path (``"/odometer"``).
+
+    Each item keeps the documented shape (``item["code"]``, ``item["body"]``, ``item["headers"]``);
+    ``result(path)`` gives the typed result or raises that path's error, and ``errors`` lists the
+    paths that failed.
+    """
+
+    def __init__(self, items: dict[str, dict[str, Any]], meta: Meta) -> None:
+        self._items = items
+        self.meta = meta
+
+    @classmethod
+    def from_response(cls, response: ApiResponse, requested: Iterable[str]) -> BatchResult:
+        meta = Meta.from_headers(response.headers)
+        answers = response.body.get("responses")
+        if not isinstance(answers, list):
+            raise InvalidResponseException(
+                "The batch response has no 'responses' list", request_id=meta.request_id
+            )
+        items: dict[str, dict[str, Any]] = {}
+        for answer in answers:
+            if not isinstance(answer, Mapping) or not isinstance(answer.get("path"), str):
+                raise InvalidResponseException(
+                    "A batch response item has no 'path'", request_id=meta.request_id
+                )
+            try:
+                code = int(answer.get("code"))
+            except (TypeError, ValueError) as exc:
+                raise InvalidResponseException(
+                    f"The batch item for {answer['path']!r} has no numeric 'code'",
+                    request_id=meta.request_id,
+                ) from exc
+            headers = answer.get("headers")
+            items[normalize_batch_path(answer["path"])] = {
+                "code": code,
+                "body": answer.get("body"),
+                "headers": dict(headers) if isinstance(headers, Mapping) else {},
+            }
+        missing = [path for path in requested if path not in items]
+        if missing:
+            raise InvalidResponseException(
+                f"The batch response has no answer for {', '.join(missing)}", request_id=meta.request_id
+            )
+        return cls(items, meta)
+
+    def __getitem__(self, path: str) -> dict[str, Any]:
+        return self._items[normalize_batch_path(path)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        codes = ", ".join(f"{path!r}: {item['code']}" for path, item in self._items.items())
+        return f"BatchResult({{{codes}}})"
+
+    def _item_headers(self, item: dict[str, Any]) -> CaseInsensitiveDict:
+        headers = CaseInsensitiveDict(item["headers"])
+        # Items carry no request id of their own; the batch request's one is the useful reference.
+        if "sc-request-id" not in headers and self.meta.request_id:
+            headers["sc-request-id"] = self.meta.request_id
+        return headers
+
+    def _error(self, item: dict[str, Any]) -> SmartcarException | None:
+        if 200 <= item["code"] < 300:
+            return None
+        return exception_from_body(item["code"], item["body"], self._item_headers(item))
+
+    def result(self, path: str) -> Result:
+        """The typed result for ``path``; raises that path's ``SmartcarException`` if it failed."""
+        item = self[path]
+        error = self._error(item)
+        if error is not None:
+            raise error
+        result_type = BATCH_RESULT_TYPES.get(normalize_batch_path(path), Result)
+        return result_type.from_body(item["body"], Meta.from_headers(self._item_headers(item)))
+
+    @property
+    def errors(self) -> dict[str, SmartcarException]:
+        failures = {path: self._error(item) for path, item in self._items.items()}
+        return {path: error for path, error in failures.items() if error is not None}
+
+
+class Vehicle:
+    """A vehicle the user connected, accessed with their access token.
+
+    Method names follow the official 6.x SDK, with the 4.x names (``info``, ``oil``) kept as aliases.
+    Reads are retried per the transport's policy; commands never are.
+    """
+
+    def __init__(
+        self,
+        vehicle_id: str,
+        access_token: str,
+        unit_system: str = "metric",
+        *,
+        origins: Origins | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        if not vehicle_id or not isinstance(vehicle_id, str):
+            raise ValueError("Vehicle needs a vehicle id")
+        if not access_token or not isinstance(access_token, str):
+            raise ValueError("Vehicle needs an access token")
+        self.vehicle_id = vehicle_id
+        self.access_token = access_token
+        self.unit_system = _check_unit_system(unit_system)
+        self._origins = origins
+        self._transport = transport
+
+    @property
+    def origins(self) -> Origins:
+        return self._origins or self.transport.origins
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport or shared_transport()
+
+    def __repr__(self) -> str:
+        return f"Vehicle(vehicle_id={self.vehicle_id!r}, unit_system={self.unit_system!r})"
+
+    def set_unit_system(self, unit_system: str) -> None:
+        """Switch between ``"metric"`` and ``"imperial"`` for the following reads."""
+        self.unit_system = _check_unit_system(unit_system)
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _url(self, path: str = "") -> str:
+        vehicle_path = f"vehicles/{quote(self.vehicle_id, safe='')}"
+        path = path.strip("/")
+        return self.origins.api_url(f"{vehicle_path}/{path}" if path else vehicle_path)
+
+    def _headers(self, with_units: bool) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        if with_units:
+            headers["sc-unit-system"] = self.unit_system
+        return headers
+
+    def _get(self, path: str, result_type: type[ResultT], params: Mapping[str, Any] | None = None) -> ResultT:
+        response = self.transport.send(
+            "GET", self._url(path), headers=self._headers(with_units=True), params=params, retry_safe=True
+        )
+        return result_type.from_body(response.body, Meta.from_headers(response.headers))
+
+    def _command(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> ActionResult:
+        response = self.transport.send(
+            method, self._url(path), headers=self._headers(with_units=False), json=body, retry_safe=False
+        )
+        return ActionResult.from_body(response.body, Meta.from_headers(response.headers))
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def attributes(self) -> VehicleAttributes:
+        """Id, make, model and year."""
+        return self._get("", VehicleAttributes)
+
+    def info(self) -> VehicleAttributes:
+        """4.x name of ``attributes()``."""
+        return self.attributes()
+
+    def vin(self) -> Vin:
+        return self._get("vin", Vin)
+
+    def location(self) -> Location:
+        return self._get("location", Location)
+
+    def odometer(self) -> Odometer:
+        return self._get("odometer", Odometer)
+
+    def fuel(self) -> Fuel:
+        return self._get("fuel", Fuel)
+
+    def battery(self) -> Battery:
+        return self._get("battery", Battery)
+
+    def battery_capacity(self) -> BatteryCapacity:
+        return self._get("battery/capacity", BatteryCapacity)
+
+    def charge(self) -> Charge:
+        return self._get("charge", Charge)
+
+    def get_charge_limit(self) -> ChargeLimit:
+        return self._get("charge/limit", ChargeLimit)
+
+    def engine_oil(self) -> EngineOil:
+        return self._get("engine/oil", EngineOil)
+
+    def oil(self) -> EngineOil:
+        """4.x name of ``engine_oil()``."""
+        return self.engine_oil()
+
+    def tire_pressure(self) -> TirePressure:
+        return self._get("tires/pressure", TirePressure)
+
+    def lock_status(self) -> LockStatus:
+        return self._get("security", LockStatus)
+
+    def permissions(self, limit: int | None = None, offset: int | None = None) -> Permissions:
+        """One page of the permissions the user granted for this vehicle."""
+        params = {key: value for key, value in (("limit", limit), ("offset", offset)) if value is not None}
+        return self._get("permissions", Permissions, params=params or None)
+
+    def has_permissions(self, permissions: str | Iterable[str]) -> bool:
+        """Whether every given permission was granted (reads all pages of ``permissions()``)."""
+        wanted = {permissions} if isinstance(permissions, str) else set(permissions)
+        granted: set[str] = set()
+        offset = 0
+        while True:
+            page = self.permissions(offset=offset or None)
+            granted.update(page.permissions)
+            offset += len(page.permissions)
+            if not page.permissions or page.paging is None or offset >= page.paging.count:
+                return wanted <= granted
+
+    def batch(self, paths: Iterable[str]) -> BatchResult:
+        """Read several paths in one request. A read, so retried like a GET."""
+        requested = list(dict.fromkeys(normalize_batch_path(path) for path in paths))
+        if not requested:
+            raise ValueError("batch needs at least one path, e.g. ['/odometer']")
+        response = self.transport.send(
+            "POST",
+            self._url("batch"),
+            headers=self._headers(with_units=True),
+            json={"requests": [{"path": path} for path in requested]},
+            retry_safe=True,
+        )
+        return BatchResult.from_response(response, requested)
+
+    # --- commands (never retried: repeating a lock or charge command blindly is not safe) --------
+
+    def lock(self) -> ActionResult:
+        return self._command("POST", "security", {"action": "LOCK"})
+
+    def unlock(self) -> ActionResult:
+        return self._command("POST", "security", {"action": "UNLOCK"})
+
+    def start_charge(self) -> ActionResult:
+        return self._command("POST", "charge", {"action": "START"})
+
+    def stop_charge(self) -> ActionResult:
+        return self._command("POST", "charge", {"action": "STOP"})
+
+    def set_charge_limit(self, limit: float) -> ActionResult:
+        """``limit`` is a fraction: 0.8 means 80 %."""
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit <= 1:
+            raise ValueError(f"limit must be a fraction between 0 and 1 (0.8 for 80%), got {limit!r}")
+        return self._command("POST", "charge/limit", {"limit": limit})
+
+    def send_destination(self, latitude: float, longitude: float) -> ActionResult:
+        for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+                raise ValueError(f"{name} must be a number between -{bound} and {bound}, got {value!r}")
+        return self._command("POST", "navigation/destination", {"latitude": latitude, "longitude": longitude})
+
+    def disconnect(self) -> ActionResult:
+        """Revoke this application's access to the vehicle; the access token stops working for it."""
+        return self._command("DELETE", "application")
+
+    # --- webhooks -------------------------------------------------------------------------------
+
+    def subscribe(self, webhook_id: str) -> WebhookSubscription:
+        response = self.transport.send(
+            "POST",
+            self._url(f"webhooks/{quote(webhook_id, safe='')}"),
+            headers=self._headers(with_units=False),
+            retry_safe=False,
+        )
+        return WebhookSubscription.from_body(response.body, Meta.from_headers(response.headers))
+
+    def unsubscribe(self, amt: str, webhook_id: str) -> ActionResult:
+        """Unsubscribe from a webhook; authenticated with the Application Management Token, not the user's."""
+        return unsubscribe(amt, self.vehicle_id, webhook_id, origins=self.origins, transport=self.transport)
+
+    # --- anything else --------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Result:
+        """Call any path under this vehicle (e.g. brand-specific endpoints). Only GETs are retried.
+
+        ``headers`` are added to this call only; an ``Authorization`` among them replaces the vehicle's.
+        """
+        method = method.upper()
+        request_headers = CaseInsensitiveDict(self._headers(with_units=method == "GET"))
+        request_headers.update(headers or {})
+        response = self.transport.send(
+            method,
+            self._url(path),
+            headers=request_headers,
+            json=body,
+            retry_safe=method == "GET",
+        )
+        return Result.from_body(response.body, Meta.from_headers(response.headers))
