@@ -57,8 +57,22 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_REFRESH_MARGIN": timedelta(minutes=5),
     # Refresh tokens live 60 days; rotate them when this much of their life is left.
     "REFRESH_TOKEN_ROTATION_WINDOW": timedelta(days=10),
-    # Consecutive failed refreshes before a merely failing account is treated as needing a reconnect.
-    "MAX_REFRESH_FAILURES": 5,
+    # Each account rotates up to this much later than the window opens (stable per account), so that accounts
+    # connected on the same day do not all hit Smartcar in the same beat.
+    "ROTATION_JITTER": timedelta(days=2),
+    # An account queued for rotation is not queued again before this long (its task may still be retrying).
+    "ROTATION_REQUEUE_AFTER": timedelta(hours=1),
+    # A refresh token this close to expiry without a successful rotation is logged at ERROR and signalled.
+    "EXPIRY_ALERT_WINDOW": timedelta(hours=48),
+    # Celery: retries of a transient Smartcar failure (backoff doubles from RETRY_BACKOFF seconds, with jitter).
+    "TASK_MAX_RETRIES": 5,
+    "RETRY_BACKOFF": 5,
+    # Beat: how often expiring tokens are looked for, and how often connected vehicles' data is refreshed
+    # (None: never, e.g. when webhooks bring the data).
+    "ROTATION_CHECK_INTERVAL": timedelta(hours=1),
+    "VEHICLE_REFRESH_INTERVAL": timedelta(hours=1),
+    # Ids handled per database round trip when the beat tasks fan out.
+    "FANOUT_CHUNK_SIZE": 500,
     # How long a Connect ``state`` stays valid (seconds).
     "STATE_MAX_AGE": 600,
     # Where the user lands after connecting or disconnecting, when no safe ``next`` was given.

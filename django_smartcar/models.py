@@ -17,7 +17,7 @@ class SmartcarAccount(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
-        # Refreshing failed for a transient reason; retried until it works or MAX_REFRESH_FAILURES is reached.
+        # Refreshing failed for a transient reason (network, 429, 5xx); the next successful refresh clears it.
         REFRESH_FAILING = "refresh_failing", _("Refresh failing")
         # The refresh token is dead (expired, revoked or reused): only the user reconnecting can fix it.
         REAUTH_REQUIRED = "reauth_required", _("Re-authentication required")
@@ -45,6 +45,8 @@ class SmartcarAccount(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_refresh_error = models.CharField(max_length=255, blank=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the beat queues a rotation, so that a second beat (or the next one) does not queue it again.
+    rotation_queued_at = models.DateTimeField(null=True, blank=True)
     connected_at = models.DateTimeField(default=timezone.now)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -84,7 +86,11 @@ class SmartcarAccount(models.Model):
 
     @property
     def is_usable(self) -> bool:
-        return self.status in (self.Status.ACTIVE, self.Status.REFRESH_FAILING)
+        return self.status in USABLE_STATUSES
+
+
+# Statuses in which the account's tokens can still be used and refreshed.
+USABLE_STATUSES = (SmartcarAccount.Status.ACTIVE, SmartcarAccount.Status.REFRESH_FAILING)
 
 
 class VehicleQuerySet(models.QuerySet):

@@ -13,6 +13,9 @@ model class of the main argument.
     New access and refresh tokens were stored for the account.
 ``reauth_required(sender=SmartcarAccount, account, reason)``
     The refresh token is dead; the user must reconnect. ``reason`` is Smartcar's error description.
+``refresh_token_expiring(sender=SmartcarAccount, account, expires_at, error)``
+    Rotating the refresh token failed while it has less than ``EXPIRY_ALERT_WINDOW`` (48 hours) to live:
+    unless a retry succeeds, the user will have to reconnect. ``error`` is the last failure.
 ``vehicle_data_refreshed(sender=Vehicle, vehicle, updated, errors)``
     Data was fetched. ``updated`` lists the data groups that changed (e.g. ``["odometer", "location"]``);
     ``errors`` maps a Smartcar path to the ``SmartcarException`` it answered.
@@ -27,5 +30,6 @@ vehicle_connected = Signal()
 vehicle_disconnected = Signal()
 tokens_refreshed = Signal()
 reauth_required = Signal()
+refresh_token_expiring = Signal()
 vehicle_data_refreshed = Signal()
 vehicle_command_sent = Signal()

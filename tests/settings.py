@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -52,7 +53,13 @@ TEMPLATES = [
 
 # SQLite is a file, not ":memory:": the live server's threads, concurrency tests and Celery worker processes
 # must all see the same committed data, with SQLite's ordinary file locking.
-SQLITE_PATH = Path(tempfile.gettempdir()) / f"django_smartcar_tests_{os.getpid()}.sqlite3"
+# Child processes (Celery worker and beat, the standalone simulator) inherit the path through the environment.
+SQLITE_PATH = Path(
+    os.environ.setdefault(
+        "DJANGO_SMARTCAR_TEST_SQLITE",
+        str(Path(tempfile.gettempdir()) / f"django_smartcar_tests_{os.getpid()}.sqlite3"),
+    )
+)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(SQLITE_PATH)}
@@ -64,7 +71,24 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+# Celery: Redis when CELERY_BROKER_URL says so (CI's second leg), else kombu's filesystem transport, which needs
+# no server and still lets the integration test's worker and beat processes share messages with this one.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    _broker_dir = Path(
+        os.environ.setdefault(
+            "DJANGO_SMARTCAR_TEST_BROKER_DIR",
+            str(Path(tempfile.gettempdir()) / f"django_smartcar_broker_{os.getpid()}"),
+        )
+    )
+    _broker_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+    }
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False  # broadcast (pidbox) is not what this transport is for
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Test-only key; the simulator fixtures point the origins at the live server.
 TEST_ENCRYPTION_KEY = "K-ewv9ECXCtSPUrXvMbUmDLIeQ-WLN1qw8CmKXJE3cE="
@@ -73,6 +97,12 @@ SMARTCAR = {
     "CLIENT_SECRET": "test-client-secret",
     "MODE": "simulated",
     "ENCRYPTION_KEYS": [TEST_ENCRYPTION_KEY],
+    # The Celery integration test runs beat with a short interval; everything else uses the defaults.
+    **(
+        {"ROTATION_CHECK_INTERVAL": timedelta(seconds=float(os.environ["DJANGO_SMARTCAR_TEST_BEAT_SECONDS"]))}
+        if os.environ.get("DJANGO_SMARTCAR_TEST_BEAT_SECONDS")
+        else {}
+    ),
 }
 
 # The suite runs in simulated mode with DEBUG off on purpose; the warning is tested on its own.

@@ -32,13 +32,25 @@ REQUIRED_PERMISSION = {
 
 
 def send_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
-    """Send ``action`` to the car and return its audit row; ``command.status`` tells whether it worked.
+    """Send ``action`` to the car now and return its audit row; ``command.status`` tells whether it worked."""
+    return execute_command(create_command(vehicle, action, user=user))
+
+
+def create_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
+    """The pending audit row for a command about to be sent (now, or by a Celery task given its id)."""
+    return VehicleCommand.objects.create(vehicle=vehicle, requested_by=user, action=Action(action))
+
+
+def execute_command(command: VehicleCommand) -> VehicleCommand:
+    """Send a pending command to the car and record the outcome on its row.
 
     Smartcar errors, a missing permission and an account that needs reconnecting are recorded on the row
     (never raised), so that admin actions and the API can report each vehicle's outcome side by side.
     """
-    action = Action(action)
-    command = VehicleCommand.objects.create(vehicle=vehicle, requested_by=user, action=action)
+    if command.status != VehicleCommand.Status.PENDING:
+        return command  # a redelivered task must not send the same command twice
+    vehicle = command.vehicle
+    action = Action(command.action)
     try:
         permission = REQUIRED_PERMISSION[action]
         if not vehicle.has_permission(permission):

@@ -2,19 +2,20 @@
 
 Smartcar rotates the refresh token on every refresh and the old one dies a minute later, so two processes
 refreshing the same account at once would kill it. Every refresh therefore happens under a row lock on the
-account, re-checks after taking the lock, and commits the new pair in its own transaction before anyone uses
-it (``durable=True`` refuses to run inside a caller's transaction that could still roll the new tokens back).
+account (``select_for_update``; on SQLite, which has none, a per-process lock), re-checks after taking the
+lock, and commits the new pair in its own transaction before anyone uses it (``durable=True`` refuses to run
+inside a caller's transaction that could still roll the new tokens back).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from .. import client, signals
@@ -93,43 +94,53 @@ def _ensure_usable(account: SmartcarAccount) -> None:
         raise AccountUnavailable(account)
 
 
-def _refresh(account: SmartcarAccount, *, needed) -> SmartcarAccount:
-    error: Exception | None = None
+def _refresh(account: SmartcarAccount, *, needed: Callable[[SmartcarAccount], bool]) -> SmartcarAccount:
     db = router.db_for_write(SmartcarAccount)
+    # Refuse before talking to Smartcar, not after: inside a caller's transaction the rotated tokens could
+    # still be rolled back, and the old refresh token dies a minute later.
     with transaction.atomic(using=db, durable=True):
-        locked = _lock_account(account.pk, db)
-        _ensure_usable(locked)
-        if not needed(locked):
-            return locked
-        try:
-            access = get_auth_client().exchange_refresh_token(locked.refresh_token)
-        except client.InvalidGrantException as exc:
-            _mark_reauth_required(locked, exc.description or str(exc))
-            error = ReauthenticationRequired(locked)
-        except client.SmartcarException as exc:
-            _record_failure(locked, exc)
-            error = exc
-        else:
-            store_tokens(locked, access)
-            locked.save()
-            transaction.on_commit(
-                lambda: signals.tokens_refreshed.send(sender=SmartcarAccount, account=locked), using=db
-            )
-            logger.info("Refreshed tokens of Smartcar account %s", locked.pk)
+        pass
+    if connections[db].features.has_select_for_update:
+        with transaction.atomic(using=db, durable=True):
+            locked = SmartcarAccount.objects.using(db).select_for_update().get(pk=account.pk)
+            error = _exchange_if_needed(locked, needed, db)
+    else:
+        # SQLite has no row locks, and holding its database-wide lock across the HTTP call would block every
+        # other writer (the bundled simulator included). Refreshes are serialized per process instead.
+        with _process_locks[hash((db, account.pk)) % len(_process_locks)]:
+            locked = SmartcarAccount.objects.using(db).get(pk=account.pk)
+            error = _exchange_if_needed(locked, needed, db)
     if error is not None:
         raise error
     return locked
 
 
-def _lock_account(pk: int, db: str) -> SmartcarAccount:
-    """Lock the account's row for the rest of the transaction, on every database Django supports.
+# Striped, so the number of locks stays fixed however many accounts a process refreshes.
+_process_locks = [threading.Lock() for _ in range(64)]
 
-    ``select_for_update`` is a no-op on SQLite, whose locking is per database and only taken on the first
-    write; a no-op UPDATE takes that write lock before the read, so concurrent refreshers wait their turn.
-    """
-    if not connections[db].features.has_select_for_update:
-        SmartcarAccount.objects.using(db).filter(pk=pk).update(status=F("status"))
-    return SmartcarAccount.objects.using(db).select_for_update().get(pk=pk)
+
+def _exchange_if_needed(
+    locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool], db: str
+) -> Exception | None:
+    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise."""
+    _ensure_usable(locked)
+    if not needed(locked):
+        return None
+    try:
+        access = get_auth_client().exchange_refresh_token(locked.refresh_token)
+    except client.InvalidGrantException as exc:
+        _mark_reauth_required(locked, exc.description or str(exc))
+        return ReauthenticationRequired(locked)
+    except client.SmartcarException as exc:
+        _record_failure(locked, exc)
+        return exc
+    store_tokens(locked, access)
+    locked.save()
+    transaction.on_commit(
+        lambda: signals.tokens_refreshed.send(sender=SmartcarAccount, account=locked), using=db
+    )
+    logger.info("Refreshed tokens of Smartcar account %s", locked.pk)
+    return None
 
 
 def _mark_reauth_required(account: SmartcarAccount, reason: str) -> None:

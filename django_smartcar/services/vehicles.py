@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import client, signals
-from ..models import SmartcarAccount, Vehicle
+from ..conf import smartcar_settings
+from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from .clients import get_transport, get_vehicle_client
 from .tokens import get_access_token
 
@@ -215,6 +217,22 @@ class RefreshResult:
 
 def refreshable_paths(vehicle: Vehicle) -> list[str]:
     return [group.path for group in DATA_GROUPS if vehicle.has_permission(group.permission)]
+
+
+def refreshable_vehicle_ids(now: datetime | None = None) -> Iterator[int]:
+    """Connected vehicles of usable accounts whose data is older than ``VEHICLE_REFRESH_INTERVAL``, streamed."""
+    interval = smartcar_settings.VEHICLE_REFRESH_INTERVAL
+    if interval is None:
+        return
+    # A little slack, so a vehicle refreshed just after the previous beat is not skipped by this one.
+    stale_before = (now or timezone.now()) - interval * 0.9
+    queryset = (
+        Vehicle.objects.filter(is_connected=True, account__status__in=USABLE_STATUSES)
+        .filter(Q(data_refreshed_at__isnull=True) | Q(data_refreshed_at__lt=stale_before))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    yield from queryset.iterator(chunk_size=int(smartcar_settings.FANOUT_CHUNK_SIZE))
 
 
 def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:

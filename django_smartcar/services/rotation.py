@@ -1,0 +1,141 @@
+"""Scheduled refresh-token rotation: which accounts are due, claiming them once, rotating one, raising alarms.
+
+Refresh tokens die 60 days after they were issued and a dead one costs the user a reconnect, so the beat
+rotates every token well inside that, spreading accounts over a few days with a jitter that is stable per
+account (the same account is always due at the same point of its window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import client, signals
+from ..conf import smartcar_settings
+from ..exceptions import AccountUnavailable, ReauthenticationRequired
+from ..models import USABLE_STATUSES, SmartcarAccount
+from .tokens import rotate_tokens
+
+logger = logging.getLogger(__name__)
+
+
+def rotation_jitter(account_id: int) -> timedelta:
+    """A delay in ``[0, ROTATION_JITTER)`` derived from the account id: stable across runs and processes."""
+    spread: timedelta = smartcar_settings.ROTATION_JITTER
+    if spread <= timedelta(0):
+        return timedelta(0)
+    fraction = int.from_bytes(hashlib.sha256(str(account_id).encode()).digest()[:8], "big") / 2**64
+    return spread * fraction
+
+
+def is_due(account_id: int, refresh_expires_at: datetime, now: datetime | None = None) -> bool:
+    """Whether the account's refresh token should be rotated now (window minus its jitter)."""
+    now = now or timezone.now()
+    window: timedelta = smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
+    return refresh_expires_at <= now + window - rotation_jitter(account_id)
+
+
+def expiring_account_ids(within: timedelta | None = None, now: datetime | None = None) -> Iterator[int]:
+    """Ids of usable accounts whose refresh token expires within ``within`` (default: the rotation window).
+
+    Streams from the database in chunks, so it costs the same memory for a hundred accounts as for a million.
+    """
+    now = now or timezone.now()
+    within = smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW if within is None else within
+    queryset = (
+        SmartcarAccount.objects.filter(status__in=USABLE_STATUSES, refresh_expires_at__lte=now + within)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    yield from queryset.iterator(chunk_size=int(smartcar_settings.FANOUT_CHUNK_SIZE))
+
+
+def claim_due_accounts(now: datetime | None = None) -> Iterator[list[int]]:
+    """Yield chunks of due account ids, each chunk claimed (``rotation_queued_at``) in its own short transaction.
+
+    Rows another beat is claiming are skipped (``skip_locked``), and claimed rows are not claimed again before
+    ``ROTATION_REQUEUE_AFTER``; running the beat twice, or twice at once, queues each account once.
+    """
+    now = now or timezone.now()
+    chunk_size = int(smartcar_settings.FANOUT_CHUNK_SIZE)
+    horizon = now + smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
+    requeue_before = now - smartcar_settings.ROTATION_REQUEUE_AFTER
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                SmartcarAccount.objects.select_for_update(skip_locked=True)
+                .filter(status__in=USABLE_STATUSES, refresh_expires_at__lte=horizon, pk__gt=last_pk)
+                .filter(Q(rotation_queued_at__isnull=True) | Q(rotation_queued_at__lt=requeue_before))
+                .order_by("pk")
+                .values_list("pk", "refresh_expires_at")[:chunk_size]
+            )
+            if not rows:
+                return
+            last_pk = rows[-1][0]
+            due = [pk for pk, expires_at in rows if is_due(pk, expires_at, now)]
+            if due:
+                SmartcarAccount.objects.filter(pk__in=due).update(rotation_queued_at=now)
+        if due:
+            yield due
+
+
+@dataclass(frozen=True)
+class RotationOutcome:
+    account_id: int
+    outcome: str  # "rotated", "skipped" (nothing to do), "reauth_required", "unavailable" or "missing"
+
+
+def rotate_account(account_id: int, *, force: bool = False) -> RotationOutcome:
+    """Rotate one account's tokens if still due. Transient Smartcar errors are raised for the caller to retry."""
+    account = SmartcarAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return RotationOutcome(account_id, "missing")
+    try:
+        rotated = rotate_tokens(account, force=force)
+    except ReauthenticationRequired:
+        outcome = "reauth_required"
+    except AccountUnavailable:
+        outcome = "unavailable"
+    except client.SmartcarException as exc:
+        alert_if_expiring(account, exc)
+        raise
+    else:
+        outcome = "rotated" if rotated else "skipped"
+    SmartcarAccount.objects.filter(pk=account_id).update(rotation_queued_at=None)
+    return RotationOutcome(account_id, outcome)
+
+
+def alert_if_expiring(account: SmartcarAccount, error: Exception) -> None:
+    """Log at ERROR and signal when a failed rotation leaves the refresh token close to death."""
+    if account.refresh_expires_at > timezone.now() + smartcar_settings.EXPIRY_ALERT_WINDOW:
+        return
+    logger.error(
+        "Rotating the refresh token of Smartcar account %s failed and it expires at %s: %s",
+        account.pk,
+        account.refresh_expires_at.isoformat(),
+        error,
+    )
+    signals.refresh_token_expiring.send(
+        sender=SmartcarAccount, account=account, expires_at=account.refresh_expires_at, error=error
+    )
+
+
+def retry_delay(retries: int, retry_after: int | None = None) -> float:
+    """Seconds before retry number ``retries + 1``: Smartcar's Retry-After, else doubling backoff with jitter.
+
+    The first retries come quickly on purpose: if Smartcar rotated the token but the answer was lost, the old
+    refresh token only keeps working for one minute.
+    """
+    if retry_after is not None:
+        return float(retry_after)
+    ceiling = float(smartcar_settings.RETRY_BACKOFF) * 2**retries
+    return ceiling / 2 + random.random() * ceiling / 2

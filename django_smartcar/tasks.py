@@ -1,0 +1,97 @@
+"""Celery tasks: thin adapters over ``services``. They take ids, never model instances.
+
+Task names are explicit (``django_smartcar.<task>``) so schedules and routes keep working if modules move.
+Add ``django_smartcar.beat.beat_schedule()`` to your Celery config to run the periodic ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from . import client
+from .conf import smartcar_settings
+from .models import Vehicle, VehicleCommand
+from .services import commands, rotation, vehicles
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="django_smartcar.rotate_expiring_tokens", ignore_result=True)
+def rotate_expiring_tokens() -> int:
+    """Beat task: queue one ``rotate_account_tokens`` per account whose refresh token is due for rotation."""
+    queued = 0
+    for chunk in rotation.claim_due_accounts():
+        for account_id in chunk:
+            transaction.on_commit(partial(rotate_account_tokens.delay, account_id))
+        queued += len(chunk)
+    logger.info("Queued refresh-token rotation for %s Smartcar account(s)", queued)
+    return queued
+
+
+@shared_task(
+    bind=True,
+    name="django_smartcar.rotate_account_tokens",
+    acks_late=True,
+    ignore_result=True,
+)
+def rotate_account_tokens(self, account_id: int) -> str:
+    """Rotate one account's tokens; transient Smartcar failures are retried with backoff and jitter."""
+    try:
+        return rotation.rotate_account(account_id).outcome
+    except client.SmartcarException as exc:
+        if not exc.retryable or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+            raise
+        raise self.retry(
+            exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
+        ) from exc
+
+
+@shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
+def refresh_vehicle_data(self, vehicle_id: int) -> list[str]:
+    """Fetch a vehicle's data (one batch request) and store what is newer."""
+    vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id, is_connected=True).first()
+    if vehicle is None or not vehicle.account.is_usable:
+        return []
+    try:
+        result = vehicles.refresh_vehicle_data(vehicle)
+    except client.SmartcarException as exc:
+        if not exc.retryable or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+            raise
+        raise self.retry(
+            exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
+        ) from exc
+    return result.updated
+
+
+@shared_task(name="django_smartcar.refresh_connected_vehicles", ignore_result=True)
+def refresh_connected_vehicles() -> int:
+    """Beat task: queue a data refresh for every connected vehicle of a usable account."""
+    queued = 0
+    for vehicle_id in vehicles.refreshable_vehicle_ids():
+        transaction.on_commit(partial(refresh_vehicle_data.delay, vehicle_id))
+        queued += 1
+    return queued
+
+
+@shared_task(name="django_smartcar.send_vehicle_command", ignore_result=True)
+def send_vehicle_command(
+    vehicle_id: int, action: str, user_id: int | None = None, command_id: int | None = None
+) -> str:
+    """Send a command in the background. Never retried: a command may have reached the car before failing.
+
+    With ``command_id``, the pending audit row created by the caller (e.g. the API answering 202) is used.
+    """
+    if command_id is not None:
+        command = VehicleCommand.objects.select_related("vehicle__account").get(
+            pk=command_id, vehicle_id=vehicle_id
+        )
+    else:
+        vehicle = Vehicle.objects.select_related("account").get(pk=vehicle_id)
+        user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
+        command = commands.create_command(vehicle, action, user=user)
+    return commands.execute_command(command).status

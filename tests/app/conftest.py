@@ -1,0 +1,122 @@
+"""Fixtures for the app's tests: settings pointed at the live simulator, signed-in users, connected accounts."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from django.dispatch import Signal
+
+from django_smartcar import signals
+from django_smartcar.models import SmartcarAccount
+from django_smartcar.simulator.testing import complete_connect
+
+DRIVER = "driver@example.com"
+
+
+@pytest.fixture
+def smartcar(simulator, settings):
+    """The app configured against the live simulator (the same settings a project would use)."""
+    settings.SMARTCAR = {
+        **settings.SMARTCAR,
+        "CLIENT_ID": simulator.client_id,
+        "CLIENT_SECRET": simulator.client_secret,
+        "REDIRECT_URI": simulator.redirect_uri,
+        "CONNECT_ORIGIN": simulator.base_url,
+        "AUTH_ORIGIN": f"{simulator.base_url}/oauth/token",
+        "API_ORIGIN": simulator.base_url,
+        "MANAGEMENT_API_ORIGIN": simulator.base_url,
+        "MANAGEMENT_TOKEN": simulator.management_token,
+        "REQUEST_TIMEOUT": 10,
+    }
+    return simulator
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", "pw")
+
+
+@pytest.fixture
+def browser(client, user):
+    client.force_login(user)
+    return client
+
+
+def start_connect(browser, **params):
+    """GET the app's connect view; return the Connect URL it redirects to."""
+    response = browser.get("/smartcar/connect/", params)
+    assert response.status_code == 302, response.content
+    return response["Location"]
+
+
+def return_to_callback(browser, final_url: str):
+    """Follow the simulator's redirect back to the app's callback, as the browser would."""
+    parts = urlsplit(final_url)
+    return browser.get(f"{parts.path}?{parts.query}")
+
+
+def connect_through_views(browser, *, email: str = DRIVER, approve: bool = True, vehicle_ids=None, **params):
+    connect_url = start_connect(browser, **params)
+    final_url = complete_connect(connect_url, email=email, approve=approve, vehicle_ids=vehicle_ids)
+    return return_to_callback(browser, final_url)
+
+
+@pytest.fixture
+def account(smartcar, browser, user) -> SmartcarAccount:
+    """An account connected through the real Connect flow, with the driver's vehicles synced."""
+    response = connect_through_views(browser)
+    assert response.status_code == 302, response.content
+    return SmartcarAccount.objects.get(owner=user)
+
+
+class SignalRecorder:
+    def __init__(self, signal: Signal) -> None:
+        self.calls: list[dict] = []
+        signal.connect(self.receive, weak=False)
+        self.signal = signal
+
+    def receive(self, sender, **kwargs):
+        self.calls.append({"sender": sender, **kwargs})
+
+    def disconnect(self) -> None:
+        self.signal.disconnect(self.receive)
+
+
+@pytest.fixture
+def record_signal():
+    """``record_signal("tokens_refreshed")`` collects that signal's sends for the rest of the test."""
+    recorders = []
+
+    def record(name: str) -> SignalRecorder:
+        recorder = SignalRecorder(getattr(signals, name))
+        recorders.append(recorder)
+        return recorder
+
+    yield record
+    for recorder in recorders:
+        recorder.disconnect()
+
+
+@pytest.fixture
+def smartcar_requests(smartcar):
+    """Every HTTP request the app sends to Smartcar during the test, as ``(method, path)`` pairs."""
+    from urllib.parse import urlsplit as split
+
+    from django_smartcar.services.clients import get_transport
+
+    sent: list[tuple[str, str]] = []
+
+    def record(response, *args, **kwargs):
+        request = response.request
+        sent.append((request.method, split(request.url).path.removeprefix(split(smartcar.base_url).path)))
+
+    hooks = get_transport().session.hooks["response"]
+    hooks.append(record)
+    yield sent
+    hooks.remove(record)

@@ -1,0 +1,109 @@
+"""Admin pages and actions through Django's test client, against the live simulator."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from django_smartcar.models import SmartcarAccount, VehicleCommand
+from django_smartcar.simulator import faults
+from django_smartcar.simulator.models import RefreshToken, SimulatedVehicle
+
+VEHICLES_URL = "/admin/django_smartcar/vehicle/"
+ACCOUNTS_URL = "/admin/django_smartcar/smartcaraccount/"
+
+
+def staff(django_user_model, username, *codenames):
+    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="django_smartcar", codename__in=codenames)
+    )
+    return user
+
+
+@pytest.fixture
+def operator(django_user_model, client):
+    user = staff(
+        django_user_model,
+        "operator",
+        "view_vehicle",
+        "change_vehicle",
+        "view_smartcaraccount",
+        "change_smartcaraccount",
+        "send_vehicle_commands",
+    )
+    client.force_login(user)
+    return client
+
+
+def run_action(admin_client, url, action, objects, *, confirm):
+    data = {"action": action, "_selected_action": [obj.pk for obj in objects]}
+    if confirm:
+        data["confirm"] = "yes"
+    return admin_client.post(url, data, follow=confirm)
+
+
+def messages_of(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_a_command_action_asks_for_confirmation_first(account, operator):
+    vehicles = list(account.vehicles.all())
+    response = run_action(operator, VEHICLES_URL, "lock", vehicles, confirm=False)
+    assert response.status_code == 200
+    assert 'name="confirm" value="yes"' in response.content.decode()
+    assert all(str(vehicle) in response.content.decode() for vehicle in vehicles)
+    assert not VehicleCommand.objects.exists()
+
+
+def test_unlock_action_reports_each_vehicle_and_goes_on_after_a_failure(account, operator):
+    vehicles = list(account.vehicles.order_by("pk"))
+    assert len(vehicles) >= 2
+    faults.inject("asleep", vehicle=vehicles[0].smartcar_id)
+
+    response = run_action(operator, VEHICLES_URL, "unlock", vehicles, confirm=True)
+
+    assert response.status_code == 200
+    texts = messages_of(response)
+    assert any(str(vehicles[0]) in text and "failed" in text for text in texts)
+    assert sum("Unlock succeeded" in text for text in texts) == len(vehicles) - 1
+    assert SimulatedVehicle.objects.get(pk=vehicles[1].smartcar_id).is_locked is False
+    assert VehicleCommand.objects.filter(status="failed").count() == 1
+
+
+def test_refresh_action_stores_fresh_data(account, operator):
+    vehicle = account.vehicles.first()
+    response = run_action(operator, VEHICLES_URL, "refresh_data", [vehicle], confirm=True)
+    assert any("refreshed" in text for text in messages_of(response))
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km is not None
+
+
+def test_rotate_tokens_action_rotates_now(account, operator):
+    before = RefreshToken.objects.count()
+    response = run_action(operator, ACCOUNTS_URL, "rotate_tokens", [account], confirm=True)
+    assert any("tokens rotated" in text for text in messages_of(response))
+    assert RefreshToken.objects.count() == before + 1
+
+
+def test_sync_vehicles_action(account, operator):
+    response = run_action(operator, ACCOUNTS_URL, "sync_vehicles", [account], confirm=True)
+    assert any("updated" in text for text in messages_of(response))
+
+
+def test_actions_need_the_command_permission(account, django_user_model, client):
+    client.force_login(staff(django_user_model, "viewer", "view_vehicle", "change_vehicle"))
+    changelist = client.get(VEHICLES_URL).content.decode()
+    assert 'value="lock"' not in changelist
+
+    run_action(client, VEHICLES_URL, "lock", list(account.vehicles.all()), confirm=True)
+    assert not VehicleCommand.objects.exists()
+
+
+def test_admin_pages_never_show_tokens(account, operator):
+    secrets = [account.access_token, account.refresh_token, account.access_token_encrypted]
+    for url in (ACCOUNTS_URL, f"{ACCOUNTS_URL}{account.pk}/change/", VEHICLES_URL):
+        page = operator.get(url).content.decode()
+        assert account.smartcar_user_id in page or url == VEHICLES_URL
+        assert not any(secret in page for secret in secrets)
+    assert SmartcarAccount.objects.get(pk=account.pk).status == "active"

@@ -1,0 +1,61 @@
+"""Commands to cars against the live simulator: each one audited, failures recorded, not raised."""
+
+from __future__ import annotations
+
+from django_smartcar.models import SmartcarAccount, Vehicle, VehicleCommand
+from django_smartcar.services.commands import send_command
+from django_smartcar.simulator import faults
+from django_smartcar.simulator.models import SimulatedVehicle
+
+Status = VehicleCommand.Status
+
+
+def test_lock_and_unlock_reach_the_car_and_are_audited(account, user, record_signal):
+    sent = record_signal("vehicle_command_sent")
+    vehicle = account.vehicles.first()
+
+    command = send_command(vehicle, "unlock", user=user)
+
+    assert command.status == Status.SUCCEEDED and command.requested_by == user
+    assert command.smartcar_request_id and command.completed_at
+    assert SimulatedVehicle.objects.get(pk=vehicle.smartcar_id).is_locked is False
+    vehicle.refresh_from_db()
+    assert vehicle.is_locked is False
+
+    assert send_command(vehicle, "lock", user=user).status == Status.SUCCEEDED
+    assert SimulatedVehicle.objects.get(pk=vehicle.smartcar_id).is_locked is True
+    assert [c["command"].action for c in sent.calls] == ["unlock", "lock"]
+    assert VehicleCommand.objects.filter(vehicle=vehicle).count() == 2
+
+
+def test_a_missing_permission_fails_without_calling_smartcar(account, user, smartcar_requests):
+    vehicle = account.vehicles.first()
+    Vehicle.objects.filter(pk=vehicle.pk).update(permissions=["read_odometer"])
+    vehicle.refresh_from_db()
+
+    command = send_command(vehicle, "lock", user=user)
+
+    assert command.status == Status.FAILED and command.error_type == "PERMISSION"
+    assert "control_security" in command.error_message
+    assert smartcar_requests == []
+
+
+def test_a_smartcar_error_is_recorded_on_the_audit_row(account, user):
+    vehicle = account.vehicles.first()
+    faults.inject("asleep", vehicle=vehicle.smartcar_id)
+
+    command = send_command(vehicle, "lock", user=user)
+
+    assert command.status == Status.FAILED
+    assert command.error_type == "VEHICLE_STATE" and command.error_message
+    assert VehicleCommand.objects.get(pk=command.pk).status == Status.FAILED
+
+
+def test_a_command_on_an_account_needing_reconnect_fails_cleanly(account, user, smartcar_requests):
+    SmartcarAccount.objects.filter(pk=account.pk).update(status=SmartcarAccount.Status.REAUTH_REQUIRED)
+    vehicle = Vehicle.objects.select_related("account").get(pk=account.vehicles.first().pk)
+
+    command = send_command(vehicle, "unlock", user=user)
+
+    assert command.status == Status.FAILED and command.error_type == "REAUTHENTICATE"
+    assert smartcar_requests == []

@@ -1,0 +1,146 @@
+"""Token access and rotation against the live simulator: lazy refresh, rotation window, failures, races."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from django_smartcar import client
+from django_smartcar.exceptions import ReauthenticationRequired
+from django_smartcar.models import SmartcarAccount
+from django_smartcar.services.clients import get_auth_client, get_transport
+from django_smartcar.services.tokens import get_access_token, rotate_tokens
+from django_smartcar.simulator import clock, faults
+from django_smartcar.simulator.models import RefreshToken
+
+Status = SmartcarAccount.Status
+
+
+def issued_refresh_tokens() -> int:
+    """How many refresh tokens the simulator has issued: one per code exchange or refresh."""
+    return RefreshToken.objects.count()
+
+
+def expire_access(account: SmartcarAccount) -> SmartcarAccount:
+    SmartcarAccount.objects.filter(pk=account.pk).update(
+        access_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    return SmartcarAccount.objects.get(pk=account.pk)
+
+
+def test_a_fresh_access_token_is_used_without_asking_smartcar(account):
+    before = issued_refresh_tokens()
+    assert get_access_token(account) == account.access_token
+    assert issued_refresh_tokens() == before
+
+
+def test_an_expired_access_token_is_refreshed_and_stored(account, record_signal):
+    refreshed = record_signal("tokens_refreshed")
+    account = expire_access(account)
+    old_access, old_refresh = account.access_token, account.refresh_token
+    before = issued_refresh_tokens()
+
+    token = get_access_token(account)
+
+    assert token != old_access and issued_refresh_tokens() == before + 1
+    stored = SmartcarAccount.objects.get(pk=account.pk)
+    assert stored.access_token == token and stored.refresh_token != old_refresh
+    assert stored.access_expires_at > timezone.now() + timedelta(hours=1)
+    assert [c["account"].pk for c in refreshed.calls] == [account.pk]
+
+
+def test_the_new_token_reaches_smartcar(account):
+    token = get_access_token(expire_access(account))
+    assert client.get_user_id(token, transport=get_transport()) == account.smartcar_user_id
+
+
+def test_rotation_waits_for_the_window_then_renews_for_sixty_days(account):
+    before = issued_refresh_tokens()
+    assert rotate_tokens(account) is False
+    assert issued_refresh_tokens() == before
+
+    SmartcarAccount.objects.filter(pk=account.pk).update(
+        refresh_expires_at=timezone.now() + timedelta(days=9)
+    )
+    account.refresh_from_db()
+    assert rotate_tokens(account) is True
+    assert issued_refresh_tokens() == before + 1
+    account.refresh_from_db()
+    assert account.refresh_expires_at > timezone.now() + timedelta(days=59, hours=23)
+
+
+def test_a_dead_refresh_token_moves_the_account_to_reauth_required(account, record_signal):
+    reauth = record_signal("reauth_required")
+    # The refresh token was used elsewhere, and Smartcar's one-minute grace for the old one has passed.
+    get_auth_client().exchange_refresh_token(account.refresh_token)
+    clock.advance(120)
+    account = expire_access(account)
+
+    with pytest.raises(ReauthenticationRequired):
+        get_access_token(account)
+
+    account.refresh_from_db()
+    assert account.status == Status.REAUTH_REQUIRED and account.last_refresh_error
+    assert [c["account"].pk for c in reauth.calls] == [account.pk]
+    # It stays refused without asking Smartcar again.
+    before = issued_refresh_tokens()
+    with pytest.raises(ReauthenticationRequired):
+        get_access_token(account)
+    assert issued_refresh_tokens() == before
+
+
+def test_a_transient_failure_keeps_the_account_usable(account):
+    account = expire_access(account)
+    faults.inject("server_errors", target="token", statuses=[502])
+
+    with pytest.raises(client.SmartcarException) as excinfo:
+        get_access_token(account)
+    assert excinfo.value.retryable
+    account.refresh_from_db()
+    assert account.status == Status.REFRESH_FAILING and account.consecutive_failures == 1
+
+    faults.clear()
+    assert get_access_token(account)
+    account.refresh_from_db()
+    assert account.status == Status.ACTIVE and account.consecutive_failures == 0
+
+
+def test_refreshing_inside_a_callers_transaction_is_refused(account):
+    account = expire_access(account)
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        get_access_token(account)
+
+
+def test_ten_concurrent_callers_cause_exactly_one_refresh(account):
+    """Threads with their own database connections race for an expired token (PostgreSQL in CI's second leg)."""
+    account = expire_access(account)
+    before = issued_refresh_tokens()
+    results: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(10)
+
+    def caller():
+        try:
+            start.wait()
+            results.append(get_access_token(SmartcarAccount.objects.get(pk=account.pk)))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=caller) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert issued_refresh_tokens() == before + 1
+    assert len(results) == 10 and len(set(results)) == 1
+    account.refresh_from_db()
+    assert account.status == Status.ACTIVE and account.access_token == results[0]
