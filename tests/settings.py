@@ -5,6 +5,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import django
 import environ
 
 env = environ.Env()
@@ -64,6 +65,13 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(SQLITE_PATH)}
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    if django.VERSION >= (5, 1):
+        # Writers take the lock when their transaction starts (instead of failing at once with "database is
+        # locked" when a reader upgrades), and WAL lets readers run beside the writer: the live simulator,
+        # worker processes and tests all share this file.
+        DATABASES["default"]["OPTIONS"].update(
+            transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

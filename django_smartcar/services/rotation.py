@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -59,33 +58,41 @@ def expiring_account_ids(within: timedelta | None = None, now: datetime | None =
 
 
 def claim_due_accounts(now: datetime | None = None) -> Iterator[list[int]]:
-    """Yield chunks of due account ids, each chunk claimed (``rotation_queued_at``) in its own short transaction.
+    """Yield chunks of due account ids, each account claimed (``rotation_queued_at = now``) exactly once.
 
-    Rows another beat is claiming are skipped (``skip_locked``), and claimed rows are not claimed again before
-    ``ROTATION_REQUEUE_AFTER``; running the beat twice, or twice at once, queues each account once.
+    A claim is a conditional UPDATE that only touches rows nobody claimed since ``ROTATION_REQUEUE_AFTER``; the
+    database serializes concurrent UPDATEs of a row and re-checks the condition, so two beats running at once
+    (or the next beat, while tasks are still queued) never queue the same account twice, on any database and
+    without holding a lock between queries.
     """
     now = now or timezone.now()
     chunk_size = int(smartcar_settings.FANOUT_CHUNK_SIZE)
     horizon = now + smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
-    requeue_before = now - smartcar_settings.ROTATION_REQUEUE_AFTER
+    unclaimed = Q(rotation_queued_at__isnull=True) | Q(
+        rotation_queued_at__lt=now - smartcar_settings.ROTATION_REQUEUE_AFTER
+    )
+    candidates = SmartcarAccount.objects.filter(
+        unclaimed, status__in=USABLE_STATUSES, refresh_expires_at__lte=horizon
+    )
     last_pk = 0
     while True:
-        with transaction.atomic():
-            rows = list(
-                SmartcarAccount.objects.select_for_update(skip_locked=True)
-                .filter(status__in=USABLE_STATUSES, refresh_expires_at__lte=horizon, pk__gt=last_pk)
-                .filter(Q(rotation_queued_at__isnull=True) | Q(rotation_queued_at__lt=requeue_before))
-                .order_by("pk")
-                .values_list("pk", "refresh_expires_at")[:chunk_size]
-            )
-            if not rows:
-                return
-            last_pk = rows[-1][0]
-            due = [pk for pk, expires_at in rows if is_due(pk, expires_at, now)]
-            if due:
-                SmartcarAccount.objects.filter(pk__in=due).update(rotation_queued_at=now)
-        if due:
-            yield due
+        rows = list(
+            candidates.filter(pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", "refresh_expires_at")[:chunk_size]
+        )
+        if not rows:
+            return
+        last_pk = rows[-1][0]
+        due = [pk for pk, expires_at in rows if is_due(pk, expires_at, now)]
+        if not due:
+            continue
+        SmartcarAccount.objects.filter(unclaimed, pk__in=due).update(rotation_queued_at=now)
+        claimed = list(
+            SmartcarAccount.objects.filter(pk__in=due, rotation_queued_at=now).values_list("pk", flat=True)
+        )
+        if claimed:
+            yield claimed
 
 
 @dataclass(frozen=True)

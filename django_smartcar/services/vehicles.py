@@ -216,7 +216,12 @@ class RefreshResult:
 
 
 def refreshable_paths(vehicle: Vehicle) -> list[str]:
-    return [group.path for group in DATA_GROUPS if vehicle.has_permission(group.permission)]
+    """The paths a refresh asks for: every permitted data point, and the VIN only while it is unknown."""
+    return [
+        group.path
+        for group in DATA_GROUPS
+        if vehicle.has_permission(group.permission) and (group.age_field or not getattr(vehicle, group.name, ""))
+    ]
 
 
 def refreshable_vehicle_ids(now: datetime | None = None) -> Iterator[int]:
@@ -282,6 +287,8 @@ def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[st
                 setattr(locked, group.age_field, age)
                 changed_fields.add(group.age_field)
             values = group.extract(point.body)
+            if not group.age_field and all(getattr(locked, name) == value for name, value in values.items()):
+                continue  # static data (the VIN) that did not change is no update
             for model_field, value in values.items():
                 setattr(locked, model_field, value)
             changed_fields.update(values)

@@ -6,6 +6,7 @@ environment, e.g. ``DATABASE_URL=postgres://... SMARTCAR_CLIENT_ID=... python ma
 
 from pathlib import Path
 
+import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -62,6 +63,14 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the bundled simulator and the Celery worker share this file: wait for locks rather than
+    # fail, and let readers run beside the writer.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    if django.VERSION >= (5, 1):
+        DATABASES["default"]["OPTIONS"].update(
+            transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

@@ -120,3 +120,34 @@ def smartcar_requests(smartcar):
     hooks.append(record)
     yield sent
     hooks.remove(record)
+
+
+def make_accounts(simulator, owner, count: int, *, refresh_expires_in, prefix: str = "owner"):
+    """``count`` accounts with real simulator tokens, each for its own Smartcar user, expiring as asked.
+
+    Connect is skipped (``grants.connect_vehicles``) because these tests are about what happens long after it.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_smartcar.client import get_user_id
+    from django_smartcar.services.clients import get_transport
+    from django_smartcar.simulator import grants, seeding
+
+    accounts = []
+    for index in range(count):
+        vehicles = seeding.seed_vehicles(1, seed=index, email=f"{prefix}{index}@example.com")
+        tokens = grants.connect_vehicles(simulator.application, vehicles)
+        account = SmartcarAccount(
+            owner=owner,
+            smartcar_user_id=get_user_id(tokens["access_token"], transport=get_transport()),
+            mode="simulated",
+            access_expires_at=timezone.now() + timedelta(hours=2),
+            refresh_expires_at=timezone.now() + refresh_expires_in,
+        )
+        account.access_token = tokens["access_token"]
+        account.refresh_token = tokens["refresh_token"]
+        account.save()
+        accounts.append(account)
+    return accounts
