@@ -23,8 +23,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 venv: $(VENV)/.installed
 
 demo: venv
-	cd example_project && ../$(PY) manage.py migrate --noinput
-	cd example_project && ../$(PY) manage.py runserver $(HOST):$(PORT)
+	cd example_project && ../$(PY) manage.py rundemo $(HOST):$(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_celery_beat",  # only to show the beat schedule loads into its database scheduler
     "django_smartcar",
     "django_smartcar.simulator",
 ]

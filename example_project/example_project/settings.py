@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_smartcar",
     "django_smartcar.simulator",
+    "garage",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,7 @@ SMARTCAR = {
     "AUTH_ORIGIN": env("SMARTCAR_AUTH_ORIGIN", default=f"{SIMULATOR_ORIGIN}/oauth/token"),
     "API_ORIGIN": env("SMARTCAR_API_ORIGIN", default=SIMULATOR_ORIGIN),
     "MANAGEMENT_API_ORIGIN": env("SMARTCAR_MANAGEMENT_API_ORIGIN", default=SIMULATOR_ORIGIN),
+    "MANAGEMENT_TOKEN": env("SMARTCAR_MANAGEMENT_TOKEN", default="demo-management-token"),
     "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
 }
 

@@ -1,0 +1,43 @@
+"""The ready-made beat schedule: settings-driven, and loadable by django-celery-beat's database scheduler."""
+
+from datetime import timedelta
+
+import pytest
+from celery import Celery
+
+from django_smartcar.beat import beat_schedule
+
+
+def test_schedule_follows_the_settings(settings):
+    settings.SMARTCAR = {
+        **settings.SMARTCAR,
+        "ROTATION_CHECK_INTERVAL": timedelta(minutes=15),
+        "VEHICLE_REFRESH_INTERVAL": timedelta(minutes=30),
+    }
+    schedule = beat_schedule()
+    assert (
+        schedule["django-smartcar-rotate-expiring-tokens"]["task"] == "django_smartcar.rotate_expiring_tokens"
+    )
+    assert schedule["django-smartcar-rotate-expiring-tokens"]["schedule"] == timedelta(minutes=15)
+    assert schedule["django-smartcar-refresh-connected-vehicles"]["schedule"] == timedelta(minutes=30)
+
+
+def test_vehicle_polling_can_be_switched_off(settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "VEHICLE_REFRESH_INTERVAL": None}
+    assert list(beat_schedule()) == ["django-smartcar-rotate-expiring-tokens"]
+
+
+@pytest.mark.django_db(transaction=True)  # the scheduler closes old connections itself
+def test_django_celery_beat_database_scheduler_imports_the_schedule():
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    app = Celery("schedule-check", set_as_current=False)
+    app.conf.beat_schedule = beat_schedule()
+    app.conf.timezone = "UTC"
+    DatabaseScheduler(app=app)
+
+    rotation = PeriodicTask.objects.get(name="django-smartcar-rotate-expiring-tokens")
+    assert rotation.task == "django_smartcar.rotate_expiring_tokens" and rotation.enabled
+    assert (rotation.interval.every, rotation.interval.period) == (3600, "seconds")
+    assert PeriodicTask.objects.filter(name="django-smartcar-refresh-connected-vehicles").exists()
