@@ -1,3 +1,32 @@
+"""Mount with ``path("simulator/", include("django_smartcar.simulator.urls"))``; the mount point is then every
+Smartcar origin at once: connect, api and management are ``<site>/simulator`` and the token URL is
+``<site>/simulator/oauth/token``."""
+
+from django.urls import path, re_path
+
+from .views import api, connect, control, oauth
+
 app_name = "smartcar_simulator"
 
-urlpatterns: list = []
+# The official SDK asks for a vehicle's attributes and for management connections with a trailing slash.
+urlpatterns = [
+    path("oauth/authorize", connect.authorize, name="authorize"),
+    path("oauth/authorize/brand", connect.choose_brand, name="connect_brand"),
+    path("oauth/authorize/sign-in", connect.sign_in, name="connect_sign_in"),
+    path("oauth/authorize/decision", connect.decide, name="connect_decide"),
+    path("oauth/token", oauth.token, name="token"),
+    path("v2.0/user", api.user, name="user"),
+    path("v2.0/vehicles", api.vehicles, name="vehicles"),
+    re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/?$", api.vehicle, name="vehicle"),
+    re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/(?P<path>.+)$", api.vehicle, name="vehicle_endpoint"),
+    path("v2.0/compatibility", api.compatibility, name="compatibility"),
+    re_path(r"^v2\.0/management/connections/?$", api.connections, name="connections"),
+    # Anything else under the API answers Smartcar's JSON 404, not an HTML page.
+    re_path(r"^v2\.0/(?P<path>.*)$", api.unknown_path, name="unknown_path"),
+    path("_simulator/health", control.health, name="health"),
+    path("_simulator/faults", control.fault_list, name="faults"),
+    path("_simulator/clock", control.clock_control, name="clock"),
+    path("_simulator/seed", control.seed, name="seed"),
+    path("_simulator/webhooks", control.webhook_list, name="webhooks"),
+    path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
+]

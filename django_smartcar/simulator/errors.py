@@ -1,0 +1,165 @@
+"""Smartcar's error answers: the v2 error body for the API, the OAuth shape for the token endpoint, and the
+non-JSON page a gateway answers with when it gives up (503/504)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpResponse, JsonResponse
+
+DOCS = "https://smartcar.com/docs/errors/api-errors"
+
+RESOLUTIONS = {
+    "AUTHENTICATION": "REAUTHENTICATE",
+    "PERMISSION": "REAUTHENTICATE",
+    "RATE_LIMIT": "RETRY_LATER",
+    "SERVER": "RETRY_LATER",
+    "UPSTREAM": "RETRY_LATER",
+    "VEHICLE_STATE": "RETRY_LATER",
+    "COMPATIBILITY": "CONTACT_SUPPORT",
+}
+
+
+@dataclass
+class ApiError(Exception):
+    """A v2 error; raise it from a vehicle API handler and the caller answers with ``response()``."""
+
+    status: int
+    type: str
+    code: str | None
+    description: str
+    retry_after: int | None = None
+    detail: list[dict[str, Any]] | None = None
+    suggested_user_message: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.type}:{self.code} - {self.description}")
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        anchor = f"#{self.code.lower().replace('_', '-')}" if self.code else ""
+        return {
+            "type": self.type,
+            "code": self.code,
+            "description": self.description,
+            "docURL": f"{DOCS}/{self.type.lower().replace('_', '-')}-errors{anchor}",
+            "statusCode": self.status,
+            "requestId": request_id,
+            "resolution": {"type": RESOLUTIONS.get(self.type)},
+            "detail": self.detail,
+            "suggestedUserMessage": self.suggested_user_message,
+        }
+
+    def response(self, request_id: str) -> JsonResponse:
+        answer = api_json(self.body(request_id), request_id, status=self.status)
+        if self.retry_after is not None:
+            answer["Retry-After"] = str(self.retry_after)
+        for name, value in self.extra_headers.items():
+            answer[name] = value
+        return answer
+
+
+def api_json(body: Any, request_id: str, *, status: int = 200) -> JsonResponse:
+    answer = JsonResponse(body, status=status, safe=False)
+    answer["SC-Request-Id"] = request_id
+    return answer
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    answer = JsonResponse({"error": error, "error_description": description}, status=status)
+    answer["Cache-Control"] = "no-store"
+    if status == 401:
+        answer["WWW-Authenticate"] = 'Basic realm="Smartcar"'
+    return answer
+
+
+GATEWAY_REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Time-out"}
+
+
+def gateway_page(status: int) -> HttpResponse:
+    """What a load balancer answers when the service behind it fails: HTML, not Smartcar's JSON."""
+    reason = GATEWAY_REASONS.get(status, "Error")
+    html = (
+        f"<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>"
+    )
+    return HttpResponse(html, status=status, content_type="text/html")
+
+
+def authentication_error() -> ApiError:
+    return ApiError(
+        401,
+        "AUTHENTICATION",
+        None,
+        "The authorization header is missing or malformed, or it contains invalid or expired authentication "
+        "credentials (e.g. access token, client ID, client secret). Please check for missing parameters, "
+        "spelling and casing mistakes, and other syntax issues.",
+    )
+
+
+def permission_error(scope: str) -> ApiError:
+    return ApiError(
+        403,
+        "PERMISSION",
+        None,
+        f"Your application has insufficient permissions to access the requested resource: it needs {scope}. "
+        "Please prompt the user to re-authenticate using Smartcar Connect.",
+        detail=[{"field": "scope", "message": f"Missing permission {scope}"}],
+    )
+
+
+def vehicle_not_found() -> ApiError:
+    return ApiError(
+        404,
+        "RESOURCE_NOT_FOUND",
+        "VEHICLE",
+        "The vehicle you requested could not be found: it is unknown or not connected to this access token.",
+    )
+
+
+def path_not_found(method: str, path: str) -> ApiError:
+    return ApiError(
+        404,
+        "RESOURCE_NOT_FOUND",
+        "PATH",
+        f"The requested resource ({method} {path}) does not exist. Please check the URL and try again.",
+    )
+
+
+def validation_error(description: str, field_name: str | None = None) -> ApiError:
+    detail = [{"field": field_name, "message": description}] if field_name else None
+    return ApiError(400, "VALIDATION", "PARAMETER", description, detail=detail)
+
+
+def vehicle_state_error(code: str, description: str) -> ApiError:
+    return ApiError(409, "VEHICLE_STATE", code, description)
+
+
+def vehicle_not_capable(description: str) -> ApiError:
+    return ApiError(501, "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", description)
+
+
+def rate_limit_error(retry_after: int, *, per_vehicle: bool) -> ApiError:
+    if per_vehicle:
+        code, description = "VEHICLE", "You have reached the throttling rate limit for this vehicle."
+    else:
+        code, description = "SMARTCAR_API", "You have reached the throttling rate limit for the Smartcar API."
+    return ApiError(
+        429,
+        "RATE_LIMIT",
+        code,
+        f"{description} Please see the retry-after header for when to retry the request.",
+        retry_after=retry_after,
+    )
+
+
+def server_error() -> ApiError:
+    return ApiError(
+        500, "SERVER", "INTERNAL", "Smartcar ran into an unexpected issue. Please retry the request."
+    )
+
+
+def upstream_error() -> ApiError:
+    return ApiError(
+        502, "UPSTREAM", "UNKNOWN_ISSUE", "Smartcar received an unexpected response from the vehicle's maker."
+    )

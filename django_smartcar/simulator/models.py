@@ -1,0 +1,242 @@
+"""The simulator's state: applications, users, vehicles, grants, tokens, faults and webhooks.
+
+Everything lives in the database so that every thread, process and Celery worker talking to the simulator sees
+the same Smartcar. Tokens and codes are stored as sha256 digests only.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Application(models.Model):
+    """A Smartcar application, as registered on Smartcar's dashboard."""
+
+    client_id = models.CharField(max_length=200, unique=True)
+    client_secret_hash = models.CharField(max_length=64)
+    # Kept readable: it is the HMAC key that signs webhook deliveries, as on Smartcar's dashboard.
+    management_token = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, default="Simulated application")
+    redirect_uris = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class SimulatedUser(models.Model):
+    """A vehicle owner: whoever signs in to Connect with this email."""
+
+    id = models.CharField(max_length=36, primary_key=True)
+    email = models.EmailField(unique=True)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Powertrain(models.TextChoices):
+    ELECTRIC = "EV", "Electric"
+    FUEL = "FUEL", "Fuel"
+
+
+class SimulatedVehicle(models.Model):
+    """A car and a snapshot of its state at ``state_at``; ``vehicle_state.live_state`` moves it on from there."""
+
+    id = models.CharField(max_length=36, primary_key=True)
+    user = models.ForeignKey(SimulatedUser, on_delete=models.CASCADE, related_name="vehicles")
+    make = models.CharField(max_length=50)
+    model = models.CharField(max_length=100)
+    year = models.PositiveIntegerField()
+    vin = models.CharField(max_length=17, unique=True)
+    powertrain = models.CharField(max_length=4, choices=Powertrain.choices)
+
+    # The car drives round a circle centred here; its position follows from the odometer.
+    home_latitude = models.FloatField()
+    home_longitude = models.FloatField()
+    odometer_km = models.FloatField()
+    speed_kmh = models.FloatField(default=0)
+
+    battery_level = models.FloatField(null=True, blank=True)
+    battery_capacity_kwh = models.FloatField(null=True, blank=True)
+    efficiency_km_per_kwh = models.FloatField(null=True, blank=True)
+    is_plugged_in = models.BooleanField(default=False)
+    is_charging = models.BooleanField(default=False)
+    charge_rate_kw = models.FloatField(null=True, blank=True)
+    charge_limit = models.FloatField(null=True, blank=True)
+
+    fuel_level = models.FloatField(null=True, blank=True)
+    tank_capacity_liters = models.FloatField(null=True, blank=True)
+    efficiency_km_per_liter = models.FloatField(null=True, blank=True)
+    oil_life = models.FloatField(null=True, blank=True)
+
+    tire_pressure_kpa = models.JSONField(default=dict)
+    is_locked = models.BooleanField(default=True)
+    state_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user_id", "vin"]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.make} {self.model} ({self.vin})"
+
+    @property
+    def is_electric(self) -> bool:
+        return self.powertrain == Powertrain.ELECTRIC
+
+
+class Grant(models.Model):
+    """What one Connect approval gave an application: a user's chosen vehicles under a scope."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(SimulatedUser, on_delete=models.CASCADE, related_name="grants")
+    vehicles = models.ManyToManyField(SimulatedVehicle, related_name="grants")
+    scope = models.JSONField(default=list)
+    mode = models.CharField(max_length=10, default="live")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.application}: {' '.join(self.scope)}"
+
+
+class Connection(models.Model):
+    """A vehicle connected to an application, as the management API lists it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="connections")
+    user = models.ForeignKey(SimulatedUser, on_delete=models.CASCADE, related_name="connections")
+    vehicle = models.ForeignKey(SimulatedVehicle, on_delete=models.CASCADE, related_name="connections")
+    connected_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-connected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "vehicle"], name="simulator_one_connection_per_vehicle"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} connected to {self.application}"
+
+
+class AuthorizationCode(models.Model):
+    code_hash = models.CharField(max_length=64, unique=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="codes")
+    redirect_uri = models.CharField(max_length=2000)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code for grant {self.grant_id} (expires {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class AccessToken(models.Model):
+    token_hash = models.CharField(max_length=64, unique=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="access_tokens")
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"access token for grant {self.grant_id} (expires {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class RefreshToken(models.Model):
+    token_hash = models.CharField(max_length=64, unique=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="refresh_tokens")
+    expires_at = models.DateTimeField()
+    # Set on first use; the token keeps working for a grace period after it, then never again.
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"refresh token for grant {self.grant_id} (expires {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class FaultKind(models.TextChoices):
+    RATE_LIMIT = "rate_limit", "Rate limit (429 with Retry-After)"
+    SERVER_ERRORS = "server_errors", "A fraction of 500/502/503/504 answers"
+    LATENCY = "latency", "Added latency"
+    ASLEEP = "asleep", "Vehicle asleep (409 VEHICLE_STATE)"
+    LOSE_TOKEN_RESPONSE = "lose_token_response", "Token issued, response lost (504)"
+
+
+class FaultTarget(models.TextChoices):
+    API = "api", "Vehicle API"
+    TOKEN = "token", "Token endpoint"
+    ANY = "any", "Both"
+
+
+class Fault(models.Model):
+    """A switched-on failure; global when ``vehicle`` is empty."""
+
+    kind = models.CharField(max_length=30, choices=FaultKind.choices)
+    vehicle = models.ForeignKey(
+        SimulatedVehicle, null=True, blank=True, on_delete=models.CASCADE, related_name="faults"
+    )
+    target = models.CharField(max_length=5, choices=FaultTarget.choices, default=FaultTarget.API)
+    retry_after = models.PositiveIntegerField(default=1)
+    fraction = models.FloatField(default=1.0)
+    statuses = models.JSONField(default=list)
+    latency_ms = models.PositiveIntegerField(default=0)
+    # The n-th draw of a fault is random.Random(f"{seed}:{n}"), so a seeded run fails the same requests.
+    seed = models.IntegerField(default=0)
+    draws = models.PositiveIntegerField(default=0)
+    # How many more requests it hits; empty means until cleared.
+    remaining = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        where = f"vehicle {self.vehicle_id}" if self.vehicle_id else "global"
+        return f"{self.kind} ({where})"
+
+
+class Webhook(models.Model):
+    """A webhook an application registered; deliveries go to ``url`` once it passed the VERIFY handshake."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="webhooks")
+    webhook_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200, default="Simulated webhook")
+    url = models.URLField(max_length=2000)
+    version = models.CharField(max_length=3, choices=[("2.0", "2.0"), ("4.0", "4.0")], default="4.0")
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.webhook_id
+
+
+class WebhookSubscription(models.Model):
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="subscriptions")
+    vehicle = models.ForeignKey(
+        SimulatedVehicle, on_delete=models.CASCADE, related_name="webhook_subscriptions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "vehicle"], name="simulator_one_subscription_per_vehicle"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} -> {self.webhook_id}"
+
+
+class ClockOffset(models.Model):
+    """One row: how far the simulator's clock runs ahead of the real one (set through the control API)."""
+
+    offset_seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"clock offset {self.offset_seconds:+.0f} s"

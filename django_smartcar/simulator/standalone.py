@@ -1,0 +1,118 @@
+"""Run the simulator on its own, like other API mocks, with no Django project of the user's::
+
+    python -m django_smartcar.simulator --port 8765 --client-id ID --client-secret SECRET \\
+        --redirect-uri http://localhost:8000/callback [--vehicles 3] [--seed 0] [--latency-ms 0]
+
+Everything (Connect pages, token endpoint, vehicle, management and control APIs) is served at the root of
+one origin, from a SQLite database in a temporary folder unless ``--database`` names a file to keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import secrets
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m django_smartcar.simulator",
+        description="A local Smartcar: Connect, token endpoint, vehicle and management APIs, webhooks.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
+    parser.add_argument("--client-id", required=True, help="client id of the application to register")
+    parser.add_argument("--client-secret", required=True, help="its client secret")
+    parser.add_argument(
+        "--redirect-uri", required=True, action="append", help="a redirect URI it may use (repeat for more)"
+    )
+    parser.add_argument("--management-token", help="its management token (default: generated and printed)")
+    parser.add_argument("--vehicles", type=int, default=3, help="vehicles to seed (default: 3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the vehicles (default: 0)")
+    parser.add_argument("--email", default="driver@example.com", help="owner of the seeded vehicles")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="latency added to every answer (default: 0)"
+    )
+    parser.add_argument(
+        "--database", type=Path, help="SQLite file to use and keep (default: a temporary one)"
+    )
+    args = parser.parse_args(argv)
+    if args.vehicles < 0 or args.latency_ms < 0:
+        parser.error("--vehicles and --latency-ms must not be negative")
+    return args
+
+
+def configure(database: Path, latency_ms: int) -> None:
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        # Only signs Connect flows, which last minutes: a fresh key per run is enough.
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS=["*"],
+        INSTALLED_APPS=["django_smartcar.simulator"],
+        MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
+        ROOT_URLCONF="django_smartcar.simulator.standalone_urls",
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(database),
+                "OPTIONS": {"timeout": 30},
+            }
+        },
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        SMARTCAR_SIMULATOR={"LATENCY_MS": latency_ms},
+    )
+
+
+def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Leave through SystemExit so the temporary database folder is removed.
+    raise SystemExit(0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="smartcar-simulator-") as folder:
+        configure(args.database or Path(folder) / "simulator.sqlite3", args.latency_ms)
+
+        import django
+        from django.core.management import call_command
+        from django.core.servers.basehttp import run
+        from django.core.wsgi import get_wsgi_application
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False)
+
+        from .seeding import register_application, seed_vehicles
+
+        application = register_application(
+            args.client_id, args.client_secret, args.redirect_uri, management_token=args.management_token
+        )
+        vehicles = seed_vehicles(args.vehicles, seed=args.seed, email=args.email)
+
+        origin = f"http://{args.host}:{args.port}"
+        print(f"Smartcar simulator on {origin}", flush=True)
+        print(f"  SMARTCAR_CONNECT_ORIGIN={origin}")
+        print(f"  SMARTCAR_AUTH_ORIGIN={origin}/oauth/token")
+        print(f"  SMARTCAR_API_ORIGIN={origin}")
+        print(f"  SMARTCAR_MANAGEMENT_API_ORIGIN={origin}")
+        # A generated token has to be shown to be usable; one that was passed in is not echoed.
+        shown_token = "(as given)" if args.management_token else application.management_token
+        print(f"  management token: {shown_token}")
+        for vehicle in vehicles:
+            print(f"  {args.email}: {vehicle}")
+        sys.stdout.flush()
+
+        signal.signal(signal.SIGTERM, stop_on_sigterm)
+        # Ctrl-C is the normal way to stop it; no traceback for that.
+        with contextlib.suppress(KeyboardInterrupt):
+            run(args.host, args.port, get_wsgi_application(), threading=True)

@@ -1,0 +1,313 @@
+"""The vehicle endpoints of Smartcar's API: what each path needs (permission, an awake car) and answers.
+
+Handlers take a ``VehicleCall`` and return the JSON body, or raise ``ApiError``. They know nothing of HTTP, so a
+batch runs the very same handlers as single requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from . import errors
+from .models import SimulatedVehicle
+from .vehicle_state import LiveState, live_state, settle
+
+KM_PER_MILE = 1.609344
+PSI_PER_KPA = 0.1450377
+GALLONS_PER_LITER = 0.264172
+UNIT_SYSTEMS = ("metric", "imperial")
+CHARGE_LIMIT_RANGE = (0.5, 1.0)
+
+COMMAND_ACCEPTED = {"status": "success", "message": "Successfully sent request to vehicle"}
+
+
+@dataclass
+class VehicleCall:
+    vehicle: SimulatedVehicle
+    unit_system: str
+    now: datetime
+    body: Any = None
+
+    @property
+    def state(self) -> LiveState:
+        return live_state(self.vehicle, self.now)
+
+    @property
+    def imperial(self) -> bool:
+        return self.unit_system == "imperial"
+
+    def distance(self, km: float) -> float:
+        return round(km / KM_PER_MILE if self.imperial else km, 1)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    handler: Callable[[VehicleCall], dict[str, Any]]
+    permission: str | None
+    # Reads or commands the car itself, so it fails while the car sleeps and its answer has a data age.
+    reaches_car: bool = True
+
+
+def require_electric(call: VehicleCall) -> None:
+    if not call.vehicle.is_electric:
+        raise errors.vehicle_not_capable(
+            "This vehicle is not electric: it has no battery or charging to report."
+        )
+
+
+def require_fuel(call: VehicleCall) -> None:
+    if call.vehicle.is_electric:
+        raise errors.vehicle_not_capable("This vehicle is electric: it has no fuel tank or engine oil.")
+
+
+def attributes(call: VehicleCall) -> dict[str, Any]:
+    vehicle = call.vehicle
+    return {"id": vehicle.id, "make": vehicle.make, "model": vehicle.model, "year": vehicle.year}
+
+
+def vin(call: VehicleCall) -> dict[str, Any]:
+    return {"vin": call.vehicle.vin}
+
+
+def location(call: VehicleCall) -> dict[str, Any]:
+    state = call.state
+    return {"latitude": state.latitude, "longitude": state.longitude}
+
+
+def odometer(call: VehicleCall) -> dict[str, Any]:
+    return {"distance": call.distance(call.state.odometer_km)}
+
+
+def fuel(call: VehicleCall) -> dict[str, Any]:
+    require_fuel(call)
+    vehicle, level = call.vehicle, call.state.fuel_level
+    liters = level * vehicle.tank_capacity_liters
+    return {
+        "range": call.distance(liters * vehicle.efficiency_km_per_liter),
+        "percentRemaining": round(level, 3),
+        "amountRemaining": round(liters * GALLONS_PER_LITER if call.imperial else liters, 1),
+    }
+
+
+def battery(call: VehicleCall) -> dict[str, Any]:
+    require_electric(call)
+    vehicle, level = call.vehicle, call.state.battery_level
+    return {
+        "range": call.distance(level * vehicle.battery_capacity_kwh * vehicle.efficiency_km_per_kwh),
+        "percentRemaining": round(level, 3),
+    }
+
+
+def battery_capacity(call: VehicleCall) -> dict[str, Any]:
+    require_electric(call)
+    return {"capacity": call.vehicle.battery_capacity_kwh}
+
+
+def charge_status(call: VehicleCall) -> dict[str, Any]:
+    require_electric(call)
+    return {"isPluggedIn": call.vehicle.is_plugged_in, "state": call.state.charging_state}
+
+
+def charge_limit(call: VehicleCall) -> dict[str, Any]:
+    require_electric(call)
+    return {"limit": call.vehicle.charge_limit}
+
+
+def engine_oil(call: VehicleCall) -> dict[str, Any]:
+    require_fuel(call)
+    return {"lifeRemaining": call.vehicle.oil_life}
+
+
+def tire_pressure(call: VehicleCall) -> dict[str, Any]:
+    pressures = call.vehicle.tire_pressure_kpa
+    factor = PSI_PER_KPA if call.imperial else 1.0
+    return {
+        name: round(pressures[name] * factor, 1)
+        for name in ("frontLeft", "frontRight", "backLeft", "backRight")
+    }
+
+
+def lock_status(call: VehicleCall) -> dict[str, Any]:
+    vehicle = call.vehicle
+    lock = "LOCKED" if vehicle.is_locked else "UNLOCKED"
+    corners = ("frontLeft", "frontRight", "backLeft", "backRight")
+    storage = [{"type": "rear", "status": "CLOSED"}]
+    if vehicle.is_electric:
+        storage.append({"type": "front", "status": "CLOSED"})
+    return {
+        "isLocked": vehicle.is_locked,
+        "doors": [{"type": corner, "status": lock} for corner in corners],
+        "windows": [{"type": corner, "status": "CLOSED"} for corner in corners],
+        "sunroof": [{"type": "sunroof", "status": "CLOSED"}],
+        "storage": storage,
+        "chargingPort": [{"type": "chargingPort", "status": "CLOSED"}] if vehicle.is_electric else [],
+    }
+
+
+def body_field(call: VehicleCall, name: str) -> Any:
+    if not isinstance(call.body, dict) or name not in call.body:
+        raise errors.validation_error(f"The request body must be a JSON object with a '{name}' field.", name)
+    return call.body[name]
+
+
+def change_vehicle(call: VehicleCall, change: Callable[[SimulatedVehicle], None]) -> None:
+    """Apply ``change`` to the stored vehicle under a row lock, after settling its state to now."""
+    with transaction.atomic():
+        # An empty write first takes SQLite's write lock at once (select_for_update is a no-op there), so
+        # concurrent commands queue instead of failing; on PostgreSQL the row lock does the same.
+        SimulatedVehicle.objects.filter(pk=call.vehicle.pk).update(state_at=F("state_at"))
+        vehicle = SimulatedVehicle.objects.select_for_update().get(pk=call.vehicle.pk)
+        settle(vehicle, call.now)
+        change(vehicle)
+        vehicle.save()
+    call.vehicle = vehicle
+
+
+def security_command(call: VehicleCall) -> dict[str, Any]:
+    action = body_field(call, "action")
+    if action not in ("LOCK", "UNLOCK"):
+        raise errors.validation_error("action must be LOCK or UNLOCK.", "action")
+
+    def set_lock(vehicle: SimulatedVehicle) -> None:
+        vehicle.is_locked = action == "LOCK"
+
+    change_vehicle(call, set_lock)
+    return dict(COMMAND_ACCEPTED)
+
+
+def charge_command(call: VehicleCall) -> dict[str, Any]:
+    require_electric(call)
+    action = body_field(call, "action")
+    if action not in ("START", "STOP"):
+        raise errors.validation_error("action must be START or STOP.", "action")
+    if action == "START" and not call.vehicle.is_plugged_in:
+        raise errors.vehicle_state_error(
+            "CHARGING_PLUG_NOT_CONNECTED",
+            "The vehicle cannot start charging: its charging plug is not connected.",
+        )
+
+    def set_charging(vehicle: SimulatedVehicle) -> None:
+        vehicle.is_charging = action == "START"
+
+    change_vehicle(call, set_charging)
+    return dict(COMMAND_ACCEPTED)
+
+
+def set_charge_limit(call: VehicleCall) -> dict[str, Any]:
+    require_electric(call)
+    limit = body_field(call, "limit")
+    low, high = CHARGE_LIMIT_RANGE
+    if not isinstance(limit, int | float) or isinstance(limit, bool) or not low <= limit <= high:
+        raise errors.validation_error(f"limit must be a number between {low} and {high}.", "limit")
+
+    def set_limit(vehicle: SimulatedVehicle) -> None:
+        vehicle.charge_limit = float(limit)
+
+    change_vehicle(call, set_limit)
+    return dict(COMMAND_ACCEPTED)
+
+
+def send_destination(call: VehicleCall) -> dict[str, Any]:
+    latitude, longitude = body_field(call, "latitude"), body_field(call, "longitude")
+    for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not -bound <= value <= bound:
+            raise errors.validation_error(f"{name} must be a number between -{bound} and {bound}.", name)
+    return dict(COMMAND_ACCEPTED)
+
+
+# (method, path below /vehicles/{id}, without slashes) -> endpoint. Batch may use any GET here.
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("GET", ""): Endpoint(attributes, "read_vehicle_info", reaches_car=False),
+    ("GET", "vin"): Endpoint(vin, "read_vin", reaches_car=False),
+    ("GET", "location"): Endpoint(location, "read_location"),
+    ("GET", "odometer"): Endpoint(odometer, "read_odometer"),
+    ("GET", "fuel"): Endpoint(fuel, "read_fuel"),
+    ("GET", "battery"): Endpoint(battery, "read_battery"),
+    ("GET", "battery/capacity"): Endpoint(battery_capacity, "read_battery"),
+    ("GET", "charge"): Endpoint(charge_status, "read_charge"),
+    ("POST", "charge"): Endpoint(charge_command, "control_charge"),
+    ("GET", "charge/limit"): Endpoint(charge_limit, "read_charge"),
+    ("POST", "charge/limit"): Endpoint(set_charge_limit, "control_charge"),
+    ("GET", "engine/oil"): Endpoint(engine_oil, "read_engine_oil"),
+    ("GET", "tires/pressure"): Endpoint(tire_pressure, "read_tires"),
+    ("GET", "security"): Endpoint(lock_status, "read_security"),
+    ("POST", "security"): Endpoint(security_command, "control_security"),
+    ("POST", "navigation/destination"): Endpoint(send_destination, "control_navigation"),
+}
+
+# The endpoint each permission opens, as the compatibility API reports it.
+PERMISSION_ENDPOINTS: dict[str, tuple[str, str]] = {
+    endpoint.permission: (method, f"/{path}")
+    for (method, path), endpoint in reversed(list(ENDPOINTS.items()))
+    if endpoint.permission
+}
+# Permissions a powertrain cannot serve (checked by the compatibility API).
+ELECTRIC_ONLY = frozenset({"read_battery", "read_charge", "control_charge"})
+FUEL_ONLY = frozenset({"read_fuel", "read_engine_oil"})
+
+
+def run(endpoint: Endpoint, call: VehicleCall, scope: list[str], *, asleep: bool) -> dict[str, Any]:
+    """Check permission and wakefulness, then answer. Raises ApiError."""
+    if endpoint.permission and endpoint.permission not in scope:
+        raise errors.permission_error(endpoint.permission)
+    if asleep and endpoint.reaches_car:
+        raise errors.vehicle_state_error(
+            "ASLEEP", "The vehicle is in a sleep state and temporarily unable to perform your request."
+        )
+    return endpoint.handler(call)
+
+
+def iso(moment: datetime) -> str:
+    """Smartcar's timestamps: UTC with milliseconds and a Z."""
+    return (
+        moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def data_headers(call: VehicleCall) -> dict[str, str]:
+    return {"sc-data-age": iso(call.now), "sc-unit-system": call.unit_system, "sc-fetched-at": iso(call.now)}
+
+
+def batch(
+    vehicle: SimulatedVehicle,
+    requests: Any,
+    *,
+    unit_system: str,
+    now: datetime,
+    scope: list[str],
+    asleep: bool,
+    request_id: str,
+) -> dict[str, Any]:
+    """Answer a batch body: each item is a GET answered as on its own, errors included."""
+    if (
+        not isinstance(requests, list)
+        or not requests
+        or not all(isinstance(item, dict) and isinstance(item.get("path"), str) for item in requests)
+    ):
+        raise errors.validation_error(
+            'The body must be {"requests": [{"path": "/odometer"}, ...]} with at least one path.', "requests"
+        )
+    responses = []
+    for item in requests:
+        path = item["path"]
+        call = VehicleCall(vehicle=vehicle, unit_system=unit_system, now=now)
+        endpoint = ENDPOINTS.get(("GET", path.strip("/")))
+        try:
+            if endpoint is None:
+                raise errors.path_not_found("GET", path)
+            body = run(endpoint, call, scope, asleep=asleep)
+        except errors.ApiError as error:
+            headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+            responses.append(
+                {"path": path, "code": error.status, "headers": headers, "body": error.body(request_id)}
+            )
+            continue
+        headers = data_headers(call) if endpoint.reaches_car else {"sc-unit-system": unit_system}
+        responses.append({"path": path, "code": 200, "headers": headers, "body": body})
+    return {"responses": responses}

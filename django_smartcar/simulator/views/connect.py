@@ -1,0 +1,225 @@
+"""Smartcar Connect, the owner's consent flow, as plain HTML forms.
+
+authorize (GET) -> brand picker -> sign-in -> vehicles and permissions -> Approve / Deny -> redirect.
+
+The flow's state travels in a signed hidden field (``django.core.signing``), not in a session, so any HTTP
+client can drive it without keeping cookies. That is also why the form posts are csrf_exempt: there is no
+session to forge a request against, and tampering with the flow breaks its signature.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import grants
+from ..models import Application, SimulatedUser, SimulatedVehicle
+from ..permissions import ALL_SCOPES, PERMISSIONS
+from ..seeding import MAKES, create_user, create_vehicle, make_for_vin, seed_vehicles
+from ..tokens import issue_code
+
+FLOW_SALT = "django_smartcar.simulator.connect"
+FLOW_MAX_AGE = 3600  # seconds an owner may spend in Connect
+MODES = ("live", "test", "simulated")
+
+
+class ConnectError(Exception):
+    """A request Connect refuses: shown as an error page, never redirected to the application."""
+
+
+def parse_authorize(params: Any) -> dict[str, Any]:
+    """Validate the authorize query and return the flow it starts."""
+    if params.get("response_type") != "code":
+        raise ConnectError("response_type must be 'code'.")
+    client_id = params.get("client_id", "")
+    application = Application.objects.filter(client_id=client_id).first()
+    if application is None:
+        raise ConnectError(f"Unknown client_id {client_id!r}: no application is registered with it.")
+    redirect_uri = params.get("redirect_uri") or (application.redirect_uris or [None])[0]
+    if redirect_uri not in application.redirect_uris:
+        raise ConnectError(f"redirect_uri {redirect_uri!r} is not registered for this application.")
+    scope = params.get("scope", "").split() or list(ALL_SCOPES)
+    unknown = [name for name in scope if name not in PERMISSIONS]
+    if unknown:
+        raise ConnectError(f"Unknown permission(s) in scope: {', '.join(unknown)}.")
+    mode = params.get("mode") or "live"
+    if mode not in MODES:
+        raise ConnectError(f"mode must be one of {', '.join(MODES)}.")
+    approval_prompt = params.get("approval_prompt") or "auto"
+    if approval_prompt not in ("auto", "force"):
+        raise ConnectError("approval_prompt must be auto or force.")
+    single_select_vin = params.get("single_select_vin", "").strip().upper()
+    if single_select_vin and len(single_select_vin) != 17:
+        raise ConnectError("single_select_vin must be a 17-character VIN.")
+    make = params.get("make", "").strip().upper()
+    return {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": list(dict.fromkeys(scope)),
+        "state": params.get("state"),
+        "mode": mode,
+        # An unknown make does not bypass anything: the owner picks their brand.
+        "make": make if make in MAKES else "",
+        "single_select": params.get("single_select", "").lower() == "true" or bool(single_select_vin),
+        "single_select_vin": single_select_vin,
+        "flags": params.get("flags"),
+        "user": params.get("user"),
+        "email": None,
+    }
+
+
+def pack(flow: dict[str, Any]) -> str:
+    return signing.dumps(flow, salt=FLOW_SALT, compress=True)
+
+
+def unpack(request: HttpRequest) -> dict[str, Any]:
+    try:
+        flow = signing.loads(request.POST.get("flow", ""), salt=FLOW_SALT, max_age=FLOW_MAX_AGE)
+    except signing.BadSignature as error:
+        raise ConnectError(
+            "This Connect session is invalid or has expired; start again from your app."
+        ) from error
+    if not Application.objects.filter(client_id=flow["client_id"]).exists():
+        raise ConnectError("The application of this Connect session no longer exists.")
+    return flow
+
+
+def page(
+    request: HttpRequest, template: str, flow: dict[str, Any], status: int = 200, **context: Any
+) -> HttpResponse:
+    application = Application.objects.get(client_id=flow["client_id"])
+    context.update(
+        flow=flow,
+        flow_token=pack(flow),
+        application=application,
+        permissions=[(name, PERMISSIONS[name]) for name in flow["scope"]],
+    )
+    return render(request, f"smartcar_simulator/{template}", context, status=status)
+
+
+def error_page(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "smartcar_simulator/error.html", {"message": message}, status=400)
+
+
+def redirect(uri: str, params: dict[str, str | None]) -> HttpResponse:
+    """Send the browser back to the application (any scheme: mobile apps register custom ones)."""
+    query = urlencode({name: value for name, value in params.items() if value is not None})
+    response = HttpResponse(status=302)
+    response["Location"] = f"{uri}{'&' if urlsplit(uri).query else '?'}{query}"
+    return response
+
+
+def selectable_vehicles(flow: dict[str, Any], user: SimulatedUser) -> list[SimulatedVehicle]:
+    """The vehicles the owner may pick. Any email signs in: an account with no matching car gets one."""
+    vin = flow["single_select_vin"]
+    if vin:
+        vehicle = SimulatedVehicle.objects.filter(vin=vin).first()
+        if vehicle is None:
+            vehicle = create_vehicle(user, vin=vin, make=make_for_vin(vin) or flow["make"] or "TESLA")
+        elif vehicle.user_id != user.pk:
+            raise ConnectError(f"This account has no vehicle with VIN {vin}; sign in with its owner's email.")
+        return [vehicle]
+    vehicles = user.vehicles.all()
+    if flow["make"]:
+        vehicles = vehicles.filter(make=flow["make"])
+    return list(vehicles) or seed_vehicles(1, email=user.email, make=flow["make"] or None)
+
+
+@require_GET
+def authorize(request: HttpRequest) -> HttpResponse:
+    try:
+        flow = parse_authorize(request.GET)
+    except ConnectError as error:
+        return error_page(request, str(error))
+    if flow["make"] or flow["single_select_vin"]:
+        return page(request, "sign_in.html", flow)
+    return page(request, "brands.html", flow, makes=MAKES)
+
+
+@csrf_exempt
+@require_POST
+def choose_brand(request: HttpRequest) -> HttpResponse:
+    try:
+        flow = unpack(request)
+    except ConnectError as error:
+        return error_page(request, str(error))
+    make = request.POST.get("make", "").upper()
+    if make and make not in MAKES:
+        return page(request, "brands.html", flow, status=400, makes=MAKES, error=f"Unknown brand {make!r}.")
+    flow["make"] = make
+    return page(request, "sign_in.html", flow)
+
+
+@csrf_exempt
+@require_POST
+def sign_in(request: HttpRequest) -> HttpResponse:
+    try:
+        flow = unpack(request)
+    except ConnectError as error:
+        return error_page(request, str(error))
+    email = request.POST.get("email", "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        return page(request, "sign_in.html", flow, status=400, error="Enter a valid email address.")
+    user = create_user(email)
+    try:
+        vehicles = selectable_vehicles(flow, user)
+    except ConnectError as error:
+        return page(request, "sign_in.html", flow, status=400, error=str(error))
+    flow["email"] = user.email
+    return page(request, "grant.html", flow, vehicles=vehicles)
+
+
+@csrf_exempt
+@require_POST
+def decide(request: HttpRequest) -> HttpResponse:
+    try:
+        flow = unpack(request)
+        if not flow["email"]:
+            raise ConnectError("Sign in before approving access.")
+    except ConnectError as error:
+        return error_page(request, str(error))
+    decision = request.POST.get("decision")
+    if decision == "deny":
+        return redirect(
+            flow["redirect_uri"],
+            {
+                "error": "access_denied",
+                "error_description": "User denied access to the requested scope of permissions.",
+                "state": flow["state"],
+            },
+        )
+    user = create_user(flow["email"])
+    try:
+        vehicles = selectable_vehicles(flow, user)
+    except ConnectError as error:
+        return error_page(request, str(error))
+    if decision != "approve":
+        return page(request, "grant.html", flow, status=400, vehicles=vehicles, error="Choose Allow or Deny.")
+    by_id = {vehicle.pk: vehicle for vehicle in vehicles}
+    chosen = list(dict.fromkeys(request.POST.getlist("vehicle")))
+    problem = None
+    if not chosen:
+        problem = "Select at least one vehicle."
+    elif any(vehicle_id not in by_id for vehicle_id in chosen):
+        problem = "Select only vehicles listed here."
+    elif flow["single_select"] and len(chosen) != 1:
+        problem = "Select exactly one vehicle."
+    if problem:
+        return page(request, "grant.html", flow, status=400, vehicles=vehicles, error=problem)
+
+    application = Application.objects.get(client_id=flow["client_id"])
+    grant = grants.approve(
+        application, user, [by_id[vehicle_id] for vehicle_id in chosen], flow["scope"], flow["mode"]
+    )
+    code = issue_code(grant, flow["redirect_uri"])
+    return redirect(flow["redirect_uri"], {"code": code, "state": flow["state"]})

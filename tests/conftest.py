@@ -1,0 +1,157 @@
+"""Fixtures shared by the whole suite: the Smartcar simulator, live (in this process) or standalone."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from django_smartcar.simulator.models import Application, SimulatedVehicle
+from django_smartcar.simulator.seeding import register_application, seed_vehicles
+
+CLIENT_ID = "test-client-id"
+CLIENT_SECRET = "test-client-secret"
+MANAGEMENT_TOKEN = "test-management-token"
+DRIVER_EMAIL = "driver@example.com"
+STANDALONE_START_TIMEOUT = 30.0
+
+
+def make_origins(base_url: str) -> Any:
+    """The client's Origins for a simulator at ``base_url`` (a plain dict if the client is not importable)."""
+    values = {"connect": base_url, "auth": f"{base_url}/oauth/token", "api": base_url, "management": base_url}
+    try:
+        from django_smartcar.client import Origins
+    except ImportError:
+        return values
+    return Origins(**values)
+
+
+@dataclass(frozen=True)
+class LiveSimulator:
+    base_url: str
+    origins: Any
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    management_token: str
+    application: Application
+    email: str
+    vehicles: list[SimulatedVehicle]
+
+
+@dataclass(frozen=True)
+class StandaloneSimulator:
+    base_url: str
+    origins: Any
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    management_token: str
+    email: str
+    log_path: Path
+
+
+@pytest.fixture
+def simulator(live_server, transactional_db) -> LiveSimulator:
+    """The simulator mounted at ``/simulator/`` of pytest-django's live server, with an application and
+    three seeded vehicles (electric and fuel) for driver@example.com."""
+    redirect_uri = f"{live_server.url}/smartcar/callback/"
+    application = register_application(
+        CLIENT_ID, CLIENT_SECRET, [redirect_uri], management_token=MANAGEMENT_TOKEN, name="Test application"
+    )
+    base_url = f"{live_server.url}/simulator"
+    return LiveSimulator(
+        base_url=base_url,
+        origins=make_origins(base_url),
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=redirect_uri,
+        management_token=MANAGEMENT_TOKEN,
+        application=application,
+        email=DRIVER_EMAIL,
+        vehicles=seed_vehicles(3, seed=0, email=DRIVER_EMAIL),
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def standalone_simulator():
+    """``python -m django_smartcar.simulator`` in a subprocess on a free 127.0.0.1 port, for the session.
+
+    Its state is shared by every test that uses it: create what a test needs rather than counting on a
+    fresh simulator.
+    """
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    redirect_uri = "http://127.0.0.1:9/callback"
+    with tempfile.TemporaryDirectory(prefix="standalone-simulator-") as folder:
+        log_path = Path(folder) / "simulator.log"
+        command = [
+            sys.executable,
+            "-m",
+            "django_smartcar.simulator",
+            "--port",
+            str(port),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--redirect-uri",
+            redirect_uri,
+            "--management-token",
+            MANAGEMENT_TOKEN,
+            "--vehicles",
+            "3",
+            "--database",
+            str(Path(folder) / "simulator.sqlite3"),
+        ]
+        environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+        try:
+            wait_until_ready(process, f"{base_url}/_simulator/health", log_path)
+            yield StandaloneSimulator(
+                base_url=base_url,
+                origins=make_origins(base_url),
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                redirect_uri=redirect_uri,
+                management_token=MANAGEMENT_TOKEN,
+                email=DRIVER_EMAIL,
+                log_path=log_path,
+            )
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until_ready(process: subprocess.Popen, health_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + STANDALONE_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The standalone simulator exited early:\n{log_path.read_text()}")
+        try:
+            if requests.get(health_url, timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"The standalone simulator did not answer within {STANDALONE_START_TIMEOUT} s")
