@@ -1,7 +1,8 @@
 """Admin for accounts, vehicles and commands. Tokens are never shown; actions go through a confirmation page.
 
-Every action needs the ``django_smartcar.send_vehicle_commands`` permission, works row by row through the
-services, and reports each row's outcome without stopping at the first failure.
+Actions on accounts and vehicles need the ``django_smartcar.send_vehicle_commands`` permission (reprocessing
+webhook events needs the change permission); each works row by row through the services and reports each
+row's outcome without stopping at the first failure.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from django.template.response import TemplateResponse
 
 from . import client
 from .exceptions import DjangoSmartcarError
-from .models import SmartcarAccount, Vehicle, VehicleCommand
-from .services import commands, tokens, vehicles
+from .models import SmartcarAccount, Vehicle, VehicleCommand, WebhookEvent
+from .services import commands, tokens, vehicles, webhooks
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
 
@@ -28,7 +29,10 @@ class CommandPermissionMixin:
 
 
 def confirmed_action(
-    description: str, verb: str, run: Callable[[HttpRequest, object], str]
+    description: str,
+    verb: str,
+    run: Callable[[HttpRequest, object], str],
+    permissions: tuple[str, ...] = ("send_vehicle_commands",),
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet], TemplateResponse | None]:
     """An admin action that first shows a confirmation page, then runs ``run`` on each selected row.
 
@@ -63,7 +67,7 @@ def confirmed_action(
         return None
 
     action.__name__ = verb.lower().replace(" ", "_")
-    return admin.action(description=description, permissions=["send_vehicle_commands"])(action)
+    return admin.action(description=description, permissions=list(permissions))(action)
 
 
 def _command(action: str) -> Callable[[HttpRequest, Vehicle], str]:
@@ -201,4 +205,28 @@ class VehicleCommandAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def _reprocess(request: HttpRequest, event: WebhookEvent) -> str:
+    if event.processed_at is not None:
+        return "already processed."
+    try:
+        webhooks.process_event(event.pk)
+    except Exception as exc:  # any failure is already recorded on the event; report it like the others
+        raise DjangoSmartcarError(f"failed again: {exc}") from exc
+    return "processed."
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "event_type", "event_id", "status", "attempts", "processed_at")
+    list_filter = ("event_type", ("processed_at", admin.EmptyFieldListFilter))
+    search_fields = ("event_id", "event_type")
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+    actions = [
+        confirmed_action("Reprocess selected events", "Reprocess", _reprocess, permissions=("change",))
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -79,9 +79,17 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_SUCCESS_URL": "/",
     # HTTP time-out for each Smartcar request, in seconds.
     "REQUEST_TIMEOUT": 10.0,
-    # Application management token (webhook signatures, management API) and the webhook to subscribe vehicles to.
+    # Application management token (webhook signatures, management API). A list is accepted while rotating it:
+    # the first one is used, every one verifies webhook signatures.
     "MANAGEMENT_TOKEN": None,
+    # The Smartcar webhook that connected vehicles are subscribed to (None: no subscriptions).
     "WEBHOOK_ID": None,
+    # The unguessable id in the receiver's URL (``.../webhooks/<id>/``) registered with Smartcar.
+    "WEBHOOK_URL_ID": None,
+    # More receivers, one per Smartcar application: {url_id: [management tokens, newest first]}.
+    "WEBHOOK_ENDPOINTS": {},
+    # Larger webhook bodies are refused with 413 before they are read.
+    "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
 }
 
 # Settings that fall back to an environment variable when the SMARTCAR dict leaves them out. The names match
@@ -98,10 +106,11 @@ ENV_FALLBACKS: dict[str, str] = {
     "ENCRYPTION_KEYS": "SMARTCAR_ENCRYPTION_KEYS",
     "MANAGEMENT_TOKEN": "SMARTCAR_MANAGEMENT_TOKEN",
     "WEBHOOK_ID": "SMARTCAR_WEBHOOK_ID",
+    "WEBHOOK_URL_ID": "SMARTCAR_WEBHOOK_URL_ID",
 }
 
 # Environment values are strings; these settings are lists given comma- or space-separated.
-_LIST_SETTINGS = {"ENCRYPTION_KEYS", "SCOPE"}
+_LIST_SETTINGS = {"ENCRYPTION_KEYS", "SCOPE", "MANAGEMENT_TOKEN"}
 
 
 class SmartcarSettings:
@@ -126,3 +135,11 @@ class SmartcarSettings:
 
 
 smartcar_settings = SmartcarSettings()
+
+
+def management_tokens() -> list[str]:
+    """``MANAGEMENT_TOKEN`` as a list, newest first: one string, or several while the token is rotated."""
+    value = smartcar_settings.MANAGEMENT_TOKEN
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else [token for token in value if token]

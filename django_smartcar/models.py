@@ -230,3 +230,39 @@ class ConnectState(models.Model):
     @staticmethod
     def hash(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
+
+
+class WebhookEvent(models.Model):
+    """A Smartcar webhook delivery, kept as received (raw body and headers) and processed in the background.
+
+    Only deliveries whose ``SC-Signature`` verified are stored. Smartcar delivers at least once and out of
+    order: ``event_id`` is unique, so a repeat is accepted and not processed twice, and vehicle data from an
+    event goes through the same newer-data-wins rule as polling.
+    """
+
+    event_id = models.CharField(max_length=100, unique=True)
+    event_type = models.CharField(max_length=50, db_index=True)
+    endpoint = models.CharField(max_length=100, help_text=_("The receiver URL id the event arrived at."))
+    version = models.CharField(max_length=10, blank=True)
+    body = models.TextField(help_text=_("The raw request body, exactly as signed."))
+    headers = models.JSONField(default=dict)
+    # Which management token verified the signature: 0 is the newest; more during a token rotation.
+    verified_with = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+    @property
+    def status(self) -> str:
+        if self.processed_at:
+            return "processed"
+        return "failed" if self.last_error else "pending"

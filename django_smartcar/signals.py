@@ -21,6 +21,10 @@ model class of the main argument.
     ``errors`` maps a Smartcar path to the ``SmartcarException`` it answered.
 ``vehicle_command_sent(sender=VehicleCommand, command)``
     A command was sent; ``command.status`` says whether it succeeded.
+``webhook_received(sender=WebhookEvent, event)``
+    A verified webhook delivery was stored (not for repeats of an event already received).
+``webhook_processed(sender=WebhookEvent, event, updates)``
+    An event was applied; ``updates`` maps each ``Vehicle`` it concerned to the data groups that changed.
 """
 
 from django.dispatch import Signal
@@ -33,3 +37,5 @@ reauth_required = Signal()
 refresh_token_expiring = Signal()
 vehicle_data_refreshed = Signal()
 vehicle_command_sent = Signal()
+webhook_received = Signal()
+webhook_processed = Signal()

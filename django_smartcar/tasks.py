@@ -16,7 +16,7 @@ from django.db import transaction
 from . import client
 from .conf import smartcar_settings
 from .models import Vehicle, VehicleCommand
-from .services import commands, rotation, vehicles
+from .services import commands, rotation, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +95,9 @@ def send_vehicle_command(
         user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
         command = commands.create_command(vehicle, action, user=user)
     return commands.execute_command(command).status
+
+
+@shared_task(name="django_smartcar.process_webhook_event", ignore_result=True)
+def process_webhook_event(event_id: int) -> None:
+    """Apply a stored webhook event. A failure is kept on the event for ``smartcar_process_webhooks --failed``."""
+    webhooks.process_event(event_id)

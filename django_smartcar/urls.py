@@ -11,4 +11,5 @@ urlpatterns = [
     path("callback/", views.callback, name="callback"),
     path("accounts/<int:pk>/disconnect/", views.disconnect_account, name="disconnect-account"),
     path("vehicles/<int:pk>/disconnect/", views.disconnect_vehicle, name="disconnect-vehicle"),
+    path("webhooks/<str:url_id>/", views.webhook, name="webhook"),
 ]

@@ -7,13 +7,15 @@ The callback and disconnect views opt out of ``ATOMIC_REQUESTS``: token storage 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from . import client
@@ -21,7 +23,9 @@ from .conf import smartcar_settings
 from .exceptions import DjangoSmartcarError, InvalidConnectState
 from .models import SmartcarAccount, Vehicle
 from .services import connect as connect_service
+from .services import webhooks as webhook_service
 from .services.clients import get_redirect_uri
+from .tasks import process_webhook_event
 
 logger = logging.getLogger(__name__)
 
@@ -129,3 +133,26 @@ def disconnect_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{vehicle} disconnected.")
     return HttpResponseRedirect(safe_next_url(request, request.POST.get("next")))
+
+
+@csrf_exempt  # Smartcar signs its deliveries (SC-Signature); there is no browser session to protect here.
+@require_POST
+def webhook(request: HttpRequest, url_id: str) -> HttpResponse:
+    """Smartcar's webhook deliveries: verified and stored here in milliseconds, processed by Celery."""
+    limit = int(smartcar_settings.WEBHOOK_MAX_BODY_BYTES)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"error": "Invalid Content-Length."}, status=400)
+    if declared > limit:
+        return JsonResponse({"error": f"The body is larger than {limit} bytes."}, status=413)
+    body = request.body
+    if len(body) > limit:
+        return JsonResponse({"error": f"The body is larger than {limit} bytes."}, status=413)
+    try:
+        receipt = webhook_service.receive(url_id, body, request.headers)
+    except webhook_service.WebhookRejected as exc:
+        return JsonResponse({"error": exc.message}, status=exc.status)
+    if receipt.created:
+        transaction.on_commit(partial(process_webhook_event.delay, receipt.event.pk))
+    return JsonResponse(receipt.answer)

@@ -13,7 +13,7 @@ from .. import client, signals
 from ..conf import smartcar_settings
 from ..exceptions import InvalidConnectState
 from ..models import ConnectState, SmartcarAccount, Vehicle
-from . import tokens, vehicles
+from . import subscriptions, tokens, vehicles
 from .clients import get_auth_client, get_transport, get_vehicle_client
 
 logger = logging.getLogger(__name__)
@@ -112,13 +112,15 @@ def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
                 sender=SmartcarAccount, account=account, user=user, created=created
             )
         )
-        vehicles.apply_vehicle_list(account, snapshots)
+        synced = vehicles.apply_vehicle_list(account, snapshots)
+    subscriptions.subscribe_vehicles(synced.connected, access["access_token"])
     return account
 
 
 def disconnect_vehicle(vehicle: Vehicle) -> None:
     """Revoke the app's access to one vehicle at Smartcar and mark it disconnected here."""
     if vehicle.is_connected and vehicle.account.is_usable:
+        subscriptions.unsubscribe_vehicle(vehicle)
         remote = get_vehicle_client(vehicle.smartcar_id, tokens.get_access_token(vehicle.account))
         try:
             remote.disconnect()

@@ -129,7 +129,7 @@ def _exchange_if_needed(
     try:
         access = get_auth_client().exchange_refresh_token(locked.refresh_token)
     except client.InvalidGrantException as exc:
-        _mark_reauth_required(locked, exc.description or str(exc))
+        mark_reauth_required(locked, exc.description or str(exc))
         return ReauthenticationRequired(locked)
     except client.SmartcarException as exc:
         _record_failure(locked, exc)
@@ -143,7 +143,8 @@ def _exchange_if_needed(
     return None
 
 
-def _mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
+def mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
+    """Record that only a reconnect can help (Smartcar refused the refresh token, or said so in a webhook)."""
     account.status = Status.REAUTH_REQUIRED
     account.consecutive_failures += 1
     account.last_refresh_error = reason[:255]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from .. import client, signals
 from ..conf import smartcar_settings
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
+from . import subscriptions
 from .clients import get_transport, get_vehicle_client
 from .tokens import get_access_token
 
@@ -38,15 +39,20 @@ class VehicleSnapshot:
 @dataclass
 class SyncResult:
     created: list[Vehicle] = field(default_factory=list)
+    # New to this account: created, moved from another account, or back after a disconnect.
+    connected: list[Vehicle] = field(default_factory=list)
     updated: list[Vehicle] = field(default_factory=list)
     disconnected: list[Vehicle] = field(default_factory=list)
 
 
 def sync_vehicles(account: SmartcarAccount) -> SyncResult:
     """Bring the account's vehicle rows in line with Smartcar: new ones created, vanished ones disconnected."""
-    snapshots = fetch_vehicles(get_access_token(account))
+    access_token = get_access_token(account)
+    snapshots = fetch_vehicles(access_token)
     with transaction.atomic():
-        return apply_vehicle_list(account, snapshots)
+        result = apply_vehicle_list(account, snapshots)
+    subscriptions.subscribe_vehicles(result.connected, access_token)
+    return result
 
 
 def fetch_vehicles(access_token: str) -> list[VehicleSnapshot]:
@@ -97,6 +103,7 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         vehicle.disconnected_at = None
         vehicle.save()
         if is_new_here:
+            result.connected.append(vehicle)
             _on_commit_send(signals.vehicle_connected, vehicle, account)
     vanished = account.vehicles.filter(is_connected=True).exclude(smartcar_id__in=seen)
     for vehicle in vanished:
@@ -220,7 +227,8 @@ def refreshable_paths(vehicle: Vehicle) -> list[str]:
     return [
         group.path
         for group in DATA_GROUPS
-        if vehicle.has_permission(group.permission) and (group.age_field or not getattr(vehicle, group.name, ""))
+        if vehicle.has_permission(group.permission)
+        and (group.age_field or not getattr(vehicle, group.name, ""))
     ]
 
 

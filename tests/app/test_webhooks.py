@@ -1,0 +1,283 @@
+"""The webhook receiver, fed by the simulator's signed deliveries over HTTP to the live server."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
+from django_smartcar.simulator import webhooks as simulated
+from django_smartcar.simulator.models import WebhookSubscription
+
+from .conftest import connect_through_views
+
+URL_ID = "hook-Zq3v9WlXc1rT0eYh5sKd"
+WEBHOOK_ID = "webhook-under-test"
+
+
+@pytest.fixture
+def eager_tasks():
+    """Queued processing runs inline (after the receiver's commit), so a delivery's effect is visible at once."""
+    from tests.celery_app import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def receiver_url(live_server, smartcar, settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_URL_ID": URL_ID, "WEBHOOK_ID": WEBHOOK_ID}
+    return f"{live_server.url}/smartcar/webhooks/{URL_ID}/"
+
+
+@pytest.fixture
+def webhook(smartcar, receiver_url):
+    """A v4 webhook registered at the simulator, which verifies it against our receiver (VERIFY handshake)."""
+    return simulated.register_webhook(smartcar.application, receiver_url, webhook_id=WEBHOOK_ID)
+
+
+@pytest.fixture
+def hooked_account(webhook, browser, user, eager_tasks):
+    """An account connected after the webhook was configured, so its vehicles are subscribed."""
+    assert connect_through_views(browser).status_code == 302
+    return SmartcarAccount.objects.get(owner=user)
+
+
+def post_signed(
+    url: str, payload, *, token: str = "test-management-token", raw: bytes | None = None, **headers
+):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "SC-Signature": simulated.sign(token, body), **headers}
+    return requests.post(url, data=body, headers=headers, timeout=10)
+
+
+def state_event(vehicle: Vehicle, *, odometer: float, at, event_id: str) -> dict:
+    stamp = {"oemUpdatedAt": at.isoformat(), "retrievedAt": at.isoformat()}
+    return {
+        "eventId": event_id,
+        "eventType": "VEHICLE_STATE",
+        "data": {
+            "vehicle": {"id": vehicle.smartcar_id},
+            "signals": [
+                {
+                    "code": "odometer-traveleddistance",
+                    "body": {"value": odometer, "unit": "km"},
+                    "meta": stamp,
+                }
+            ],
+        },
+        "meta": {"version": "4.0", "webhookId": WEBHOOK_ID},
+    }
+
+
+def test_the_simulator_verifies_the_receiver(webhook):
+    assert webhook.verified_at is not None
+    assert not WebhookEvent.objects.exists()  # the handshake is answered, not stored
+
+
+def test_the_challenge_answer_matches_smartcars_known_value(receiver_url, settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "MANAGEMENT_TOKEN": "abc123abc123"}
+    payload = {"eventId": "v", "eventType": "VERIFY", "data": {"challenge": "9c9c9c9c"}, "meta": {}}
+    response = post_signed(receiver_url, payload, token="abc123abc123")
+    assert response.status_code == 200
+    assert response.json() == {
+        "challenge": "2a596ed34b8c6f069492d952aa51f076fee7b1c662b6498e0217a0d41fd9b936"
+    }
+
+
+def test_connecting_subscribes_and_disconnecting_unsubscribes(hooked_account, browser):
+    vehicles = list(hooked_account.vehicles.all())
+    subscribed = set(
+        WebhookSubscription.objects.filter(webhook__webhook_id=WEBHOOK_ID).values_list("vehicle", flat=True)
+    )
+    assert subscribed == {vehicle.smartcar_id for vehicle in vehicles}
+
+    browser.post(f"/smartcar/vehicles/{vehicles[0].pk}/disconnect/")
+    assert not WebhookSubscription.objects.filter(vehicle=vehicles[0].smartcar_id).exists()
+
+
+def test_a_delivery_updates_the_vehicle(hooked_account, webhook, record_signal):
+    received = record_signal("webhook_received")
+    processed = record_signal("webhook_processed")
+
+    deliveries = simulated.deliver(webhook)
+
+    assert deliveries and all(delivery.status_code == 200 for delivery in deliveries)
+    assert WebhookEvent.objects.count() == len(deliveries)
+    assert all(event.processed_at and event.attempts == 1 for event in WebhookEvent.objects.all())
+    for vehicle in hooked_account.vehicles.all():
+        assert vehicle.odometer_km and vehicle.latitude is not None and vehicle.is_locked is not None
+        assert (vehicle.battery_percent_remaining is None) != (vehicle.fuel_percent_remaining is None)
+    assert len(received.calls) == len(processed.calls) == len(deliveries)
+    assert all(len(call["updates"]) == 1 for call in processed.calls)
+
+
+def test_a_v2_webhook_updates_the_vehicle_too(hooked_account, smartcar, receiver_url):
+    v2 = simulated.register_webhook(smartcar.application, receiver_url, webhook_id="v2-hook", version="2.0")
+    assert v2.verified_at
+    vehicle = hooked_account.vehicles.first()
+    WebhookSubscription.objects.create(webhook=v2, vehicle_id=vehicle.smartcar_id)
+
+    (delivery,) = simulated.deliver(v2)
+
+    assert delivery.status_code == 200
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km and vehicle.odometer_age and vehicle.lock_status is not None
+
+
+def test_a_repeated_delivery_is_accepted_and_not_processed_twice(hooked_account, receiver_url, record_signal):
+    processed = record_signal("webhook_processed")
+    vehicle = hooked_account.vehicles.first()
+    payload = state_event(vehicle, odometer=5000.0, at=timezone.now(), event_id="evt-1")
+
+    first = post_signed(receiver_url, payload)
+    again = post_signed(receiver_url, payload)
+
+    assert first.json() == {"status": "received"} and again.json() == {"status": "duplicate"}
+    assert WebhookEvent.objects.get(event_id="evt-1").attempts == 1
+    assert len(processed.calls) == 1
+
+
+def test_an_older_event_arriving_late_never_overwrites_newer_data(hooked_account, receiver_url):
+    vehicle = hooked_account.vehicles.first()
+    now = timezone.now()
+    post_signed(receiver_url, state_event(vehicle, odometer=5200.0, at=now, event_id="newer"))
+    post_signed(
+        receiver_url, state_event(vehicle, odometer=5100.0, at=now - timedelta(minutes=10), event_id="older")
+    )
+
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km == 5200.0
+    assert WebhookEvent.objects.get(event_id="older").processed_at  # accepted and processed, just not newer
+
+
+def test_a_reauthentication_error_event_moves_the_account(hooked_account, webhook, record_signal):
+    reauth = record_signal("reauth_required")
+    vehicle = hooked_account.vehicles.first()
+    payload = {
+        "eventId": "err-1",
+        "eventType": "VEHICLE_ERROR",
+        "data": {
+            "vehicle": {"id": vehicle.smartcar_id},
+            "errors": [
+                {
+                    "type": "AUTHENTICATION",
+                    "code": None,
+                    "description": "The vehicle owner changed their password.",
+                    "resolution": {"type": "REAUTHENTICATE"},
+                }
+            ],
+        },
+        "meta": {"version": "4.0", "webhookId": WEBHOOK_ID},
+    }
+
+    delivery, _answer = simulated.post(
+        webhook, payload, vehicle_id=vehicle.smartcar_id, event_type="VEHICLE_ERROR"
+    )
+
+    assert delivery.status_code == 200
+    hooked_account.refresh_from_db()
+    assert hooked_account.status == SmartcarAccount.Status.REAUTH_REQUIRED
+    assert [call["account"].pk for call in reauth.calls] == [hooked_account.pk]
+
+
+def test_events_signed_with_the_previous_management_token_are_accepted(receiver_url, settings, smartcar):
+    settings.SMARTCAR = {**settings.SMARTCAR, "MANAGEMENT_TOKEN": ["new-token", "test-management-token"]}
+    payload = {
+        "eventId": "rot-1",
+        "eventType": "VEHICLE_STATE",
+        "data": {"vehicle": {"id": "unknown"}, "signals": []},
+    }
+    assert post_signed(receiver_url, payload).status_code == 200
+    assert WebhookEvent.objects.get(event_id="rot-1").verified_with == 1
+
+
+@pytest.mark.parametrize(
+    "case, expected_status",
+    [
+        ("missing signature", 401),
+        ("wrong signature", 401),
+        ("signed with another token", 401),
+        ("unknown endpoint", 404),
+        ("not json", 400),
+        ("not utf-8", 400),
+        ("json array", 400),
+        ("unknown shape", 400),
+        ("vehicle state without vehicle", 400),
+        ("verify without challenge", 400),
+        ("oversized", 413),
+    ],
+)
+def test_bad_deliveries_get_a_clear_4xx_and_store_nothing(receiver_url, case, expected_status):
+    good = json.dumps(
+        {"eventId": "x", "eventType": "VEHICLE_STATE", "data": {"vehicle": {"id": "v"}}}
+    ).encode()
+    url, body, headers, token = receiver_url, good, {}, "test-management-token"
+    if case == "missing signature":
+        response = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    else:
+        if case == "wrong signature":
+            headers = {"SC-Signature": "0" * 64}
+        elif case == "signed with another token":
+            token = "not-the-token"
+        elif case == "unknown endpoint":
+            url = url.replace(URL_ID, "hook-guessed")
+        elif case == "not json":
+            body = b"{not json"
+        elif case == "not utf-8":
+            body = b"\xff\xfe\x00"
+        elif case == "json array":
+            body = b"[1, 2]"
+        elif case == "unknown shape":
+            body = b'{"hello": "world"}'
+        elif case == "vehicle state without vehicle":
+            body = b'{"eventId": "y", "eventType": "VEHICLE_STATE", "data": {}}'
+        elif case == "verify without challenge":
+            body = b'{"eventId": "z", "eventType": "VERIFY", "data": {}}'
+        elif case == "oversized":
+            body = b'{"pad": "' + b"x" * (300 * 1024) + b'"}'
+        response = post_signed(url, None, raw=body, token=token, **headers)
+
+    assert response.status_code == expected_status
+    assert response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+def test_the_receiver_only_accepts_post(receiver_url):
+    assert requests.get(receiver_url, timeout=10).status_code == 405
+
+
+def test_pending_and_failed_events_are_processed_by_the_command(hooked_account, receiver_url, capsys):
+    from tests.celery_app import app
+
+    vehicle = hooked_account.vehicles.first()
+    app.conf.task_always_eager = False  # as if no worker were running: events stay pending
+    try:
+        post_signed(
+            receiver_url, state_event(vehicle, odometer=7777.0, at=timezone.now(), event_id="pending")
+        )
+        broken = state_event(vehicle, odometer=1.0, at=timezone.now(), event_id="broken")
+        broken["data"]["signals"][0]["body"]["value"] = "not a number"
+        post_signed(receiver_url, broken)
+    finally:
+        app.conf.task_always_eager = True
+    assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 2
+
+    with pytest.raises(CommandError):
+        call_command("smartcar_process_webhooks", "--fail-on-error")
+
+    out = capsys.readouterr()
+    assert "1 processed" in out.out and "1 failed" in out.out and "broken" in out.err
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km == 7777.0
+    failed = WebhookEvent.objects.get(event_id="broken")
+    assert failed.status == "failed" and "ValueError" in failed.last_error and failed.attempts == 1
+
+    call_command("smartcar_process_webhooks", "--failed")
+    assert WebhookEvent.objects.get(event_id="broken").attempts == 2
