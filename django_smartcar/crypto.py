@@ -11,9 +11,10 @@ import functools
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from .conf import smartcar_settings
+from .exceptions import DjangoSmartcarError
 
 
-class EncryptionKeyError(Exception):
+class EncryptionKeyError(DjangoSmartcarError):
     """The configured keys are missing or malformed, or none of them decrypts a stored value."""
 
 

@@ -195,6 +195,11 @@ class VehicleCommand(models.Model):
     error_type = models.CharField(max_length=50, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
+    retry_after = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Seconds Smartcar asked to wait before trying again (rate limits)."),
+    )
 
     class Meta:
         verbose_name = _("vehicle command")

@@ -44,7 +44,7 @@ def rotate_account_tokens(self, account_id: int) -> str:
     try:
         return rotation.rotate_account(account_id).outcome
     except client.SmartcarException as exc:
-        if not exc.retryable or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+        if not rotation.is_transient(exc) or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
             raise
         raise self.retry(
             exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)

@@ -101,6 +101,12 @@ def callback(request: HttpRequest) -> HttpResponse:
     except client.SmartcarException as exc:
         logger.warning("Completing Smartcar Connect for user %s failed: %s", request.user.pk, exc)
         return _failure(request, "Smartcar could not complete the connection. Please try again.", status=502)
+    except DjangoSmartcarError as exc:
+        # E.g. no usable encryption key: a deployment problem (see `manage.py check`), not the user's.
+        logger.error("Completing Smartcar Connect for user %s failed: %s", request.user.pk, exc)
+        return _failure(
+            request, "Connecting vehicles is unavailable right now. Please try again later.", status=503
+        )
 
     count = account.vehicles.filter(is_connected=True).count()
     messages.success(request, f"Connected {count} vehicle{'s' if count != 1 else ''} through Smartcar.")

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "django_celery_beat",  # only to show the beat schedule loads into its database scheduler
     "django_smartcar",
     "django_smartcar.simulator",
@@ -75,6 +76,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Only the schema class: the API's tests run with DRF's default authentication, permissions and throttling,
+# as a project that configures nothing would.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
@@ -94,6 +99,7 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        "control_folder": str(_broker_dir / "control"),  # (default: ./control in the working directory)
     }
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False  # broadcast (pidbox) is not what this transport is for
 CELERY_TASK_IGNORE_RESULT = True

@@ -7,12 +7,14 @@ decision for a person, not for a retry loop.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
 from .. import client, signals
-from ..exceptions import AccountUnavailable, MissingPermission
+from ..crypto import EncryptionKeyError
+from ..exceptions import AccountUnavailable, DjangoSmartcarError, MissingPermission
 from ..models import Vehicle, VehicleCommand
 from .clients import get_vehicle_client
 from .tokens import get_access_token
@@ -29,6 +31,45 @@ REQUIRED_PERMISSION = {
     Action.START_CHARGE: "control_charge",
     Action.STOP_CHARGE: "control_charge",
 }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a call failed, in Smartcar's vocabulary: what audit rows record and what the API answers with."""
+
+    type: str
+    code: str
+    message: str
+    request_id: str = ""
+    retry_after: int | None = None
+
+
+# The type recorded when Smartcar gave none (a network error, a gateway's HTML page).
+UNTYPED = "SMARTCAR"
+
+
+def describe_failure(exc: Exception) -> Failure:
+    """The one place that names a failure: Smartcar's errors as Smartcar typed them, the app's own by kind."""
+    if isinstance(exc, client.SmartcarException):
+        return Failure(exc.type or UNTYPED, exc.code or "", str(exc), exc.request_id or "", exc.retry_after)
+    if isinstance(exc, MissingPermission):
+        return Failure("PERMISSION", exc.permission, str(exc))
+    if isinstance(exc, AccountUnavailable):
+        return Failure("REAUTHENTICATE", exc.account.status, str(exc))
+    if isinstance(exc, EncryptionKeyError):
+        return Failure(
+            "UNAVAILABLE",
+            "encryption_key",
+            "Vehicle access is unavailable: stored credentials cannot be read.",
+        )
+    return Failure("ERROR", type(exc).__name__, str(exc))
+
+
+def ensure_permitted(vehicle: Vehicle, action: str) -> None:
+    """Raise ``MissingPermission`` unless the vehicle granted what ``action`` needs."""
+    permission = REQUIRED_PERMISSION[Action(action)]
+    if not vehicle.has_permission(permission):
+        raise MissingPermission(permission)
 
 
 def send_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
@@ -52,17 +93,17 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
     vehicle = command.vehicle
     action = Action(command.action)
     try:
-        permission = REQUIRED_PERMISSION[action]
-        if not vehicle.has_permission(permission):
-            raise MissingPermission(permission)
+        ensure_permitted(vehicle, action)
         remote = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account))
         answer = getattr(remote, action.value)()
-    except client.SmartcarException as exc:
-        _fail(command, exc.type or "SMARTCAR", exc.code or "", str(exc), exc.request_id or "")
-    except MissingPermission as exc:
-        _fail(command, "PERMISSION", exc.permission, str(exc))
-    except AccountUnavailable as exc:
-        _fail(command, "REAUTHENTICATE", exc.account.status, str(exc))
+    except (client.SmartcarException, DjangoSmartcarError) as exc:
+        failure = describe_failure(exc)
+        command.status = VehicleCommand.Status.FAILED
+        command.error_type = failure.type[:50]
+        command.error_code = failure.code[:50]
+        command.error_message = failure.message
+        command.smartcar_request_id = failure.request_id
+        command.retry_after = failure.retry_after
     else:
         command.status = VehicleCommand.Status.SUCCEEDED
         command.smartcar_request_id = answer.meta.request_id or ""
@@ -79,11 +120,3 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
     )
     transaction.on_commit(lambda: signals.vehicle_command_sent.send(sender=VehicleCommand, command=command))
     return command
-
-
-def _fail(command: VehicleCommand, error_type: str, code: str, message: str, request_id: str = "") -> None:
-    command.status = VehicleCommand.Status.FAILED
-    command.error_type = error_type[:50]
-    command.error_code = code[:50]
-    command.error_message = message
-    command.smartcar_request_id = request_id

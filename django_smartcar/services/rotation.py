@@ -136,6 +136,16 @@ def alert_if_expiring(account: SmartcarAccount, error: Exception) -> None:
     )
 
 
+def is_transient(exc: client.SmartcarException) -> bool:
+    """Whether a failed token exchange is worth repeating.
+
+    Wider than the client's ``retryable`` (which spares billed GETs from repeating a 500): a refresh that failed
+    with any 5xx may or may not have rotated the token at Smartcar, and repeating it within a minute is exactly
+    what Smartcar's one-minute reuse window is for.
+    """
+    return exc.retryable or (exc.status_code or 0) >= 500
+
+
 def retry_delay(retries: int, retry_after: int | None = None) -> float:
     """Seconds before retry number ``retries + 1``: Smartcar's Retry-After, else doubling backoff with jitter.
 

@@ -1,18 +1,20 @@
 """Token access and rotation: the only code that reads a refresh token or asks Smartcar for new tokens.
 
 Smartcar rotates the refresh token on every refresh and the old one dies a minute later, so two processes
-refreshing the same account at once would kill it. Every refresh therefore happens under a row lock on the
-account (``select_for_update``; on SQLite, which has none, a per-process lock), re-checks after taking the
-lock, and commits the new pair in its own transaction before anyone uses it (``durable=True`` refuses to run
-inside a caller's transaction that could still roll the new tokens back).
+refreshing the same account at once would kill it. Every refresh therefore happens under a lock on the
+account (``select_for_update``; on SQLite, which has no row locks, a lock file beside the database), re-checks
+after taking the lock, and commits the new pair in its own transaction before anyone uses it (``durable=True``
+refuses to run inside a caller's transaction that could still roll the new tokens back).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -23,6 +25,11 @@ from ..conf import smartcar_settings
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import SmartcarAccount
 from .clients import get_auth_client
+
+try:
+    import fcntl
+except ImportError:  # Windows: refreshes on SQLite are then serialized per process only
+    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +113,9 @@ def _refresh(account: SmartcarAccount, *, needed: Callable[[SmartcarAccount], bo
             error = _exchange_if_needed(locked, needed, db)
     else:
         # SQLite has no row locks, and holding its database-wide lock across the HTTP call would block every
-        # other writer (the bundled simulator included). Refreshes are serialized per process instead.
-        with _process_locks[hash((db, account.pk)) % len(_process_locks)]:
+        # other writer (the bundled simulator included). A lock file beside the database serializes refreshes
+        # of an account across threads and processes instead.
+        with _sqlite_account_lock(db, account.pk):
             locked = SmartcarAccount.objects.using(db).get(pk=account.pk)
             error = _exchange_if_needed(locked, needed, db)
     if error is not None:
@@ -115,8 +123,28 @@ def _refresh(account: SmartcarAccount, *, needed: Callable[[SmartcarAccount], bo
     return locked
 
 
-# Striped, so the number of locks stays fixed however many accounts a process refreshes.
-_process_locks = [threading.Lock() for _ in range(64)]
+# Striped: the number of locks stays fixed however many accounts there are.
+LOCK_STRIPES = 64
+_thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+
+@contextmanager
+def _sqlite_account_lock(db: str, account_pk: int) -> Iterator[None]:
+    stripe = account_pk % LOCK_STRIPES
+    name = str(connections[db].settings_dict["NAME"])
+    if fcntl is None or name == ":memory:" or name.startswith("file:"):
+        # No lock files (Windows, or an in-memory database, which only one process can see anyway).
+        with _thread_locks[stripe]:
+            yield
+        return
+    lock_dir = Path(f"{name}.smartcar-locks")
+    lock_dir.mkdir(exist_ok=True)
+    with open(lock_dir / f"{stripe}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _exchange_if_needed(

@@ -10,16 +10,17 @@ Faults come from the database (``inject()``, the control API) and from settings,
 Kinds:
 
 * ``rate_limit``: 429 RATE_LIMIT with ``Retry-After: retry_after``.
-* ``server_errors``: a ``fraction`` of requests fail with one of ``statuses``: 500 answers a v2 SERVER body,
-  502 a v2 UPSTREAM body, 503 and 504 a gateway's HTML page.
-* ``latency``: every answer waits ``latency_ms`` first.
+* ``server_errors``: requests fail with one of ``statuses``: 500 answers a v2 SERVER body, 502 a v2 UPSTREAM
+  body, 503 and 504 a gateway's HTML page.
+* ``latency``: answers wait ``latency_ms`` first (longer than the client's time-out, it makes time-outs).
 * ``asleep``: vehicle calls answer 409 VEHICLE_STATE/ASLEEP (in a batch, every item does).
 * ``lose_token_response``: the token endpoint commits the new tokens (a refresh token is rotated, a code is
   used up) and then answers 504 with a gateway's HTML page, as when a proxy times out after the work was done.
 
 A fault is global, or limited to one vehicle; ``target`` picks the vehicle API (default), the token endpoint
-or both. ``remaining`` limits it to that many hits. Which requests a ``fraction`` hits is decided by
-``random.Random(f"{seed}:{n}")`` for the fault's n-th draw, so a seeded run fails the same requests each time.
+or both. ``fraction`` (default 1: every request) makes a rate limit, server errors or latency hit only that
+share of requests; ``remaining`` limits a fault to that many hits. Which requests a ``fraction`` hits is decided
+by ``random.Random(f"{seed}:{n}")`` for the fault's n-th draw, so a seeded run fails the same requests each time.
 """
 
 from __future__ import annotations
@@ -159,10 +160,19 @@ def next_draw(fault: Fault) -> random.Random:
     return random.Random(f"{fault.seed}:{number}")
 
 
+def hits(fault: Fault) -> bool:
+    """Whether this request is among the ``fraction`` the fault hits (and within its ``remaining``)."""
+    if fault.fraction < 1 and next_draw(fault).random() >= fault.fraction:
+        return False
+    return take(fault)
+
+
 def latency_seconds(*, target: str, vehicle_id: str | None) -> float:
     milliseconds = int(simulator_settings().get("LATENCY_MS", 0) or 0)
     milliseconds += sum(
-        fault.latency_ms for fault in active(FaultKind.LATENCY, target=target, vehicle_id=vehicle_id)
+        fault.latency_ms
+        for fault in active(FaultKind.LATENCY, target=target, vehicle_id=vehicle_id)
+        if hits(fault)
     )
     return milliseconds / 1000
 
@@ -173,7 +183,7 @@ def failure_for(*, target: str, vehicle_id: str | None) -> errors.ApiError | Htt
     if delay:
         time.sleep(delay)
     for fault in active(FaultKind.RATE_LIMIT, target=target, vehicle_id=vehicle_id):
-        if take(fault):
+        if hits(fault):
             return errors.rate_limit_error(fault.retry_after, per_vehicle=fault.vehicle_id is not None)
     for fault in active(FaultKind.SERVER_ERRORS, target=target, vehicle_id=vehicle_id):
         draw = next_draw(fault)

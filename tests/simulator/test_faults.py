@@ -74,7 +74,7 @@ def failure_pattern(vehicle: Vehicle, attempts: int) -> list[bool]:
     for _ in range(attempts):
         try:
             vehicle.odometer()
-        except (ServerException, UpstreamException):
+        except (ServerException, UpstreamException, RateLimitingException):
             pattern.append(True)
         else:
             pattern.append(False)
@@ -90,6 +90,17 @@ def test_a_seeded_fraction_fails_the_same_requests_every_run(connected):
 
     assert failure_pattern(vehicle, 10) == first
     assert 0 < sum(first) < 10
+
+
+def test_a_seeded_fraction_of_rate_limits_hits_the_same_requests_every_run(connected):
+    vehicle = connected.vehicle()
+    faults.inject("rate_limit", fraction=0.4, retry_after=0, seed=7)
+    first = failure_pattern(vehicle, 12)
+    faults.clear()
+    faults.inject("rate_limit", fraction=0.4, retry_after=0, seed=7)
+
+    assert failure_pattern(vehicle, 12) == first
+    assert 0 < sum(first) < 12
 
 
 def test_a_fault_with_remaining_hits_only_that_many_requests(connected):

@@ -1,0 +1,120 @@
+"""How Smartcar's failures, and the app's own refusals, become HTTP answers: one table for the whole API.
+
+A Smartcar-side failure is never a 500: it is named in the body (Smartcar's ``type`` and ``code``) and mapped to
+the status a client can act on: wait (429), reconnect (403/409 with ``reconnect_url``), fix the car's state
+(409) or try later (502).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import client
+from ..crypto import EncryptionKeyError
+from ..exceptions import AccountUnavailable, MissingPermission
+from ..models import VehicleCommand
+from ..services import commands
+
+logger = logging.getLogger(__name__)
+
+# The failures the API maps itself; anything else keeps DRF's (and the project's) exception handling.
+SMARTCAR_FAILURES = (client.SmartcarException, MissingPermission, AccountUnavailable)
+
+# Smartcar's error type (and the app's own PERMISSION / REAUTHENTICATE) -> HTTP status.
+STATUS_FOR_TYPE: dict[str, int] = {
+    "RATE_LIMIT": 429,
+    "VEHICLE_STATE": 409,
+    "CONNECTED_SERVICES_ACCOUNT": 409,
+    "COMPATIBILITY": 409,
+    "PERMISSION": 403,
+    "AUTHENTICATION": 409,
+    "RESOURCE_NOT_FOUND": 409,
+    "REAUTHENTICATE": 409,
+    # Stored credentials cannot be read (no configured key decrypts them): a deployment problem.
+    "UNAVAILABLE": 503,
+}
+# Everything else went wrong between Smartcar, the car maker and us: server errors, gateways, the network.
+UPSTREAM_FAILURE_STATUS = 502
+
+# Failures only the car's owner can fix, by going through Connect again (granting what is missing). A
+# Smartcar 401 is answered 409, not 401: to an API client 401 means "your session here is invalid".
+RECONNECT_TYPES = frozenset({"PERMISSION", "AUTHENTICATION", "RESOURCE_NOT_FOUND", "REAUTHENTICATE"})
+
+
+@dataclass(frozen=True)
+class SmartcarFailure:
+    """What went wrong, in Smartcar's vocabulary."""
+
+    type: str
+    code: str | None
+    detail: str
+    request_id: str | None = None
+    retry_after: int | None = None
+
+    @property
+    def status(self) -> int:
+        return STATUS_FOR_TYPE.get(self.type, UPSTREAM_FAILURE_STATUS)
+
+    @classmethod
+    def from_exception(
+        cls, exc: client.SmartcarException | MissingPermission | AccountUnavailable
+    ) -> SmartcarFailure:
+        """The failure a service raised, named as its command audit row would name it."""
+        failure = commands.describe_failure(exc)
+        return cls(
+            failure.type,
+            failure.code or None,
+            failure.message,
+            request_id=failure.request_id or None,
+            retry_after=failure.retry_after,
+        )
+
+    @classmethod
+    def from_command(cls, command: VehicleCommand) -> SmartcarFailure:
+        """The failure recorded on a command's audit row (``services.commands`` records, never raises)."""
+        return cls(
+            command.error_type or commands.UNTYPED,
+            command.error_code or None,
+            command.error_message,
+            request_id=command.smartcar_request_id or None,
+            retry_after=command.retry_after,
+        )
+
+
+def failure_response(request: Request, failure: SmartcarFailure, **extra: Any) -> Response:
+    """The HTTP answer for a failure; ``extra`` adds fields to the body (e.g. the failed command)."""
+    body: dict[str, Any] = {
+        "detail": failure.detail,
+        "type": failure.type,
+        "code": failure.code,
+        "request_id": failure.request_id,
+    }
+    headers = {}
+    if failure.type in RECONNECT_TYPES:
+        body["reconnect_url"] = request.build_absolute_uri(reverse("django_smartcar:connect"))
+    if failure.status == 429 and failure.retry_after is not None:
+        body["retry_after"] = failure.retry_after
+        headers["Retry-After"] = str(failure.retry_after)
+    body.update(extra)
+    logger.info(
+        "Smartcar API call for user %s failed: %s %s (%s)",
+        getattr(request.user, "pk", None),
+        failure.type,
+        failure.code or "",
+        failure.status,
+    )
+    return Response(body, status=failure.status, headers=headers)
+
+
+def unavailable_response(request: Request, exc: EncryptionKeyError) -> Response:
+    """A deployment problem (no configured key decrypts the stored tokens; see ``manage.py check``): 503."""
+    logger.error("Smartcar API call for user %s failed: %s", getattr(request.user, "pk", None), exc)
+    return Response(
+        {"detail": "Connected vehicles are unavailable right now. Please try again later."}, status=503
+    )

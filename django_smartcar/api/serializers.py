@@ -1,0 +1,258 @@
+"""What the API shows of accounts, vehicles and commands. Tokens are never among the fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import SmartcarAccount, Vehicle, VehicleCommand
+
+# Ids beyond a 64-bit integer cannot exist in any database column (and overflow SQLite's integers).
+LARGEST_ID = 2**63 - 1
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    scope = serializers.ListField(child=serializers.CharField(), read_only=True)
+    connected_vehicles = serializers.IntegerField(read_only=True, help_text="Vehicles still connected.")
+
+    class Meta:
+        model = SmartcarAccount
+        fields = [
+            "id",
+            "smartcar_user_id",
+            "mode",
+            "status",
+            "scope",
+            "connected_vehicles",
+            "connected_at",
+            "disconnected_at",
+            "last_refreshed_at",
+            "refresh_expires_at",
+        ]
+        read_only_fields = fields
+
+
+class DataGroupSerializer(serializers.Serializer):
+    """One group of a vehicle's last known data with its ``age``: when the car reported it. Null until then."""
+
+    def to_representation(self, vehicle: Vehicle) -> dict[str, Any] | None:
+        if getattr(vehicle, self.fields["age"].source) is None:
+            return None
+        return super().to_representation(vehicle)
+
+
+class OdometerSerializer(DataGroupSerializer):
+    distance_km = serializers.FloatField(source="odometer_km", allow_null=True)
+    age = serializers.DateTimeField(source="odometer_age")
+
+
+class LocationSerializer(DataGroupSerializer):
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    age = serializers.DateTimeField(source="location_age")
+
+
+class FuelSerializer(DataGroupSerializer):
+    percent_remaining = serializers.FloatField(
+        source="fuel_percent_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
+    )
+    range_km = serializers.FloatField(source="fuel_range_km", allow_null=True)
+    amount_liters = serializers.FloatField(source="fuel_amount_liters", allow_null=True)
+    age = serializers.DateTimeField(source="fuel_age")
+
+
+class BatterySerializer(DataGroupSerializer):
+    percent_remaining = serializers.FloatField(
+        source="battery_percent_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
+    )
+    range_km = serializers.FloatField(source="battery_range_km", allow_null=True)
+    age = serializers.DateTimeField(source="battery_age")
+
+
+class ChargeSerializer(DataGroupSerializer):
+    state = serializers.CharField(
+        source="charge_state", help_text="CHARGING, FULLY_CHARGED or NOT_CHARGING (empty if unknown)."
+    )
+    is_plugged_in = serializers.BooleanField(allow_null=True)
+    age = serializers.DateTimeField(source="charge_age")
+
+
+class SecuritySerializer(DataGroupSerializer):
+    is_locked = serializers.BooleanField(allow_null=True)
+    details = serializers.SerializerMethodField(help_text="Doors, windows, sunroof, storage, charging port.")
+    age = serializers.DateTimeField(source="lock_age")
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_details(self, vehicle: Vehicle) -> dict[str, Any] | None:
+        return vehicle.lock_status
+
+
+class EngineOilSerializer(DataGroupSerializer):
+    life_remaining = serializers.FloatField(
+        source="oil_life_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
+    )
+    age = serializers.DateTimeField(source="oil_age")
+
+
+class TirePressureSerializer(DataGroupSerializer):
+    kpa = serializers.SerializerMethodField(help_text="Pressure of each tire (frontLeft, ...) in kPa.")
+    age = serializers.DateTimeField(source="tires_age")
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_kpa(self, vehicle: Vehicle) -> dict[str, Any] | None:
+        return vehicle.tire_pressure_kpa
+
+
+class VehicleSerializer(serializers.ModelSerializer):
+    # A plain string here: the choices are documented once, on the account's own status.
+    account_status = serializers.CharField(
+        source="account.status", read_only=True, help_text="The status of the vehicle's account."
+    )
+    permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    odometer = OdometerSerializer(source="*", read_only=True, allow_null=True)
+    location = LocationSerializer(source="*", read_only=True, allow_null=True)
+    fuel = FuelSerializer(source="*", read_only=True, allow_null=True)
+    battery = BatterySerializer(source="*", read_only=True, allow_null=True)
+    charge = ChargeSerializer(source="*", read_only=True, allow_null=True)
+    security = SecuritySerializer(source="*", read_only=True, allow_null=True)
+    engine_oil = EngineOilSerializer(source="*", read_only=True, allow_null=True)
+    tire_pressure = TirePressureSerializer(source="*", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Vehicle
+        fields = [
+            "id",
+            "account",
+            "account_status",
+            "smartcar_id",
+            "vin",
+            "make",
+            "model",
+            "year",
+            "permissions",
+            "is_connected",
+            "connected_at",
+            "disconnected_at",
+            "data_refreshed_at",
+            "odometer",
+            "location",
+            "fuel",
+            "battery",
+            "charge",
+            "security",
+            "engine_oil",
+            "tire_pressure",
+        ]
+        read_only_fields = fields
+
+
+class VehicleFilterSerializer(serializers.Serializer):
+    """The vehicle list's filters."""
+
+    account = serializers.IntegerField(
+        required=False, min_value=1, max_value=LARGEST_ID, help_text="Only this account's vehicles."
+    )
+    connected = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Only connected (true) or disconnected (false).",
+    )
+
+
+class CommandErrorSerializer(serializers.Serializer):
+    type = serializers.CharField(
+        source="error_type", help_text="Smartcar's error type, or PERMISSION/REAUTHENTICATE."
+    )
+    code = serializers.CharField(source="error_code", allow_blank=True)
+    detail = serializers.CharField(source="error_message")
+
+    def to_representation(self, command: VehicleCommand) -> dict[str, Any] | None:
+        return super().to_representation(command) if command.error_type else None
+
+
+class CommandSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="django_smartcar_api:command-detail")
+    error = CommandErrorSerializer(source="*", read_only=True, allow_null=True)
+
+    class Meta:
+        model = VehicleCommand
+        fields = [
+            "id",
+            "url",
+            "vehicle",
+            "action",
+            "status",
+            "requested_at",
+            "completed_at",
+            "smartcar_request_id",
+            "message",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class CommandFilterSerializer(serializers.Serializer):
+    vehicle = serializers.IntegerField(
+        required=False, min_value=1, max_value=LARGEST_ID, help_text="Only this vehicle's commands."
+    )
+
+
+class RefreshErrorSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="The Smartcar data path that failed, e.g. /odometer.")
+    type = serializers.CharField()
+    code = serializers.CharField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class RefreshResultSerializer(serializers.Serializer):
+    vehicle = VehicleSerializer()
+    updated = serializers.ListField(
+        child=serializers.CharField(), help_text="Groups that changed (odometer, location...)."
+    )
+    errors = RefreshErrorSerializer(many=True, help_text="Data points Smartcar could not give this time.")
+
+
+class RefreshQueuedSerializer(serializers.Serializer):
+    vehicle = serializers.IntegerField()
+    status = serializers.CharField(help_text='Always "queued".')
+
+
+class ConnectUrlRequestSerializer(serializers.Serializer):
+    next = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Where to land after the callback."
+    )
+    make = serializers.CharField(
+        required=False, allow_blank=True, max_length=50, help_text="Skip Connect's brand selector."
+    )
+    single_select = serializers.BooleanField(required=False, allow_null=True, default=None)
+    single_select_vin = serializers.CharField(required=False, allow_blank=True, max_length=17)
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="Show the approval screen even if already approved."
+    )
+
+
+class ConnectUrlSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="Smartcar Connect, to open in a browser or web view.")
+    state = serializers.CharField(
+        help_text="Single-use; the callback accepts it for this user only, until it expires."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error answer. ``type`` and ``code`` are present when the failure came from Smartcar (or needs the
+    owner to reconnect); DRF's own errors (authentication, not found, throttled) carry ``detail`` only."""
+
+    detail = serializers.CharField()
+    type = serializers.CharField(
+        required=False, help_text="Smartcar's error type (RATE_LIMIT, VEHICLE_STATE...) or REAUTHENTICATE."
+    )
+    code = serializers.CharField(required=False, allow_null=True)
+    request_id = serializers.CharField(required=False, allow_null=True, help_text="Smartcar's request id.")
+    reconnect_url = serializers.URLField(
+        required=False, help_text="Where to send the user to connect again (re-authentication)."
+    )
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait (rate limits).")
+    command = CommandSerializer(required=False, help_text="The failed command's audit row.")

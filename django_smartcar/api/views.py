@@ -1,0 +1,397 @@
+"""The API's views: thin adapters over ``services`` (and ``tasks`` for ``?async=1``), scoped to the user.
+
+Every object is looked up among the requesting user's own accounts, so another user's vehicle, command or
+account is a 404, never a 403 that would confirm it exists.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.fields import BooleanField
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from .. import tasks
+from ..crypto import EncryptionKeyError
+from ..models import SmartcarAccount, Vehicle, VehicleCommand
+from ..services import commands, connect, vehicles
+from ..services.clients import get_redirect_uri
+from ..views import safe_next_url
+from .errors import SMARTCAR_FAILURES, SmartcarFailure, failure_response, unavailable_response
+from .pagination import SmartcarPagination
+from .serializers import (
+    LARGEST_ID,
+    AccountSerializer,
+    CommandFilterSerializer,
+    CommandSerializer,
+    ConnectUrlRequestSerializer,
+    ConnectUrlSerializer,
+    ErrorSerializer,
+    RefreshQueuedSerializer,
+    RefreshResultSerializer,
+    VehicleFilterSerializer,
+    VehicleSerializer,
+)
+from .throttling import SmartcarCommandThrottle
+
+Action = VehicleCommand.Action
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+# What the schema says each kind of endpoint may answer besides success.
+COMMON_ERRORS = {
+    401: _error("Not authenticated (with authentication classes that send a challenge)."),
+    403: _error("Not authenticated, or not allowed by the project's permission classes."),
+    429: _error("Throttled by the project's or the app's rates; see Retry-After."),
+}
+INVALID_PARAMETERS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid parameters, each with its messages."),
+}
+NOT_FOUND = {404: _error("Not found among your own objects (or no such page).")}
+SMARTCAR_ERRORS = {
+    403: _error(
+        "The vehicle did not grant the permission this needs (type PERMISSION; reconnect_url says where to "
+        "grant it), or the request was not allowed."
+    ),
+    409: _error(
+        "The vehicle's state does not allow it (VEHICLE_STATE, COMPATIBILITY...), or the owner must "
+        "reconnect (REAUTHENTICATE, AUTHENTICATION, RESOURCE_NOT_FOUND, with reconnect_url)."
+    ),
+    429: _error("Smartcar's rate limit (RATE_LIMIT) or this API's throttling; see Retry-After."),
+    502: _error("Smartcar, the car maker or the network failed (SERVER, UPSTREAM, SMARTCAR...)."),
+    503: _error("The stored tokens cannot be read (a deployment problem: the encryption keys)."),
+}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before trying again, when known.",
+)
+ASYNC = OpenApiParameter(
+    "async",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    description="Queue the work for a Celery worker and answer 202 at once instead of waiting for Smartcar.",
+)
+
+
+def wants_async(request: Request) -> bool:
+    """The ``?async=1`` flag; any value that is not a boolean is a 400."""
+    value = request.query_params.get("async")
+    if value is None:
+        return False
+    try:
+        return BooleanField().to_internal_value(value)
+    except ValidationError as exc:
+        raise ValidationError({"async": exc.detail}) from None
+
+
+class SmartcarAPIMixin:
+    """The policies every view of this API shares: authentication, pagination, transactions, errors."""
+
+    request: Request
+
+    def get_permissions(self) -> list[Any]:
+        # Never anonymous, whatever the project's defaults; the project's permission classes still apply on top
+        # (AllowAny, DRF's default, adds nothing to IsAuthenticated and would only make the schema say otherwise).
+        project_classes = [cls for cls in api_settings.DEFAULT_PERMISSION_CLASSES if cls is not AllowAny]
+        return [IsAuthenticated(), *(permission() for permission in project_classes)]
+
+    @property
+    def pagination_class(self) -> type | None:
+        return api_settings.DEFAULT_PAGINATION_CLASS or SmartcarPagination
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Token refreshes commit in their own transaction (services.tokens refuses to run inside one), so these
+        # views opt out of ATOMIC_REQUESTS.
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, SMARTCAR_FAILURES):
+            return failure_response(self.request, SmartcarFailure.from_exception(exc))
+        if isinstance(exc, EncryptionKeyError):
+            return unavailable_response(self.request, exc)
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet):
+    """A viewset of the user's own objects, looked up by integer id."""
+
+    def get_object(self) -> Any:
+        # An id no database column can hold is simply not found (SQLite would overflow: a 500).
+        try:
+            in_range = 0 < int(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) <= LARGEST_ID
+        except ValueError:
+            in_range = False
+        if not in_range:
+            raise NotFound()
+        return super().get_object()
+
+    def filter_with(self, serializer_class: type) -> dict[str, Any]:
+        """The list's validated filters (a 400 explains any invalid one)."""
+        filters = serializer_class(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return {name: value for name, value in filters.validated_data.items() if value is not None}
+
+
+def command_schema(summary: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "request": None,
+        "parameters": [ASYNC, RETRY_AFTER],
+        "responses": {
+            200: OpenApiResponse(CommandSerializer, description="Smartcar confirmed the command."),
+            202: OpenApiResponse(CommandSerializer, description="Queued; GET its url for the outcome."),
+            **COMMON_ERRORS,
+            **INVALID_PARAMETERS,
+            **NOT_FOUND,
+            **SMARTCAR_ERRORS,
+        },
+    }
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your vehicles, with their last known data",
+        parameters=[VehicleFilterSerializer, RETRY_AFTER],
+        responses={200: VehicleSerializer(many=True), **COMMON_ERRORS, **INVALID_PARAMETERS, **NOT_FOUND},
+    ),
+    retrieve=extend_schema(
+        summary="One of your vehicles, with its last known data and when the car reported it",
+        parameters=[RETRY_AFTER],
+        responses={200: VehicleSerializer, **COMMON_ERRORS, **NOT_FOUND},
+    ),
+)
+class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Your vehicles: their last known data (each group with the time the car reported it), and commands.
+
+    Commands and refreshes wait for Smartcar's answer, or with ``?async=1`` are queued for a Celery worker.
+    """
+
+    serializer_class = VehicleSerializer
+    # Each of these sends a billed request to Smartcar: throttled per user on top of the project's throttles.
+    smartcar_actions = frozenset({"lock", "unlock", "start_charge", "stop_charge", "refresh"})
+
+    def get_queryset(self) -> QuerySet[Vehicle]:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view: no user
+            return Vehicle.objects.none()
+        return Vehicle.objects.owned_by(self.request.user).select_related("account").order_by("pk")
+
+    def filter_queryset(self, queryset: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
+        if self.action != "list":
+            return queryset
+        filters = self.filter_with(VehicleFilterSerializer)
+        if "account" in filters:
+            queryset = queryset.filter(account_id=filters["account"])
+        if "connected" in filters:
+            queryset = queryset.filter(is_connected=filters["connected"])
+        return queryset
+
+    def get_throttles(self) -> list[Any]:
+        throttles = super().get_throttles()
+        if self.action in self.smartcar_actions:
+            throttles.append(SmartcarCommandThrottle())
+        return throttles
+
+    @extend_schema(**command_schema("Lock the vehicle (needs control_security)"))
+    @action(detail=True, methods=["post"])
+    def lock(self, request: Request, pk: str | None = None) -> Response:
+        return self._send(request, Action.LOCK)
+
+    @extend_schema(**command_schema("Unlock the vehicle (needs control_security)"))
+    @action(detail=True, methods=["post"])
+    def unlock(self, request: Request, pk: str | None = None) -> Response:
+        return self._send(request, Action.UNLOCK)
+
+    @extend_schema(**command_schema("Start charging (needs control_charge)"))
+    @action(detail=True, methods=["post"], url_path="start-charge", url_name="start-charge")
+    def start_charge(self, request: Request, pk: str | None = None) -> Response:
+        return self._send(request, Action.START_CHARGE)
+
+    @extend_schema(**command_schema("Stop charging (needs control_charge)"))
+    @action(detail=True, methods=["post"], url_path="stop-charge", url_name="stop-charge")
+    def stop_charge(self, request: Request, pk: str | None = None) -> Response:
+        return self._send(request, Action.STOP_CHARGE)
+
+    @extend_schema(
+        summary="Read every permitted data point from the car now (one Smartcar batch request)",
+        request=None,
+        parameters=[ASYNC, RETRY_AFTER],
+        responses={
+            200: OpenApiResponse(
+                RefreshResultSerializer, description="The vehicle as now stored, and what could not be read."
+            ),
+            202: OpenApiResponse(RefreshQueuedSerializer, description="Queued; GET the vehicle later."),
+            **COMMON_ERRORS,
+            **INVALID_PARAMETERS,
+            **NOT_FOUND,
+            **SMARTCAR_ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk: str | None = None) -> Response:
+        vehicle = self.get_object()
+        if wants_async(request):
+            transaction.on_commit(partial(tasks.refresh_vehicle_data.delay, vehicle.pk))
+            return Response(
+                RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data, status=202
+            )
+        result = vehicles.refresh_vehicle_data(vehicle)
+        if result.errors and not result.updated:
+            # Nothing could be read: Smartcar's first error says why better than a 200 with no news.
+            raise next(iter(result.errors.values()))
+        errors = []
+        for path, exc in result.errors.items():
+            failure = SmartcarFailure.from_exception(exc)
+            errors.append(
+                {"path": path, "type": failure.type, "code": failure.code, "detail": failure.detail}
+            )
+        answer = {"vehicle": vehicle, "updated": result.updated, "errors": errors}
+        return Response(RefreshResultSerializer(answer, context=self.get_serializer_context()).data)
+
+    def _send(self, request: Request, command_action: VehicleCommand.Action) -> Response:
+        vehicle = self.get_object()
+        context = self.get_serializer_context()
+        if wants_async(request):
+            # Refused now rather than by the worker, so the client hears it in this answer.
+            commands.ensure_permitted(vehicle, command_action)
+            command = commands.create_command(vehicle, command_action, user=request.user)
+            transaction.on_commit(
+                partial(
+                    tasks.send_vehicle_command.delay,
+                    vehicle.pk,
+                    command_action.value,
+                    request.user.pk,
+                    command.pk,
+                )
+            )
+            queued = CommandSerializer(command, context=context).data
+            # str(): the serialized url is a Hyperlink, which WSGI servers refuse in a header.
+            return Response(queued, status=202, headers={"Location": str(queued["url"])})
+        command = commands.send_command(vehicle, command_action, user=request.user)
+        sent = CommandSerializer(command, context=context).data
+        if command.status == VehicleCommand.Status.SUCCEEDED:
+            return Response(sent)
+        return failure_response(request, SmartcarFailure.from_command(command), command=sent)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Commands sent to your vehicles, newest first",
+        parameters=[CommandFilterSerializer, RETRY_AFTER],
+        responses={200: CommandSerializer(many=True), **COMMON_ERRORS, **INVALID_PARAMETERS, **NOT_FOUND},
+    ),
+    retrieve=extend_schema(
+        summary="A command's status (pending, succeeded or failed, with Smartcar's error)",
+        parameters=[RETRY_AFTER],
+        responses={200: CommandSerializer, **COMMON_ERRORS, **NOT_FOUND},
+    ),
+)
+class CommandViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Commands sent to your vehicles, through this API or otherwise, each with its outcome."""
+
+    serializer_class = CommandSerializer
+
+    def get_queryset(self) -> QuerySet[VehicleCommand]:
+        if getattr(self, "swagger_fake_view", False):
+            return VehicleCommand.objects.none()
+        return VehicleCommand.objects.filter(vehicle__account__owner=self.request.user).order_by(
+            "-requested_at", "-pk"
+        )
+
+    def filter_queryset(self, queryset: QuerySet[VehicleCommand]) -> QuerySet[VehicleCommand]:
+        if self.action != "list":
+            return queryset
+        filters = self.filter_with(CommandFilterSerializer)
+        if "vehicle" in filters:
+            queryset = queryset.filter(vehicle_id=filters["vehicle"])
+        return queryset
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your Smartcar accounts (connections)",
+        parameters=[RETRY_AFTER],
+        responses={200: AccountSerializer(many=True), **COMMON_ERRORS, **NOT_FOUND},
+    ),
+    retrieve=extend_schema(
+        summary="One of your Smartcar accounts",
+        parameters=[RETRY_AFTER],
+        responses={200: AccountSerializer, **COMMON_ERRORS, **NOT_FOUND},
+    ),
+    destroy=extend_schema(
+        summary="Disconnect the account: revoke every vehicle at Smartcar and forget its tokens",
+        parameters=[RETRY_AFTER],
+        responses={
+            204: OpenApiResponse(description="Disconnected."),
+            **COMMON_ERRORS,
+            **NOT_FOUND,
+            **SMARTCAR_ERRORS,
+        },
+    ),
+)
+class AccountViewSet(
+    SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin
+):
+    """Your Smartcar accounts (one per Smartcar user you connected); deleting one disconnects it."""
+
+    serializer_class = AccountSerializer
+
+    def get_queryset(self) -> QuerySet[SmartcarAccount]:
+        if getattr(self, "swagger_fake_view", False):
+            return SmartcarAccount.objects.none()
+        return (
+            SmartcarAccount.objects.filter(owner=self.request.user)
+            .annotate(connected_vehicles=Count("vehicles", filter=Q(vehicles__is_connected=True)))
+            .order_by("pk")
+        )
+
+    def perform_destroy(self, instance: SmartcarAccount) -> None:
+        connect.disconnect_account(instance)
+
+
+class ConnectUrlView(SmartcarAPIMixin, APIView):
+    """For app clients that open Connect themselves: the URL and its single-use state.
+
+    The state is bound to the user (not to a browser session), so the app's callback view accepts it when
+    that same user, signed in, is sent back to it.
+    """
+
+    @extend_schema(
+        summary="A Smartcar Connect URL (and its state) for the signed-in user",
+        request=ConnectUrlRequestSerializer,
+        parameters=[RETRY_AFTER],
+        responses={200: ConnectUrlSerializer, **COMMON_ERRORS, **INVALID_PARAMETERS},
+    )
+    def post(self, request: Request) -> Response:
+        options = ConnectUrlRequestSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        chosen = options.validated_data
+        url, state = connect.start_connect(
+            request.user,
+            redirect_uri=get_redirect_uri(request),
+            next_url=safe_next_url(request, chosen.get("next")),
+            make=chosen.get("make") or None,
+            single_select=chosen.get("single_select"),
+            single_select_vin=chosen.get("single_select_vin") or None,
+            force=chosen.get("force", False),
+        )
+        return Response(ConnectUrlSerializer({"url": url, "state": state}).data)

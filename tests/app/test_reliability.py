@@ -1,0 +1,277 @@
+"""Nothing is lost under faults and races: a fault soak, a lost token response, concurrent refreshes and updates.
+
+The soak's figures are printed (run with ``-s``) and quoted in the README's Reliability section.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+from django.db import connection
+from django.utils import timezone
+from requests.adapters import HTTPAdapter
+
+from django_smartcar.models import SmartcarAccount
+from django_smartcar.services.clients import get_transport
+from django_smartcar.services.vehicles import DataPoint, apply_vehicle_data
+from django_smartcar.simulator import clock, faults, grants, seeding
+from django_smartcar.simulator.models import RefreshToken
+from django_smartcar.tasks import rotate_account_tokens, rotate_expiring_tokens
+
+from .conftest import make_accounts
+from .test_celery_integration import ROOT, database_url
+
+Status = SmartcarAccount.Status
+SOAK_ACCOUNTS = int(os.environ.get("SOAK_ACCOUNTS", "1000"))
+
+
+@pytest.fixture
+def eager():
+    from tests.celery_app import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def bulk_accounts(simulator, owner, count: int) -> list[SmartcarAccount]:
+    """Accounts with real simulator tokens, made without HTTP (the soak is about rotation, not Connect)."""
+    accounts = []
+    for index in range(count):
+        vehicles = seeding.seed_vehicles(1, seed=index, email=f"soak{index}@example.com")
+        tokens = grants.connect_vehicles(simulator.application, vehicles)
+        account = SmartcarAccount(
+            owner=owner,
+            smartcar_user_id=vehicles[0].user_id,
+            mode="simulated",
+            access_expires_at=timezone.now() + timedelta(hours=2),
+            refresh_expires_at=timezone.now() + timedelta(days=3),
+        )
+        account.access_token = tokens["access_token"]
+        account.refresh_token = tokens["refresh_token"]
+        accounts.append(account)
+    return SmartcarAccount.objects.bulk_create(accounts)
+
+
+def test_fault_soak_rotates_every_account_and_loses_none(smartcar, user, settings, eager, capsys):
+    settings.SMARTCAR = {
+        **settings.SMARTCAR,
+        "ROTATION_JITTER": timedelta(0),
+        "ROTATION_REQUEUE_AFTER": timedelta(0),  # each beat round re-queues what is still unrotated
+        "REQUEST_TIMEOUT": 0.25,
+    }
+    accounts = bulk_accounts(smartcar, user, SOAK_ACCOUNTS)
+    owner_of_token = {account.refresh_token: account.pk for account in accounts}
+    # About 30% of token requests fail: rate limits, server errors, gateway time-outs, and time-outs from latency.
+    faults.inject("rate_limit", target="token", fraction=0.10, retry_after=0, seed=1)
+    faults.inject("server_errors", target="token", fraction=0.17, statuses=[500, 502, 504], seed=2)
+    faults.inject("latency", target="token", fraction=0.03, latency_ms=400, seed=3)
+
+    attempts: Counter[int] = Counter()
+    outcomes: Counter[int | str] = Counter()
+
+    class CountingAdapter(HTTPAdapter):
+        """Counts every token request as it is sent, time-outs included (a response hook never sees those)."""
+
+        def send(self, request, *args, **kwargs):
+            if request.url.endswith("/oauth/token"):
+                token = parse_qs(request.body or "").get("refresh_token", [""])[0]
+                attempts[owner_of_token.get(token, -1)] += 1
+            try:
+                response = super().send(request, *args, **kwargs)
+            except requests.Timeout:
+                outcomes["time-out"] += 1
+                raise
+            if request.url.endswith("/oauth/token"):
+                outcomes[response.status_code] += 1
+            return response
+
+    session = get_transport().session
+    original = session.adapters["http://"]
+    session.mount("http://", CountingAdapter(pool_maxsize=4))
+    rounds = 0
+    try:
+        while (
+            rounds < 4
+            and SmartcarAccount.objects.filter(
+                refresh_expires_at__lt=timezone.now() + timedelta(days=59)
+            ).exists()
+        ):
+            rounds += 1
+            rotate_expiring_tokens.delay()
+    finally:
+        session.mount("http://", original)
+
+    stale = SmartcarAccount.objects.filter(refresh_expires_at__lt=timezone.now() + timedelta(days=59))
+    assert not stale.exists(), f"{stale.count()} account(s) not rotated after {rounds} round(s)"
+    assert Counter(SmartcarAccount.objects.values_list("status", flat=True)) == {Status.ACTIVE: SOAK_ACCOUNTS}
+    budget = rounds * (1 + settings.SMARTCAR.get("TASK_MAX_RETRIES", 5))
+    assert max(attempts.values()) <= budget and -1 not in attempts
+    assert RefreshToken.objects.filter(rotated_at__isnull=False).count() == SOAK_ACCOUNTS
+    failed = sum(attempts.values()) - SOAK_ACCOUNTS
+    assert outcomes["time-out"] and outcomes[429] and outcomes[500] and outcomes[502] and outcomes[504]
+    with capsys.disabled():
+        print(
+            f"\nfault soak: {SOAK_ACCOUNTS} accounts, {sum(attempts.values())} token requests, {failed} failed "
+            f"({', '.join(f'{count} x {kind}' for kind, count in sorted(outcomes.items(), key=str) if kind != 200)}), "
+            f"{rounds} beat round(s), at most {max(attempts.values())} requests for one account, "
+            "0 accounts lost, 0 pushed to reauth_required"
+        )
+
+
+def test_a_lost_token_response_is_recovered_within_the_grace_minute(smartcar, user, eager):
+    (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=2))
+    # Smartcar rotates the token and commits, then the answer is lost (the client sees a 504).
+    faults.inject("lose_token_response", remaining=1)
+
+    assert rotate_account_tokens.delay(account.pk).get() == "rotated"
+
+    account.refresh_from_db()
+    assert account.status == Status.ACTIVE
+    assert account.refresh_expires_at > timezone.now() + timedelta(days=59)
+    # The stored token is the one Smartcar considers current: it refreshes again.
+    assert rotate_account_tokens.delay(account.pk).get() == "skipped"  # not due any more
+    from django_smartcar.services.tokens import rotate_tokens
+
+    assert rotate_tokens(account, force=True)
+
+
+def test_a_lost_response_recovered_too_late_means_reauth_with_its_signal(smartcar, user, record_signal):
+    from django_smartcar import client
+    from django_smartcar.services.rotation import rotate_account
+
+    reauth = record_signal("reauth_required")
+    (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=2))
+    faults.inject("lose_token_response", remaining=1)
+    with pytest.raises(client.GatewayTimeoutException):
+        rotate_account(account.pk)
+    account.refresh_from_db()
+    assert account.status == Status.REFRESH_FAILING  # not broken yet: a retry within a minute would recover
+
+    clock.advance(90)  # the retry comes after Smartcar's one-minute reuse window
+    assert rotate_account(account.pk).outcome == "reauth_required"
+
+    account.refresh_from_db()
+    assert account.status == Status.REAUTH_REQUIRED
+    assert [call["account"].pk for call in reauth.calls] == [account.pk]
+
+
+RACE_SCRIPT = """
+import os, sys, time
+import django
+django.setup()
+from django_smartcar.models import SmartcarAccount
+from django_smartcar.services.tokens import get_access_token
+start_at = float(sys.argv[2])
+time.sleep(max(0.0, start_at - time.time()))
+print(get_access_token(SmartcarAccount.objects.get(pk=int(sys.argv[1]))))
+"""
+
+
+def test_concurrent_refreshes_in_separate_processes_cause_exactly_one(smartcar, user):
+    """Four processes race for one expired access token (PostgreSQL in CI's second leg, SQLite in the first)."""
+    (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=30))
+    SmartcarAccount.objects.filter(pk=account.pk).update(
+        access_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    before = RefreshToken.objects.count()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
+        "SMARTCAR_CONNECT_ORIGIN": smartcar.base_url,
+        "SMARTCAR_AUTH_ORIGIN": f"{smartcar.base_url}/oauth/token",
+        "SMARTCAR_API_ORIGIN": smartcar.base_url,
+    }
+    if database_url():
+        env["DATABASE_URL"] = database_url()
+    import time
+
+    start_at = str(time.time() + 3)  # after every interpreter has started
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE_SCRIPT, str(account.pk), start_at],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [process.communicate(timeout=90) for process in processes]
+
+    assert all(process.returncode == 0 for process in processes), [err[-2000:] for _out, err in results]
+    tokens = {out.strip() for out, _err in results}
+    assert len(tokens) == 1
+    assert RefreshToken.objects.count() == before + 1
+    account.refresh_from_db()
+    assert account.status == Status.ACTIVE and account.access_token == tokens.pop()
+
+
+def test_a_webhook_and_a_poll_updating_one_vehicle_lose_nothing(account):
+    """Two writers interleave on one vehicle: each group ends with its newest data, whoever wrote last."""
+    vehicle = account.vehicles.first()
+    start = timezone.now()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def poll():
+        try:
+            barrier.wait()
+            for step in range(20):
+                at = start + timedelta(seconds=2 * step)
+                apply_vehicle_data(
+                    vehicle,
+                    [
+                        DataPoint("/odometer", {"distance": 1000.0 + step}, at),
+                        DataPoint("/location", {"latitude": 1.0 * step, "longitude": 2.0}, at),
+                    ],
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def webhook():
+        try:
+            barrier.wait()
+            for step in range(20):
+                at = start + timedelta(seconds=2 * step + 1)
+                apply_vehicle_data(
+                    vehicle,
+                    [
+                        DataPoint("/odometer", {"distance": 1000.5 + step}, at),
+                        DataPoint("/security", {"isLocked": step % 2 == 0}, at),
+                    ],
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=poll), threading.Thread(target=webhook)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km == 1019.5 and vehicle.odometer_age == start + timedelta(seconds=39)
+    assert vehicle.latitude == 19.0 and vehicle.location_age == start + timedelta(seconds=38)
+    assert vehicle.is_locked is False and vehicle.lock_age == start + timedelta(seconds=39)
+
+
+def test_lock_files_stay_beside_a_sqlite_database():
+    # The SQLite refresh lock must not litter the working directory.
+    assert not Path("control").exists() and not list(Path(".").glob("*.smartcar-locks"))
