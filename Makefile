@@ -5,12 +5,15 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The browser tests drive Debian's Chromium; Playwright's own browser downloads are never used.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv demo test lint format migrations-check clean
 
 help:
 	@echo "make demo   - run the example project on http://$(HOST):$(PORT) with the simulator"
-	@echo "make test   - lint and run the whole test suite"
+	@echo "make test   - lint and run the whole test suite (browser tests included; installs Chromium if missing)"
 	@echo "make format - apply ruff's formatting and safe fixes"
 
 # The stamp is rebuilt when the dependency declarations change.
@@ -22,15 +25,20 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 venv: $(VENV)/.installed
 
+# SITE_URL follows HOST and PORT: the simulator's origins and the Connect redirect URI are built from it.
 demo: venv
-	cd example_project && ../$(PY) manage.py rundemo $(HOST):$(PORT)
+	cd example_project && SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} ../$(PY) manage.py rundemo $(HOST):$(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint $(CHROMIUM)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 format: venv
 	$(VENV)/bin/ruff format .

@@ -1,7 +1,8 @@
 """Settings for the django-smartcar example project.
 
-Every value has a working default (SQLite, the bundled Smartcar simulator) and can be overridden from the
-environment, e.g. ``DATABASE_URL=postgres://... SMARTCAR_CLIENT_ID=... python manage.py runserver``.
+Every value has a working default (SQLite, the bundled Smartcar simulator, Celery's filesystem broker) and can be
+overridden from the environment or a ``.env`` file beside manage.py, e.g. ``DATABASE_URL=postgres://...
+CELERY_BROKER_URL=redis://... SMARTCAR_CLIENT_ID=... python manage.py runserver`` (README: Production setup).
 """
 
 from pathlib import Path
@@ -10,17 +11,24 @@ import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
+
+# Local files: the SQLite database, the demo's encryption key and Celery's filesystem broker. Tests give each
+# run its own folder.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=True)
 # The default key is only good for the local demo; production sets SECRET_KEY.
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-example-project-only")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The bundled Smartcar simulator stands in for Smartcar until real credentials are given.
+USE_SIMULATOR = env.bool("USE_SIMULATOR", default=not env.str("SMARTCAR_CLIENT_ID", default=""))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,9 +37,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
     "django_smartcar",
-    "django_smartcar.simulator",
+    *(["django_smartcar.simulator"] if USE_SIMULATOR else []),
     "garage",
 ]
 
@@ -82,8 +92,26 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/"
+# The REST API (mounted at /api/smartcar/) keeps DRF's defaults: session and basic authentication, signed-in
+# users only (the API adds IsAuthenticated itself), and its own pagination and command throttle.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "django-smartcar example API",
+    "DESCRIPTION": "Your Smartcar accounts and vehicles: last known data, commands and Connect.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "garage:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# With DEBUG off the site is served over HTTPS: `python manage.py check --deploy` lists anything left.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
+if env.bool("BEHIND_HTTPS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
 def _demo_encryption_key() -> str:
@@ -97,20 +125,27 @@ def _demo_encryption_key() -> str:
     return key_file.read_text().strip()
 
 
-# The bundled simulator answers at SITE_URL/simulator/ unless real Smartcar origins are given.
-SIMULATOR_ORIGIN = f"{SITE_URL}/simulator"
-SMARTCAR = {
-    "CLIENT_ID": env("SMARTCAR_CLIENT_ID", default="demo-client-id"),
-    "CLIENT_SECRET": env("SMARTCAR_CLIENT_SECRET", default="demo-client-secret"),
-    "REDIRECT_URI": env("SMARTCAR_REDIRECT_URI", default=f"{SITE_URL}/smartcar/callback/"),
-    "MODE": env("SMARTCAR_MODE", default="simulated"),
-    "CONNECT_ORIGIN": env("SMARTCAR_CONNECT_ORIGIN", default=SIMULATOR_ORIGIN),
-    "AUTH_ORIGIN": env("SMARTCAR_AUTH_ORIGIN", default=f"{SIMULATOR_ORIGIN}/oauth/token"),
-    "API_ORIGIN": env("SMARTCAR_API_ORIGIN", default=SIMULATOR_ORIGIN),
-    "MANAGEMENT_API_ORIGIN": env("SMARTCAR_MANAGEMENT_API_ORIGIN", default=SIMULATOR_ORIGIN),
-    "MANAGEMENT_TOKEN": env("SMARTCAR_MANAGEMENT_TOKEN", default="demo-management-token"),
-    "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
-}
+if USE_SIMULATOR:
+    # Everything points at the simulator mounted at SITE_URL/simulator/, with the demo application's
+    # credentials; `manage.py rundemo` registers that application and seeds its cars.
+    SIMULATOR_ORIGIN = f"{SITE_URL}/simulator"
+    SMARTCAR = {
+        "CLIENT_ID": "demo-client-id",
+        "CLIENT_SECRET": "demo-client-secret",
+        "REDIRECT_URI": f"{SITE_URL}/smartcar/callback/",
+        "MODE": "simulated",
+        "CONNECT_ORIGIN": SIMULATOR_ORIGIN,
+        "AUTH_ORIGIN": f"{SIMULATOR_ORIGIN}/oauth/token",
+        "API_ORIGIN": SIMULATOR_ORIGIN,
+        "MANAGEMENT_API_ORIGIN": SIMULATOR_ORIGIN,
+        "MANAGEMENT_TOKEN": "demo-management-token",
+        "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
+    }
+else:
+    # A real Smartcar application: django-smartcar reads SMARTCAR_CLIENT_ID, SMARTCAR_CLIENT_SECRET,
+    # SMARTCAR_REDIRECT_URI, SMARTCAR_MODE, SMARTCAR_ENCRYPTION_KEYS, SMARTCAR_MANAGEMENT_TOKEN... from the
+    # environment itself. No key is made up here: without SMARTCAR_ENCRYPTION_KEYS, `manage.py check` fails.
+    SMARTCAR = {}
 
 # Celery: no server needed by default (kombu's filesystem transport under var/); set CELERY_BROKER_URL to
 # redis://... in production.

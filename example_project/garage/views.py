@@ -1,0 +1,113 @@
+"""The garage: the signed-in user's Smartcar accounts and cars, as thin adapters over django-smartcar's services.
+
+Every rule (tokens, permissions, what a command or a refresh does) lives in ``django_smartcar.services``; these
+views only pick the user's own rows, call a service and say what happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from django_smartcar import client
+from django_smartcar.exceptions import DjangoSmartcarError
+from django_smartcar.models import SmartcarAccount, Vehicle, VehicleCommand
+from django_smartcar.services import commands
+from django_smartcar.services import vehicles as vehicle_data
+
+from .demo import DEMO_DRIVER_EMAIL, DEMO_PASSWORD, DEMO_USERNAME, simulator_installed
+
+
+class SignInView(LoginView):
+    template_name = "garage/sign_in.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if simulator_installed():
+            # Only the demo, where the simulator stands in for Smartcar, has these well-known credentials.
+            context["demo"] = {
+                "username": DEMO_USERNAME,
+                "password": DEMO_PASSWORD,
+                "driver_email": DEMO_DRIVER_EMAIL,
+            }
+        return context
+
+
+@require_safe
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    latest_command = Prefetch(
+        "commands", queryset=VehicleCommand.objects.order_by("-requested_at")[:1], to_attr="latest_commands"
+    )
+    connected_vehicles = Prefetch(
+        "vehicles",
+        queryset=Vehicle.objects.connected().order_by("make", "model", "pk").prefetch_related(latest_command),
+        to_attr="connected_vehicles",
+    )
+    accounts = (
+        SmartcarAccount.objects.filter(owner=request.user)
+        .exclude(status=SmartcarAccount.Status.DISCONNECTED)
+        .order_by("connected_at", "pk")
+        .prefetch_related(connected_vehicles)
+    )
+    return render(request, "garage/dashboard.html", {"accounts": accounts})
+
+
+def _own_vehicle(request: HttpRequest, pk: int) -> Vehicle:
+    # Someone else's car, or one no longer connected, is a 404: its existence is not revealed.
+    return get_object_or_404(
+        Vehicle.objects.connected().select_related("account"), pk=pk, account__owner=request.user
+    )
+
+
+def _back_to(vehicle: Vehicle) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('garage:dashboard')}#vehicle-{vehicle.pk}")
+
+
+# Token refreshes commit in their own transaction, which ATOMIC_REQUESTS would forbid.
+@transaction.non_atomic_requests
+@require_POST
+@login_required
+def send_vehicle_command(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    vehicle = _own_vehicle(request, pk)
+    command = commands.send_command(vehicle, action, user=request.user)
+    if command.status == VehicleCommand.Status.SUCCEEDED:
+        state = "locked" if action == VehicleCommand.Action.LOCK else "unlocked"
+        messages.success(request, f"{vehicle} is now {state}.")
+    else:
+        messages.error(request, f"{vehicle}: {command.get_action_display()} failed. {command.error_message}")
+    return _back_to(vehicle)
+
+
+@transaction.non_atomic_requests
+@require_POST
+@login_required
+def refresh_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
+    vehicle = _own_vehicle(request, pk)
+    try:
+        result = vehicle_data.refresh_vehicle_data(vehicle)
+    except (client.SmartcarException, DjangoSmartcarError) as exc:
+        messages.error(request, f"{vehicle}: could not refresh its data. {exc}")
+        return _back_to(vehicle)
+    # A fuel car has no battery and an EV no fuel tank: that is not worth a warning.
+    failed = {
+        path: exc for path, exc in result.errors.items() if not isinstance(exc, client.CompatibilityException)
+    }
+    if result.updated:
+        messages.success(request, f"{vehicle}: refreshed {', '.join(result.updated)}.")
+    elif not failed:
+        messages.info(request, f"{vehicle}: the car has nothing newer to report.")
+    if failed:
+        details = "; ".join(f"{path}: {exc}" for path, exc in failed.items())
+        messages.warning(request, f"{vehicle}: some data could not be read ({details}).")
+    return _back_to(vehicle)

@@ -1,0 +1,209 @@
+"""Browser tests against the example project, started as `make demo` starts it, driven by Chromium.
+
+The site runs in a subprocess (``manage.py rundemo --no-celery``) with its own SQLite database, encryption key
+and Celery folder in a temporary directory, on a free 127.0.0.1 port, whatever DATABASE_URL or
+CELERY_BROKER_URL the suite itself runs with. The tests only look at what a person would see: pages, never
+the ORM (Playwright's event loop and Django's async-safety check do not mix in one thread).
+
+A failed test leaves a screenshot and the page's HTML in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
+CHROMIUM = "/usr/bin/chromium"
+START_TIMEOUT = 60.0
+# Every wait in a page: generous for a loaded CI machine, short enough that a hang fails fast.
+PAGE_TIMEOUT_MS = 15_000
+ARTIFACTS_FOLDER = "test-artifacts"
+
+# Whatever the suite runs with, the site gets its own database and broker; these are the site's own settings.
+SITE_ENVIRONMENT_OVERRIDES = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "USE_SIMULATOR")
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    base_url: str
+    log_path: Path
+    # The demo's documented credentials and its simulated Smartcar application's management token.
+    username: str = "demo"
+    password: str = "demo"
+    management_token: str = "demo-management-token"
+
+    def simulator_control(self, method: str, path: str, **json: object) -> dict:
+        """Call the simulator's control API (``/simulator/_simulator/...``), as a test script would."""
+        response = requests.request(
+            method,
+            f"{self.base_url}/simulator/_simulator/{path}",
+            json=json or None,
+            headers={"Authorization": f"Bearer {self.management_token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def site_environment(folder: Path, base_url: str) -> dict[str, str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in SITE_ENVIRONMENT_OVERRIDES and not key.startswith("SMARTCAR_")
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="example_project.settings",
+        VAR_DIR=str(folder),
+        DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
+        CELERY_BROKER_URL="filesystem://",
+        SITE_URL=base_url,
+        PYTHONUNBUFFERED="1",
+    )
+    return environment
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The example project exited early:\n{log_path.read_text(errors='replace')}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"The example project did not answer {url} within {START_TIMEOUT} s")
+
+
+@pytest.fixture(scope="package")
+def demo_site() -> Iterator[DemoSite]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="demo-site-") as name:
+        folder = Path(name)
+        log_path = folder / "site.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}", "--no-celery"],
+                cwd=EXAMPLE_PROJECT,
+                env=site_environment(folder, base_url),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until_serving(process, f"{base_url}/accounts/sign-in/", log_path)
+            yield DemoSite(base_url=base_url, log_path=log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    # Package scope: Playwright's event loop must be gone before tests that use the ORM run.
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        expect.set_options(timeout=PAGE_TIMEOUT_MS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    # Keeps each phase's report on the test, so the page fixture knows whether the test failed.
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="package")
+def signed_in_state(browser: Browser, demo_site: DemoSite) -> dict:
+    """The cookies of the demo user's session, signed in once through the sign-in page (hashing the password
+    is slow on purpose, so each test does not pay for it again)."""
+    context = browser.new_context(base_url=demo_site.base_url)
+    tab = context.new_page()
+    tab.goto("/accounts/sign-in/")
+    tab.get_by_label("Username").fill(demo_site.username)
+    tab.get_by_label("Password").fill(demo_site.password)
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab.get_by_role("heading", name="Your cars")).to_be_visible()
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@contextmanager
+def open_page(
+    browser: Browser, demo_site: DemoSite, request: pytest.FixtureRequest, storage_state: dict | None
+) -> Iterator[Page]:
+    """A fresh browser context on the demo site; its screenshot and HTML are kept if the test fails."""
+    context = browser.new_context(
+        base_url=demo_site.base_url, viewport={"width": 1280, "height": 900}, storage_state=storage_state
+    )
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    tab = context.new_page()
+    yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        folder = request.config.rootpath / ARTIFACTS_FOLDER
+        folder.mkdir(exist_ok=True)
+        stem = request.node.name.replace("/", "_")
+        tab.screenshot(path=str(folder / f"{stem}.png"), full_page=True)
+        (folder / f"{stem}.html").write_text(tab.content())
+        print(f"Saved {folder / stem}.png and .html; the site's log ends with:\n{demo_site.log_tail()}")
+    context.close()
+
+
+@pytest.fixture
+def anonymous_page(browser: Browser, demo_site: DemoSite, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A visitor who is not signed in."""
+    with open_page(browser, demo_site, request, storage_state=None) as tab:
+        yield tab
+
+
+@pytest.fixture
+def page(
+    browser: Browser, demo_site: DemoSite, signed_in_state: dict, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """The demo user, signed in, on the dashboard."""
+    with open_page(browser, demo_site, request, storage_state=signed_in_state) as tab:
+        tab.goto("/")
+        yield tab

@@ -1,0 +1,60 @@
+"""What a person does on the demo site, step by step, shared by the browser tests.
+
+Tests share one running site (one demo user), so each connects cars of its own simulated Smartcar user
+(a unique email) and looks only at those cars.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Locator, Page, expect
+
+from .conftest import DemoSite
+
+
+def unique_email(purpose: str) -> str:
+    return f"{purpose}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def seed_car(site: DemoSite, email: str, make: str) -> str:
+    """A simulated car of ``make`` for the Smartcar user ``email`` (through the simulator's control API); its VIN."""
+    answer = site.simulator_control("POST", "seed", count=1, seed=0, email=email, make=make)
+    return answer["vehicles"][0]["vin"]
+
+
+def go_through_connect(page: Page, email: str, *, approve: bool = True) -> list[str]:
+    """On Smartcar Connect (the simulator's pages): any brand, sign in as ``email``, then Allow or Deny.
+
+    Returns the VINs the grant page offered.
+    """
+    page.get_by_role("button", name="Any brand").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    offered = page.locator("form[data-step=grant] label").all_inner_texts()
+    vins = [re.search(r"VIN (\w{17})", label).group(1) for label in offered]
+    page.get_by_role("button", name="Allow" if approve else "Deny").click()
+    return vins
+
+
+def connect_car(page: Page, email: str) -> str:
+    """From the dashboard, connect the one car of ``email`` and come back to the dashboard; its VIN."""
+    page.goto("/")
+    page.get_by_role("button", name="Connect a car").click()
+    (vin,) = go_through_connect(page, email)
+    expect(page.get_by_role("status")).to_contain_text("Connected 1 vehicle through Smartcar.")
+    return vin
+
+
+def vehicle_card(page: Page, vin: str) -> Locator:
+    return page.locator(f"article.vehicle[data-vin='{vin}']")
+
+
+def account_section(page: Page, vin: str) -> Locator:
+    """The dashboard's section of the Smartcar connection that holds the car with ``vin``."""
+    return page.locator("section.account").filter(has=vehicle_card(page, vin))
+
+
+def data_row(card: Locator, field: str) -> Locator:
+    return card.locator(f"dd[data-field='{field}']")

@@ -1,0 +1,83 @@
+"""The dashboard's per-car buttons: Refresh, Lock and Unlock, each with its result shown."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from .conftest import DemoSite
+from .flows import connect_car, data_row, seed_car, unique_email, vehicle_card
+
+AGE = re.compile(r"now|ago")
+
+
+def test_refresh_shows_the_fuel_cars_data_with_its_age(page: Page, demo_site: DemoSite):
+    email = unique_email("fuel")
+    vin = seed_car(demo_site, email, "TOYOTA")
+    assert connect_car(page, email) == vin
+    card = vehicle_card(page, vin)
+    expect(card.get_by_text("No data yet")).to_be_visible()
+
+    card.get_by_role("button", name="Refresh").click()
+
+    expect(page.get_by_role("status")).to_contain_text("TOYOTA Camry: refreshed odometer, location, fuel")
+    card = vehicle_card(page, vin)
+    expect(data_row(card, "fuel")).to_have_text(re.compile(r"^\d{1,3}\s+%\s+·\s+[\d,]+\s+km range$"))
+    expect(data_row(card, "odometer")).to_have_text(re.compile(r"^[\d,]+\s+km$"))
+    expect(data_row(card, "location")).to_have_text(re.compile(r"^-?\d+\.\d{4}, -?\d+\.\d{4}$"))
+    expect(data_row(card, "lock")).to_have_text(re.compile(r"^(Locked|Unlocked)$"))
+    for field in ("fuel", "odometer", "location", "lock"):
+        expect(data_row(card, field).locator("xpath=following-sibling::dd[1]")).to_have_text(AGE)
+    # A fuel car has no battery: no row for it, and no warning about it either.
+    expect(data_row(card, "battery")).to_have_count(0)
+    expect(page.locator(".message.warning")).to_have_count(0)
+
+
+def test_refresh_shows_an_electric_cars_battery_and_charge(page: Page, demo_site: DemoSite):
+    email = unique_email("ev")
+    vin = seed_car(demo_site, email, "NISSAN")
+    connect_car(page, email)
+
+    vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
+
+    card = vehicle_card(page, vin)
+    expect(data_row(card, "battery")).to_have_text(re.compile(r"^\d{1,3}\s+%\s+·\s+[\d,]+\s+km range$"))
+    expect(data_row(card, "charge")).to_have_text(
+        re.compile(r"^(Charging|Fully charged|Not charging), (plugged in|unplugged)$")
+    )
+    expect(data_row(card, "fuel")).to_have_count(0)
+
+
+def test_unlock_then_lock_shows_the_cars_new_state(page: Page, demo_site: DemoSite):
+    email = unique_email("lock")
+    vin = seed_car(demo_site, email, "TESLA")
+    connect_car(page, email)
+
+    vehicle_card(page, vin).get_by_role("button", name="Unlock").click()
+
+    expect(page.get_by_role("status")).to_contain_text("TESLA Model")
+    expect(page.get_by_role("status")).to_contain_text("is now unlocked.")
+    card = vehicle_card(page, vin)
+    expect(data_row(card, "lock")).to_have_text("Unlocked")
+    expect(card.locator(".last-command")).to_contain_text("Last command: Unlock succeeded")
+
+    card.get_by_role("button", name="Lock", exact=True).click()
+
+    expect(page.get_by_role("status")).to_contain_text("is now locked.")
+    card = vehicle_card(page, vin)
+    expect(data_row(card, "lock")).to_have_text("Locked")
+    expect(card.locator(".last-command")).to_contain_text("Last command: Lock succeeded")
+
+    # The simulated car itself is locked: reading it back agrees.
+    card.get_by_role("button", name="Refresh").click()
+    expect(data_row(vehicle_card(page, vin), "lock")).to_have_text("Locked")
+
+
+def test_buttons_for_a_car_that_is_not_yours_are_refused_cleanly(page: Page, demo_site: DemoSite):
+    token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
+
+    for path in ("/vehicles/999999/lock/", "/vehicles/999999/unlock/", "/vehicles/999999/refresh/"):
+        response = page.request.post(path, form={"csrfmiddlewaretoken": token}, max_redirects=0)
+        assert response.status == 404, path
+    # The buttons only ever POST (with the CSRF token).
+    assert page.request.get("/vehicles/999999/lock/", max_redirects=0).status == 405
+    assert page.request.post("/vehicles/999999/lock/", max_redirects=0).status == 403
