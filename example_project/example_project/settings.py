@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN: the docs work offline
     "django_smartcar",
     *(["django_smartcar.simulator"] if USE_SIMULATOR else []),
     "garage",
@@ -100,6 +101,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Your Smartcar accounts and vehicles: last known data, commands and Connect.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGIN_URL = "login"

@@ -65,3 +65,11 @@ def test_denying_consent_says_so_and_connects_nothing(page: Page, demo_site: Dem
     page.get_by_role("link", name="Continue").click()
     expect(page.get_by_role("heading", name="Your cars")).to_be_visible()
     expect(vehicle_card(page, vin)).to_have_count(0)
+
+
+def test_the_api_docs_render_without_network(page: Page, demo_site: DemoSite):
+    """Swagger UI's files come from drf-spectacular-sidecar, so the docs render on a machine with no internet."""
+    page.get_by_role("link", name="API docs", exact=True).click()
+    expect(page).to_have_url(f"{demo_site.base_url}/api/docs/")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("django-smartcar example API")
+    expect(page.get_by_text("/api/smartcar/vehicles/", exact=True).first).to_be_visible()
