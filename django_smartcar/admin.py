@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -26,6 +27,11 @@ COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
 class CommandPermissionMixin:
     def has_send_vehicle_commands_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(COMMAND_PERMISSION)
+
+    # Actions may refresh tokens, which commit in their own transaction: ATOMIC_REQUESTS would forbid it.
+    @transaction.non_atomic_requests
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        return super().changelist_view(request, extra_context)
 
 
 def confirmed_action(

@@ -107,3 +107,22 @@ def test_admin_pages_never_show_tokens(account, operator):
         assert account.smartcar_user_id in page or url == VEHICLES_URL
         assert not any(secret in page for secret in secrets)
     assert SmartcarAccount.objects.get(pk=account.pk).status == "active"
+
+
+def test_actions_refresh_tokens_on_sites_with_atomic_requests(account, operator, monkeypatch):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    SmartcarAccount.objects.filter(pk=account.pk).update(
+        access_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    vehicle = account.vehicles.first()
+
+    response = run_action(operator, VEHICLES_URL, "refresh_data", [vehicle], confirm=True)
+
+    assert response.status_code == 200
+    assert any("refreshed" in text for text in messages_of(response))
+    assert SmartcarAccount.objects.get(pk=account.pk).access_expires_at > timezone.now()
