@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .. import client, signals
 from ..conf import smartcar_settings
+from ..db import select_for_update
 from ..exceptions import InvalidConnectState
 from ..models import ConnectState, SmartcarAccount, Vehicle
 from . import subscriptions, tokens, vehicles
@@ -60,7 +61,7 @@ def consume_state(state: str | None, *, user, session_key: str | None = None) ->
     now = timezone.now()
     with transaction.atomic():
         try:
-            record = ConnectState.objects.select_for_update().get(state_hash=ConnectState.hash(state))
+            record = select_for_update(ConnectState.objects.filter(state_hash=ConnectState.hash(state))).get()
         except ConnectState.DoesNotExist:
             raise InvalidConnectState("This Connect link is unknown. Please start again.") from None
         if record.user_id != getattr(user, "pk", None):
@@ -90,11 +91,9 @@ def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
     snapshots = vehicles.fetch_vehicles(access["access_token"])
     mode = smartcar_settings.MODE
     with transaction.atomic():
-        account = (
-            SmartcarAccount.objects.select_for_update()
-            .filter(smartcar_user_id=smartcar_user_id, mode=mode)
-            .first()
-        )
+        account = select_for_update(
+            SmartcarAccount.objects.filter(smartcar_user_id=smartcar_user_id, mode=mode)
+        ).first()
         created = account is None
         if created:
             account = SmartcarAccount(owner=user, smartcar_user_id=smartcar_user_id, mode=mode)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .. import client, signals
 from ..conf import smartcar_settings
+from ..db import select_for_update
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from . import subscriptions
 from .clients import get_transport, get_vehicle_client
@@ -84,7 +85,7 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
     now = timezone.now()
     snapshots = list(snapshots)
     seen = {s.smartcar_id for s in snapshots}
-    existing = {v.smartcar_id: v for v in Vehicle.objects.select_for_update().filter(smartcar_id__in=seen)}
+    existing = {v.smartcar_id: v for v in select_for_update(Vehicle.objects.filter(smartcar_id__in=seen))}
     for snapshot in snapshots:
         vehicle = existing.get(snapshot.smartcar_id)
         is_new_here = vehicle is None or not vehicle.is_connected or vehicle.account_id != account.pk
@@ -281,7 +282,7 @@ def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[st
     updated: list[str] = []
     now = timezone.now()
     with transaction.atomic():
-        locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+        locked = select_for_update(Vehicle.objects.filter(pk=vehicle.pk)).get()
         changed_fields: set[str] = set()
         for point in points:
             group = DATA_GROUPS_BY_PATH.get(point.path)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from .. import client, signals
 from ..client.results import parse_datetime
 from ..conf import management_tokens, smartcar_settings
+from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
 from .tokens import mark_reauth_required
 from .vehicles import DataPoint, apply_vehicle_data
@@ -145,7 +146,7 @@ def _v4_vehicle_id(payload: dict[str, Any]) -> str | None:
 def process_event(event_pk: int) -> WebhookEvent:
     """Apply a stored event to the vehicles it concerns, once. Errors are recorded on the event and raised."""
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        event = select_for_update(WebhookEvent.objects.filter(pk=event_pk)).get()
         if event.processed_at is not None:
             return event
         event.attempts += 1

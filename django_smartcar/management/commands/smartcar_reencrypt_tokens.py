@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from ...crypto import EncryptionKeyError, reencrypt
+from ...db import select_for_update
 from ...models import SmartcarAccount
 
 BATCH_SIZE = 500
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             # One short transaction per account: a token refresh racing with this command waits on the row
             # lock instead of having its new tokens overwritten with re-encrypted old ones.
             with transaction.atomic():
-                account = SmartcarAccount.objects.select_for_update().get(pk=pk)
+                account = select_for_update(SmartcarAccount.objects.filter(pk=pk)).get()
                 try:
                     access = (
                         reencrypt(account.access_token_encrypted) if account.access_token_encrypted else ""
