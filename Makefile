@@ -9,12 +9,13 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv demo test lint format migrations-check clean
+.PHONY: help venv demo test lint format migrations-check clean bench
 
 help:
 	@echo "make demo   - run the example project on http://$(HOST):$(PORT) with the simulator"
 	@echo "make test   - lint and run the whole test suite (browser tests included; installs Chromium if missing)"
 	@echo "make format - apply ruff's formatting and safe fixes"
+	@echo "make bench  - run the benchmarks (PostgreSQL and Redis on 127.0.0.1) and write benchmarks/results.md"
 
 # The stamp is rebuilt when the dependency declarations change.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -46,6 +47,16 @@ format: venv
 
 migrations-check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m django makemigrations --check --dry-run
+
+# A few minutes; BENCH_ARGS="--database-url ... --broker-url ..." for other servers (see README.rst).
+BENCH_ARGS ?=
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

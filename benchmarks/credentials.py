@@ -1,0 +1,6 @@
+"""Benchmark-only credentials of the simulated Smartcar application; they exist nowhere else."""
+
+CLIENT_ID = "bench-client-id"
+CLIENT_SECRET = "bench-client-secret"
+MANAGEMENT_TOKEN = "bench-management-token"
+REDIRECT_URI = "http://127.0.0.1:9/callback"

@@ -1,0 +1,89 @@
+"""Django settings of the benchmark site: the app as a production project would run it.
+
+``python -m benchmarks`` sets the environment these read (database, broker, Smartcar origins) for itself and
+for the gunicorn it starts. DEBUG is off and database connections persist, as in production.
+"""
+
+from pathlib import Path
+
+import django
+import environ
+
+from .credentials import CLIENT_ID, CLIENT_SECRET, MANAGEMENT_TOKEN, REDIRECT_URI
+
+env = environ.Env()
+
+DEBUG = False
+SECRET_KEY = "benchmarks-only-secret-key"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "rest_framework",
+    "django_smartcar",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "benchmarks.urls"
+WSGI_APPLICATION = "benchmarks.wsgi.application"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+
+DATABASES = {"default": env.db("BENCH_DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    if django.VERSION >= (5, 1):
+        # Worker threads and gunicorn processes share the file: writers queue for the lock, readers never wait.
+        DATABASES["default"]["OPTIONS"].update(
+            transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# Webhook ids and the encryption key are benchmark-only values; the origins come from SMARTCAR_*_ORIGIN.
+WEBHOOK_URL_ID = "bench-webhook-url-id"
+SMARTCAR = {
+    "CLIENT_ID": CLIENT_ID,
+    "CLIENT_SECRET": CLIENT_SECRET,
+    "REDIRECT_URI": REDIRECT_URI,
+    "MODE": "simulated",
+    "ENCRYPTION_KEYS": ["a4PCJ2nnZCcz6QsyOQmp25p2MNBR09D0ld5DT9N1pvA="],
+    "MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
+    "WEBHOOK_URL_ID": WEBHOOK_URL_ID,
+}
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")
+if CELERY_BROKER_URL == "filesystem://":
+    # No broker server (the test suite's SQLite leg): kombu's filesystem transport in a folder of this run.
+    _broker_folder = Path(env("BENCH_BROKER_FOLDER"))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_folder),
+        "data_folder_out": str(_broker_folder),
+        "control_folder": str(_broker_folder / "control"),
+        "polling_interval": 0.05,
+    }
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+# Its own queue: purging it between runs never touches another user of the same broker.
+CELERY_TASK_DEFAULT_QUEUE = "django-smartcar-benchmarks"
+CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fix-up otherwise closes every database connection before and after each task.
+CELERY_DB_REUSE_MAX = 1000
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

@@ -1,0 +1,143 @@
+"""Benchmark 4: webhook intake, beside a bare Django view under the same gunicorn and the same load.
+
+Every request is a unique v4 event signed like Smartcar's. The receiver verifies the signature, stores the
+event once and queues its processing; the bare view only reads the body and answers.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.test import Client
+
+from django_smartcar.models import WebhookEvent
+
+from .credentials import MANAGEMENT_TOKEN
+from .load import signature, webhook_event
+from .measure import QueryCounter
+from .report import Row
+from .web_server import LoadResult, WebServer
+
+BENCHMARK = "4. Webhook intake"
+RATIO_TARGET = 2.0
+RECEIVER_PATH = f"/smartcar/webhooks/{settings.WEBHOOK_URL_ID}/"
+BARE_PATH = "/bare/"
+WARM_UP_EVENTS = 10
+
+
+def describe(result: LoadResult) -> str:
+    if not result.requests:
+        return "no answers"
+    return (
+        f"{result.requests_per_second:,.0f} events/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+    )
+
+
+def in_process_cost(path: str, events: int) -> tuple[float, float]:
+    """CPU milliseconds and SQL statements per event through Django's test client: the view's own cost."""
+    client = Client(HTTP_HOST="127.0.0.1")
+    run_id = uuid.uuid4().hex[:12]
+
+    def post(number: int) -> None:
+        body = webhook_event(f"in-process-{run_id}-{number}")
+        response = client.post(
+            path, body, content_type="application/json", HTTP_SC_SIGNATURE=signature(MANAGEMENT_TOKEN, body)
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"POST {path} answered {response.status_code}: {response.content[:300]!r}")
+
+    for number in range(-WARM_UP_EVENTS, 0):  # first calls import and connect; not what is measured
+        post(number)
+    # Garbage from the earlier benchmarks is collected now rather than inside the timed loop.
+    gc.collect()
+    counter = QueryCounter()
+    with counter.count_this_thread():
+        started = time.process_time()
+        for number in range(events):
+            post(number)
+        cpu = time.process_time() - started
+    return cpu / events * 1000, counter.count / events
+
+
+@dataclass(frozen=True)
+class WebhookRun:
+    receiver: LoadResult
+    bare: LoadResult
+    stored: int
+    receiver_cpu_ms: float
+    receiver_queries: float
+    bare_cpu_ms: float
+    bare_queries: float
+
+    @property
+    def throughput_ratio(self) -> float:
+        if not self.receiver.requests:
+            return float("inf")
+        return self.bare.requests_per_second / self.receiver.requests_per_second
+
+    @property
+    def p99_ratio(self) -> float:
+        return (self.receiver.p99_ms or float("inf")) / (self.bare.p99_ms or 1)
+
+
+def run(
+    server: WebServer, *, duration: float, warmup: float, connections: int, in_process_events: int
+) -> WebhookRun:
+    load = {"duration": duration, "warmup": warmup, "connections": connections, "sign_with": MANAGEMENT_TOKEN}
+    stored_before = WebhookEvent.objects.count()
+    receiver = server.load(RECEIVER_PATH, **load)
+    stored = WebhookEvent.objects.count() - stored_before
+    bare = server.load(BARE_PATH, **load)
+    receiver_cpu_ms, receiver_queries = in_process_cost(RECEIVER_PATH, in_process_events)
+    bare_cpu_ms, bare_queries = in_process_cost(BARE_PATH, in_process_events)
+    return WebhookRun(receiver, bare, stored, receiver_cpu_ms, receiver_queries, bare_cpu_ms, bare_queries)
+
+
+def rows(run: WebhookRun) -> list[Row]:
+    receiver = run.receiver
+    return [
+        Row(
+            BENCHMARK,
+            "Receiver: signed events accepted and stored",
+            describe(receiver),
+            "all 200",
+            receiver.ok == receiver.requests and not receiver.errors,
+        ),
+        Row(BENCHMARK, "Bare Django view, same events", describe(run.bare)),
+        Row(
+            BENCHMARK,
+            "Throughput ratio, bare view / receiver",
+            f"{run.throughput_ratio:.2f}x",
+            f"<= {RATIO_TARGET:g}x",
+            run.throughput_ratio <= RATIO_TARGET,
+        ),
+        Row(
+            BENCHMARK,
+            "p99 latency ratio, receiver / bare view",
+            f"{run.p99_ratio:.2f}x",
+            f"<= {RATIO_TARGET:g}x",
+            run.p99_ratio <= RATIO_TARGET,
+        ),
+        Row(
+            BENCHMARK,
+            "Events stored / accepted (warm-up included)",
+            f"{run.stored:,} / {receiver.all_ok:,}",
+            "equal",
+            run.stored == receiver.all_ok,
+        ),
+    ]
+
+
+def diagnostics(run: WebhookRun) -> list[Row]:
+    return [
+        Row(
+            "Diagnostics",
+            "One event through Django's test client (no HTTP server), receiver / bare view",
+            f"{run.receiver_cpu_ms:.2f} / {run.bare_cpu_ms:.2f} ms CPU, "
+            f"{run.receiver_queries:g} / {run.bare_queries:g} SQL statements",
+        )
+    ]

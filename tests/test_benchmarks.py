@@ -1,0 +1,116 @@
+"""``python -m benchmarks --size tiny``: every benchmark runs end to end and the app's counts hold.
+
+The tiny run's speeds and ratios mean nothing and are not judged; what a user relies on is: one token request
+per rotated account, one HTTP request per vehicle refresh, no account lost, every API and webhook request
+answered, constant SQL queries, every event stored. The database and broker follow the suite's environment
+(SQLite and kombu's filesystem transport, or PostgreSQL and Redis).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 120
+
+EXPECTED_ROWS = [
+    "App: beat fan-out + Celery worker (16 threads)",
+    "Official package, sequential loop",
+    "Speed-up, app / loop",
+    "SQL queries per account, app / loop",
+    "Token requests per account, app / loop",
+    "Accounts lost (stored refresh token refused), app / loop",
+    "App worker's peak memory (RSS)",
+    "App: one batch per vehicle, Celery worker (16 threads)",
+    "Official package, one request per data point",
+    "Official package, its batch call in a loop",
+    "HTTP requests per vehicle, app / per data point / batch loop",
+    "Wall-time ratio, per-data-point loop / app",
+    "Wall-time ratio, batch loop / app",
+    "GET list, user with 1 vehicle",
+    "GET detail, user with 1 vehicle",
+    "GET list, user with 20 vehicles",
+    "GET detail, user with 20 vehicles",
+    "SQL queries per list request",
+    "SQL queries per detail request",
+    "Receiver: signed events accepted and stored",
+    "Bare Django view, same events",
+    "Throughput ratio, bare view / receiver",
+    "p99 latency ratio, receiver / bare view",
+    "Events stored / accepted (warm-up included)",
+]
+
+
+def bench_database_url(tmp_path: Path) -> str:
+    """A database of the suite's kind, of the benchmarks' own: the run drops and creates it."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{tmp_path / 'benchmarks.sqlite3'}"
+    user = database.get("USER") or ""
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host, port = database.get("HOST") or "127.0.0.1", database.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{database['NAME']}_benchmarks"
+
+
+def table_rows(markdown: str) -> dict[str, tuple[str, str, str]]:
+    """``{measure: (result, target, met)}`` from the results table."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] not in ("Benchmark", "---"):
+            rows[cells[1]] = (cells[2], cells[3], cells[4])
+    return rows
+
+
+def find(rows: dict[str, tuple[str, str, str]], prefix: str) -> tuple[str, str, str]:
+    matches = [row for measure, row in rows.items() if measure.startswith(prefix)]
+    assert len(matches) == 1, f"expected one row starting {prefix!r} in {sorted(rows)}"
+    return matches[0]
+
+
+def test_tiny_benchmark_run_prints_every_row_and_the_apps_counts_hold(tmp_path):
+    output = tmp_path / "results.md"
+    broker = settings.CELERY_BROKER_URL
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--size",
+            "tiny",
+            "--output",
+            str(output),
+            "--database-url",
+            bench_database_url(tmp_path),
+            "--broker-url",
+            broker,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert finished.returncode == 0, f"{finished.stdout[-3000:]}\n{finished.stderr[-6000:]}"
+
+    markdown = output.read_text()
+    assert "- Machine: " in markdown and "Python " in markdown and "Django " in markdown
+    rows = table_rows(markdown)
+    for prefix in EXPECTED_ROWS:
+        find(rows, prefix)
+    # The table printed is the one written.
+    assert table_rows(finished.stdout) == rows
+
+    assert find(rows, "Token requests per account")[0] == "1.00 / 1.00"
+    assert find(rows, "Token requests per account")[2] == "yes"
+    assert find(rows, "Accounts lost")[0] == "0 / 0"
+    assert find(rows, "HTTP requests per vehicle")[0] == "1.00 / 9.00 / 1.00"
+    for prefix in ("GET list", "GET detail", "SQL queries per list", "SQL queries per detail"):
+        for measure, (_, _, met) in rows.items():
+            if measure.startswith(prefix):
+                assert met == "yes", (measure, rows[measure])
+    assert find(rows, "Receiver: signed events accepted")[2] == "yes"
+    assert find(rows, "Events stored / accepted")[2] == "yes"
