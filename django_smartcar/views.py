@@ -142,6 +142,7 @@ def disconnect_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @csrf_exempt  # Smartcar signs its deliveries (SC-Signature); there is no browser session to protect here.
+@transaction.non_atomic_requests  # one INSERT in autocommit is the fast path (services.webhooks.receive)
 @require_POST
 def webhook(request: HttpRequest, url_id: str) -> HttpResponse:
     """Smartcar's webhook deliveries: verified and stored here in milliseconds, processed by Celery."""

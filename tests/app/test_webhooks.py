@@ -281,3 +281,20 @@ def test_pending_and_failed_events_are_processed_by_the_command(hooked_account, 
 
     call_command("smartcar_process_webhooks", "--failed")
     assert WebhookEvent.objects.get(event_id="broken").attempts == 2
+
+
+@pytest.mark.django_db
+def test_a_repeat_inside_a_callers_transaction_leaves_it_usable(settings):
+    from django_smartcar.services import webhooks
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_URL_ID": URL_ID, "MANAGEMENT_TOKEN": "amt"}
+    body = json.dumps(
+        {"eventId": "tx-1", "eventType": "VEHICLE_STATE", "data": {"vehicle": {"id": "v"}}}
+    ).encode()
+    headers = {"SC-Signature": simulated.sign("amt", body)}
+
+    assert webhooks.receive(URL_ID, body, headers).created  # the test runs inside a transaction
+    again = webhooks.receive(URL_ID, body, headers)
+
+    assert not again.created and again.answer == {"status": "duplicate"}
+    assert WebhookEvent.objects.filter(event_id="tx-1").count() == 1  # the transaction still works
