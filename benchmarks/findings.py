@@ -107,7 +107,7 @@ def notes(m: Measurements) -> list[str]:
             "with no HTTP server, "
             f"the receiver itself costs {w.receiver_cpu_ms:.2f} ms of CPU per event against "
             f"{w.bare_cpu_ms:.2f} ms for the bare view: it checks the HMAC signature, parses the JSON, stores the "
-            f"event with {w.receiver_queries:g} SQL statements (`get_or_create` in a transaction) and publishes "
+            f"event with {w.receiver_queries:g} SQL statement(s) and publishes "
             "one Celery message for its processing, and PostgreSQL and Redis do their share of that work on the "
             "same cores."
         )
