@@ -24,11 +24,10 @@ from typing import Any
 import requests
 
 from .credentials import CLIENT_ID, CLIENT_SECRET, MANAGEMENT_TOKEN, REDIRECT_URI
-from .measure import process_cpu_seconds
+from .process import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 LOG_TIMEOUT = 10.0
 REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.[01]" (?P<status>\d{3})')
 
@@ -74,7 +73,7 @@ def seed(database: Path, owners: int) -> list[Owner]:
     return [Owner(**entry) for entry in json.loads(output.read_text())]
 
 
-class Simulator:
+class Simulator(ManagedProcess):
     """``python -m django_smartcar.simulator`` on ``port``, serving an already seeded ``database``."""
 
     def __init__(self, database: Path, port: int, log_path: Path) -> None:
@@ -140,24 +139,6 @@ class Simulator:
             time.sleep(0.1)
         raise RuntimeError(f"The simulator did not answer within {START_TIMEOUT:.0f} s")
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> Simulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = requests.request(
             method,
@@ -177,11 +158,6 @@ class Simulator:
                 self.control(
                     "POST", "faults", {"kind": "latency", "target": target, "latency_ms": milliseconds}
                 )
-
-    def cpu_seconds(self) -> float:
-        """CPU time the simulator process has used so far (Linux), to see what it costs on the shared cores."""
-        assert self.process is not None
-        return process_cpu_seconds(self.process.pid)
 
     def round_trip_ms(self, *, keep_alive: bool, count: int = 20) -> float:
         """Median time of a trivial request (the health check), on one kept-alive connection or new ones."""

@@ -14,10 +14,10 @@ from typing import Any
 import requests
 
 from .measure import busy_fraction, machine_cpu_times
+from .process import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 
 
 def recommended_workers() -> int:
@@ -41,7 +41,7 @@ class LoadResult:
         return sum(count for status, count in self.statuses.items() if status.startswith("2"))
 
 
-class WebServer:
+class WebServer(ManagedProcess):
     """``gunicorn benchmarks.wsgi`` on 127.0.0.1:``port`` with sync workers; the environment is inherited."""
 
     def __init__(self, port: int, log_path: Path, workers: int | None = None) -> None:
@@ -84,24 +84,6 @@ class WebServer:
             except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT:.0f} s")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> WebServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def load(
         self, path: str, *, duration: float, warmup: float, connections: int, **options: str
