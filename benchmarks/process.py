@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from typing import TypeVar
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
 
 from .measure import process_cpu_seconds
 
+START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
 P = TypeVar("P", bound="ManagedProcess")
@@ -16,9 +21,39 @@ class ManagedProcess:
     """A subprocess started by ``start()`` (subclasses set ``self.process``), stopped on exit, even on errors."""
 
     process: subprocess.Popen | None = None
+    name = "the server"
+    log_path: Path
 
     def start(self) -> None:
         raise NotImplementedError
+
+    def is_ready(self) -> bool:
+        """Whether the server answers yet (an HTTP error means it does; a refused connection, not yet)."""
+        raise NotImplementedError
+
+    def launch(self, command: list[str], **popen: Any) -> None:
+        """Start ``command`` with its output in ``log_path`` and wait until it answers (stopped if it never does)."""
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if self.is_ready():
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer within {START_TIMEOUT:.0f} s")
 
     def stop(self) -> None:
         if self.process is None:

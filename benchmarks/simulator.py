@@ -27,7 +27,6 @@ from .credentials import CLIENT_ID, CLIENT_SECRET, MANAGEMENT_TOKEN, REDIRECT_UR
 from .process import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 60.0
 LOG_TIMEOUT = 10.0
 REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.[01]" (?P<status>\d{3})')
 
@@ -76,6 +75,8 @@ def seed(database: Path, owners: int) -> list[Owner]:
 class Simulator(ManagedProcess):
     """``python -m django_smartcar.simulator`` on ``port``, serving an already seeded ``database``."""
 
+    name = "The simulator"
+
     def __init__(self, database: Path, port: int, log_path: Path) -> None:
         self.database = database
         self.port = port
@@ -115,29 +116,10 @@ class Simulator(ManagedProcess):
             "--database",
             str(self.database),
         ]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=child_environment()
-            )
-        try:
-            self.wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.launch(command, env=child_environment())
 
-    def wait_until_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The simulator exited early:\n{self.log_path.read_text()[-4000:]}")
-            try:
-                if requests.get(f"{self.base_url}/_simulator/health", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"The simulator did not answer within {START_TIMEOUT:.0f} s")
+    def is_ready(self) -> bool:
+        return requests.get(f"{self.base_url}/_simulator/health", timeout=1).ok
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = requests.request(

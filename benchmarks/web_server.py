@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from .measure import busy_fraction, machine_cpu_times
 from .process import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 60.0
 
 
 def recommended_workers() -> int:
@@ -44,6 +42,8 @@ class LoadResult:
 class WebServer(ManagedProcess):
     """``gunicorn benchmarks.wsgi`` on 127.0.0.1:``port`` with sync workers; the environment is inherited."""
 
+    name = "gunicorn"
+
     def __init__(self, port: int, log_path: Path, workers: int | None = None) -> None:
         self.port = port
         self.log_path = log_path
@@ -64,26 +64,11 @@ class WebServer(ManagedProcess):
             "--log-level",
             "warning",
         ]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            self.wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.launch(command, cwd=ROOT)
 
-    def wait_until_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.log_path.read_text()[-4000:]}")
-            try:
-                requests.get(f"{self.base_url}/api/smartcar/vehicles/", timeout=5)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT:.0f} s")
+    def is_ready(self) -> bool:
+        requests.get(f"{self.base_url}/api/smartcar/vehicles/", timeout=5)
+        return True
 
     def load(
         self, path: str, *, duration: float, warmup: float, connections: int, **options: str
