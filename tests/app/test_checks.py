@@ -86,3 +86,42 @@ def test_tokens_no_configured_key_can_decrypt_are_a_database_check_error(good, d
     # The key the tokens were written with is dropped: deploy-time error, not a crash at request time.
     configure(good, ENCRYPTION_KEYS=["K-ewv9ECXCtSPUrXvMbUmDLIeQ-WLN1qw8CmKXJE3cE="])
     assert ids(check_stored_tokens_decrypt(databases=["default"])) == ["django_smartcar.E008"]
+
+
+NEW_KEY = "K-ewv9ECXCtSPUrXvMbUmDLIeQ-WLN1qw8CmKXJE3cE="
+
+
+def make_account(django_user_model, name: str) -> SmartcarAccount:
+    account = SmartcarAccount(owner=django_user_model.objects.create(username=name), smartcar_user_id=name)
+    account.access_token = f"access-{name}"
+    account.refresh_token = f"refresh-{name}"
+    account.access_expires_at = account.refresh_expires_at = account.connected_at
+    account.save()
+    return account
+
+
+@pytest.mark.django_db
+def test_accounts_under_a_removed_key_are_found_even_when_the_newest_is_readable(good, django_user_model):
+    # Most accounts were written under the old key; only the most recently updated one under the new key.
+    for number in range(4):
+        make_account(django_user_model, f"old-{number}")
+    configure(good, ENCRYPTION_KEYS=[NEW_KEY, GOOD_KEY])
+    make_account(django_user_model, "new")
+    assert check_stored_tokens_decrypt(databases=["default"]) == []
+
+    # The old key is removed before the accounts were re-encrypted.
+    configure(good, ENCRYPTION_KEYS=[NEW_KEY])
+    (message,) = check_stored_tokens_decrypt(databases=["default"])
+    assert message.id == "django_smartcar.E008"
+    assert "4 of the 5 accounts checked" in message.msg
+
+
+@pytest.mark.django_db
+def test_an_unreadable_access_token_alone_is_found(good, django_user_model):
+    account = make_account(django_user_model, "ann")
+    configure(good, ENCRYPTION_KEYS=[NEW_KEY, GOOD_KEY])
+    # Only the refresh token was re-written under the new key (e.g. a partial re-encryption).
+    account.refresh_token = "refresh-ann"
+    account.save()
+    configure(good, ENCRYPTION_KEYS=[NEW_KEY])
+    assert ids(check_stored_tokens_decrypt(databases=["default"])) == ["django_smartcar.E008"]
