@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.urls import NoReverseMatch, reverse
 
-from . import crypto
+from . import conf, crypto
+from .client.redaction import redact_url
 from .conf import ALL_SCOPES, MODES, UNIT_SYSTEMS, smartcar_settings
 
 _DOCS = "See the Settings section of django-smartcar's README."
@@ -21,12 +24,85 @@ _DOCS = "See the Settings section of django-smartcar's README."
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
-    errors: list = []
-    errors += _check_credentials()
-    errors += _check_encryption_keys()
-    errors += _check_scope()
-    errors += _check_redirect_uri()
-    errors += _check_mode()
+    try:
+        conf.user_settings()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(str(exc), hint='settings.SMARTCAR = {"CLIENT_ID": ..., ...}', id="django_smartcar.E010")
+        ]
+    errors: list = _check_unknown_names()
+    type_errors, mistyped = _check_types()
+    errors += type_errors
+    # A setting of the wrong type cannot be checked further (reading it raises ImproperlyConfigured).
+    for names, check in (
+        (("CLIENT_ID", "CLIENT_SECRET"), _check_credentials),
+        (("ENCRYPTION_KEYS",), _check_encryption_keys),
+        (("SCOPE",), _check_scope),
+        (("REDIRECT_URI", "REDIRECT_URL_NAME"), _check_redirect_uri),
+        (("MODE", "UNIT_SYSTEM"), _check_mode),
+        (ORIGIN_SETTINGS, _check_origins),
+    ):
+        if not mistyped.intersection(names):
+            errors += check()
+    return errors
+
+
+ORIGIN_SETTINGS = ("CONNECT_ORIGIN", "AUTH_ORIGIN", "API_ORIGIN", "MANAGEMENT_API_ORIGIN")
+
+
+def _check_unknown_names() -> list:
+    """A misspelled key is otherwise ignored silently, and its setting quietly keeps its default."""
+    errors = []
+    for name, closest in conf.unknown_setting_names():
+        errors.append(
+            Error(
+                f"Unknown django-smartcar setting SMARTCAR[{name!r}]: it is ignored.",
+                hint=f"Did you mean {closest!r}?"
+                if closest
+                else f"Known settings: {', '.join(sorted(conf.DEFAULTS))}.",
+                id="django_smartcar.E009",
+            )
+        )
+    return errors
+
+
+def _check_types() -> tuple[list, set[str]]:
+    errors, mistyped = [], set()
+    for name in conf.DEFAULTS:
+        problem = conf.type_problem(name, *conf.resolve(name))
+        if problem:
+            mistyped.add(name)
+            errors.append(
+                Error(
+                    problem,
+                    hint="Durations are datetime.timedelta values (e.g. timedelta(minutes=5)), times in seconds "
+                    "are numbers. " + _DOCS,
+                    id="django_smartcar.E010",
+                )
+            )
+    return errors, mistyped
+
+
+def _check_origins() -> list:
+    """Smartcar's origins must be absolute http(s) URLs without credentials: ``user:pass@`` in one would be sent
+    as Basic authentication in place of the app's own, and would end up in error messages."""
+    errors = []
+    for name in ORIGIN_SETTINGS:
+        value = getattr(smartcar_settings, name)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "is not an absolute http(s) URL"
+        elif parts.username is not None or parts.password is not None:
+            problem = "carries credentials (user:password@)"
+        else:
+            continue
+        errors.append(
+            Error(
+                f"SMARTCAR[{name!r}] {problem}: {redact_url(value)!r}.",
+                hint=f"For example {conf.DEFAULTS[name]!r}, or the simulator's http://127.0.0.1:<port>.",
+                id="django_smartcar.E011",
+            )
+        )
     return errors
 
 
@@ -175,8 +251,8 @@ def _check_tokens_decrypt_in(alias: str) -> list:
 
     try:
         crypto.get_fernet()
-    except crypto.EncryptionKeyError:
-        return []  # no usable key at all: E002 / E003 already say so
+    except (crypto.EncryptionKeyError, ImproperlyConfigured):
+        return []  # no usable key at all: E002 / E003 / E010 already say so
     meta = SmartcarAccount._meta
     columns = [meta.pk.column] + [meta.get_field(name).column for name in _TOKEN_CHECK_FIELDS]
     try:

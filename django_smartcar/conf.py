@@ -10,17 +10,20 @@ changed by tests or by a deployment's environment are always honoured::
 
 from __future__ import annotations
 
+import difflib
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from .client.config import ALL_SCOPES, CONNECT_MODES, UNIT_SYSTEMS
 
 # Re-exported for the checks; the client is where Smartcar's vocabulary lives.
 MODES = CONNECT_MODES
-__all__ = ["ALL_SCOPES", "DEFAULTS", "MODES", "UNIT_SYSTEMS", "smartcar_settings"]
+__all__ = ["ALL_SCOPES", "DEFAULTS", "MODES", "SCHEMA", "UNIT_SYSTEMS", "smartcar_settings"]
 
 
 DEFAULTS: dict[str, Any] = {
@@ -92,6 +95,76 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
 }
 
+
+@dataclass(frozen=True)
+class Accepts:
+    """What one setting accepts: its type(s), whether None is allowed, a lower bound, and whether its value is a
+    secret (never echoed in a message). ``bool`` is never taken for a number, although Python says it is one."""
+
+    types: tuple[type, ...]
+    none: bool = False
+    minimum: int | float | timedelta | None = None
+    secret: bool = False
+
+    def describe(self) -> str:
+        kinds = [kind for kind in self.types if not (kind is int and float in self.types)]
+        text = " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in kinds)
+        if isinstance(self.minimum, timedelta):
+            text += f" of at least timedelta(seconds={self.minimum.total_seconds():g})"
+        elif self.minimum is not None:
+            text += f" of at least {self.minimum}"
+        return text + (", or None" if self.none else "")
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    timedelta: "a datetime.timedelta",
+    list: "a list",
+    tuple: "a tuple",
+    dict: "a dict",
+    bytes: "bytes",
+}
+_STR, _SECONDS, _SEQUENCE = (str,), (int, float), (list, tuple)
+
+# The type of every setting, in one place: a new setting adds one line here next to its DEFAULTS entry
+# (tests/app/test_conf.py fails for a setting without one). Checked by ``manage.py check`` (E010) and by the
+# accessor at every read, which raises ImproperlyConfigured with the same message.
+SCHEMA: dict[str, Accepts] = {
+    "CLIENT_ID": Accepts(_STR, none=True),
+    "CLIENT_SECRET": Accepts(_STR, none=True, secret=True),
+    "REDIRECT_URI": Accepts(_STR, none=True),
+    "REDIRECT_URL_NAME": Accepts(_STR),
+    "SCOPE": Accepts(_SEQUENCE),
+    "MODE": Accepts(_STR),
+    "UNIT_SYSTEM": Accepts(_STR),
+    "CONNECT_ORIGIN": Accepts(_STR, secret=True),  # an origin may carry credentials (E011 refuses them)
+    "AUTH_ORIGIN": Accepts(_STR, secret=True),
+    "API_ORIGIN": Accepts(_STR, secret=True),
+    "MANAGEMENT_API_ORIGIN": Accepts(_STR, secret=True),
+    "ENCRYPTION_KEYS": Accepts((*_SEQUENCE, str), secret=True),
+    "ACCESS_TOKEN_REFRESH_MARGIN": Accepts((timedelta,), minimum=timedelta(0)),
+    "REFRESH_TOKEN_ROTATION_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
+    "ROTATION_JITTER": Accepts((timedelta,), minimum=timedelta(0)),
+    "ROTATION_REQUEUE_AFTER": Accepts((timedelta,), minimum=timedelta(0)),
+    "EXPIRY_ALERT_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
+    "TASK_MAX_RETRIES": Accepts((int,), minimum=0),
+    "RETRY_BACKOFF": Accepts(_SECONDS, minimum=0),
+    "ROTATION_CHECK_INTERVAL": Accepts((timedelta,), minimum=timedelta(seconds=1)),
+    "VEHICLE_REFRESH_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(seconds=1)),
+    "FANOUT_CHUNK_SIZE": Accepts((int,), minimum=1),
+    "STATE_MAX_AGE": Accepts(_SECONDS, minimum=1),
+    "CONNECT_SUCCESS_URL": Accepts(_STR),
+    "REQUEST_TIMEOUT": Accepts(_SECONDS, minimum=0.001),
+    "MANAGEMENT_TOKEN": Accepts((str, *_SEQUENCE), none=True, secret=True),
+    "WEBHOOK_ID": Accepts(_STR, none=True),
+    "WEBHOOK_URL_ID": Accepts(_STR, none=True, secret=True),
+    "WEBHOOK_ENDPOINTS": Accepts((dict,), secret=True),
+    "WEBHOOK_MAX_BODY_BYTES": Accepts((int,), minimum=1),
+}
+
+
 # Settings that fall back to an environment variable when the SMARTCAR dict leaves them out. The names match
 # the official SDK's where it has one.
 ENV_FALLBACKS: dict[str, str] = {
@@ -114,24 +187,83 @@ _LIST_SETTINGS = {"ENCRYPTION_KEYS", "SCOPE", "MANAGEMENT_TOKEN"}
 
 
 class SmartcarSettings:
-    """Attribute access to the app's settings, resolved on every access."""
+    """Attribute access to the app's settings, resolved and type-checked on every access."""
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown django-smartcar setting: {name!r}")
-        user_settings = getattr(settings, "SMARTCAR", None) or {}
-        if name in user_settings:
-            return user_settings[name]
-        env_name = ENV_FALLBACKS.get(name)
-        if env_name and os.environ.get(env_name):
-            value = os.environ[env_name]
-            if name in _LIST_SETTINGS:
-                return [part for part in value.replace(",", " ").split() if part]
-            return value
-        return DEFAULTS[name]
+        value, source = resolve(name)
+        problem = type_problem(name, value, source)
+        if problem:
+            raise ImproperlyConfigured(problem)
+        return value
 
     def __dir__(self) -> list[str]:
         return sorted(DEFAULTS)
+
+
+def user_settings() -> dict[str, Any]:
+    """The project's ``SMARTCAR`` dict (empty when unset); not a dict at all is a configuration error."""
+    value = getattr(settings, "SMARTCAR", None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"settings.SMARTCAR must be a dict, got {type(value).__name__}.")
+    return value
+
+
+def resolve(name: str) -> tuple[Any, str]:
+    """A setting's value, unchecked, and where it came from (for messages): the dict, the environment or the
+    default. Environment values are strings, converted to the type ``SCHEMA`` expects where they can be."""
+    configured = user_settings()
+    if name in configured:
+        return configured[name], f'SMARTCAR["{name}"]'
+    env_name = ENV_FALLBACKS.get(name)
+    if env_name and os.environ.get(env_name):
+        value = os.environ[env_name]
+        if name in _LIST_SETTINGS:
+            return [part for part in value.replace(",", " ").split() if part], env_name
+        return _from_environment(name, value), env_name
+    return DEFAULTS[name], f"the default of {name}"
+
+
+def _from_environment(name: str, value: str) -> Any:
+    accepts = SCHEMA.get(name)
+    if accepts is None or str in accepts.types:
+        return value
+    for kind in accepts.types:
+        try:
+            if kind is timedelta:
+                return timedelta(seconds=float(value))
+            if kind in (int, float):
+                return kind(value)
+        except ValueError:
+            continue
+    return value  # left a string: the type check names the variable
+
+
+def type_problem(name: str, value: Any, source: str | None = None) -> str | None:
+    """Why ``value`` is not acceptable for setting ``name`` (a message with the fix), or None when it is."""
+    accepts = SCHEMA.get(name)
+    source = source or f'SMARTCAR["{name}"]'
+    if accepts is None or (value is None and accepts.none):
+        return None
+    shown = "" if accepts.secret else f" {value!r}"
+    is_bool = isinstance(value, bool) and bool not in accepts.types
+    if is_bool or not isinstance(value, accepts.types):
+        return f"{source} must be {accepts.describe()}, got{shown} ({type(value).__name__})."
+    if accepts.minimum is not None and value < accepts.minimum:
+        return f"{source} must be {accepts.describe()}, got{shown}."
+    return None
+
+
+def unknown_setting_names() -> list[tuple[str, str | None]]:
+    """Keys of the ``SMARTCAR`` dict this app does not know (each silently ignored), with the closest known name."""
+    return [
+        (key, next(iter(difflib.get_close_matches(str(key), DEFAULTS, n=1, cutoff=0.6)), None))
+        for key in user_settings()
+        if key not in DEFAULTS
+    ]
 
 
 smartcar_settings = SmartcarSettings()

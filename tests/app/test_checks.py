@@ -1,9 +1,13 @@
 """System checks report each configuration mistake with its stable id."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from django_smartcar.checks import check_settings, check_stored_tokens_decrypt
+from django_smartcar.conf import smartcar_settings
 from django_smartcar.models import SmartcarAccount
 
 GOOD_KEY = "uo-U2VotAXZM5w9kAalyuM5E4sT2l2kW4L7yn6BCCss="
@@ -47,7 +51,7 @@ def test_the_checks_are_registered_with_django(good):
         ({"ENCRYPTION_KEYS": ["not-a-fernet-key"]}, "django_smartcar.E003"),
         ({"ENCRYPTION_KEYS": [GOOD_KEY, "short"]}, "django_smartcar.E003"),
         ({"SCOPE": ["read_odometer", "read_everything"]}, "django_smartcar.E004"),
-        ({"SCOPE": "read_odometer"}, "django_smartcar.E004"),
+        ({"SCOPE": "read_odometer"}, "django_smartcar.E010"),
         ({"REDIRECT_URI": "/smartcar/callback/"}, "django_smartcar.E005"),
         ({"REDIRECT_URL_NAME": "no-such-url"}, "django_smartcar.E005"),
         ({"MODE": "production"}, "django_smartcar.E006"),
@@ -125,3 +129,82 @@ def test_an_unreadable_access_token_alone_is_found(good, django_user_model):
     account.save()
     configure(good, ENCRYPTION_KEYS=[NEW_KEY])
     assert ids(check_stored_tokens_decrypt(databases=["default"])) == ["django_smartcar.E008"]
+
+
+@pytest.mark.parametrize(
+    "misspelled, closest",
+    [("CLIENTID", "CLIENT_ID"), ("ENCRYPTION_KEY", "ENCRYPTION_KEYS"), ("REDIRECT_URL", "REDIRECT_URI")],
+)
+def test_a_misspelled_key_is_an_error_naming_the_closest_setting(good, misspelled, closest):
+    configure(good, **{misspelled: "value"})
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E009"
+    assert misspelled in message.msg
+    assert repr(closest) in message.hint
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("REQUEST_TIMEOUT", "ten"),
+        ("REQUEST_TIMEOUT", 0),
+        ("STATE_MAX_AGE", "abc"),
+        ("ACCESS_TOKEN_REFRESH_MARGIN", 5),
+        ("REFRESH_TOKEN_ROTATION_WINDOW", timedelta(days=-1)),
+        ("TASK_MAX_RETRIES", True),
+        ("FANOUT_CHUNK_SIZE", 0),
+        ("WEBHOOK_ENDPOINTS", ["not", "a", "dict"]),
+        ("VEHICLE_REFRESH_INTERVAL", 3600),
+        ("MODE", 1),
+    ],
+)
+def test_a_value_of_the_wrong_type_or_range_is_an_error_and_raises_when_read(good, name, value):
+    configure(good, **{name: value})
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E010"
+    assert f'SMARTCAR["{name}"]' in message.msg
+    assert message.hint
+    # The same message at call time, instead of a TypeError deep in a task.
+    with pytest.raises(ImproperlyConfigured) as raised:
+        getattr(smartcar_settings, name)
+    assert str(raised.value) == message.msg
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("REQUEST_TIMEOUT", 10),
+        ("STATE_MAX_AGE", 300.0),
+        ("RETRY_BACKOFF", 0.5),
+        ("VEHICLE_REFRESH_INTERVAL", None),
+    ],
+)
+def test_harmless_forms_are_accepted(good, name, value):
+    configure(good, **{name: value})
+    assert check_settings() == []
+    assert getattr(smartcar_settings, name) == value
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed(good):
+    configure(good, CLIENT_SECRET=b"bytes-secret-value", MANAGEMENT_TOKEN=12345678)
+    messages = check_settings()
+    assert ids(messages) == ["django_smartcar.E010", "django_smartcar.E010"]
+    text = " ".join(message.msg + message.hint for message in messages)
+    assert "bytes-secret-value" not in text and "12345678" not in text
+
+
+def test_smartcar_that_is_not_a_dict_is_an_error(good):
+    good.SMARTCAR = [("CLIENT_ID", "id")]
+    assert ids(check_settings()) == ["django_smartcar.E010"]
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [("http://user:origin-secret@127.0.0.1:9", "credentials"), ("api.smartcar.com", "not an absolute")],
+)
+def test_an_origin_with_credentials_or_without_scheme_is_an_error(good, value, problem):
+    configure(good, API_ORIGIN=value)
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E011"
+    assert problem in message.msg
+    assert "origin-secret" not in message.msg + message.hint

@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
-from django_smartcar.conf import DEFAULTS, smartcar_settings
+from django_smartcar.conf import DEFAULTS, ENV_FALLBACKS, SCHEMA, smartcar_settings, type_problem
 
 
 def test_values_come_from_the_smartcar_dict(settings):
@@ -38,3 +39,25 @@ def test_override_settings_is_followed_without_reloading(settings):
 def test_unknown_setting_names_are_an_attribute_error():
     with pytest.raises(AttributeError, match="CLIENT_IDD"):
         smartcar_settings.CLIENT_IDD
+
+
+def test_every_setting_declares_its_type_and_its_default_passes():
+    assert sorted(DEFAULTS) == sorted(SCHEMA)
+    assert {
+        name: type_problem(name, value) for name, value in DEFAULTS.items() if type_problem(name, value)
+    } == {}
+
+
+def test_environment_values_are_converted_to_the_declared_type(settings, monkeypatch):
+    # No numeric setting has an environment fallback yet; one added later is converted by its schema entry.
+    settings.SMARTCAR = {}
+    monkeypatch.setitem(ENV_FALLBACKS, "REQUEST_TIMEOUT", "SMARTCAR_REQUEST_TIMEOUT")
+    monkeypatch.setitem(ENV_FALLBACKS, "ROTATION_JITTER", "SMARTCAR_ROTATION_JITTER")
+    monkeypatch.setenv("SMARTCAR_REQUEST_TIMEOUT", "2.5")
+    monkeypatch.setenv("SMARTCAR_ROTATION_JITTER", "3600")
+    assert smartcar_settings.REQUEST_TIMEOUT == 2.5
+    assert smartcar_settings.ROTATION_JITTER == timedelta(hours=1)
+
+    monkeypatch.setenv("SMARTCAR_REQUEST_TIMEOUT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="SMARTCAR_REQUEST_TIMEOUT must be a number"):
+        smartcar_settings.REQUEST_TIMEOUT

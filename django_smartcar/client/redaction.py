@@ -1,0 +1,51 @@
+"""Credentials out of every URL the app reports: exception messages, log lines, stored error texts, reprs.
+
+A configured origin such as ``http://user:secret@proxy.example`` ends up in the text of every failure that names
+the URL it called; so do query parameters such as ``?access_token=...`` if a URL ever carries one. Every URL in
+such a text goes through ``redact_text`` (or ``redact_url``) first.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "***"
+
+# Query parameters whose value is a secret: tokens, secrets, keys, passwords, signatures, OAuth codes.
+SECRET_PARAMETER = re.compile(
+    r"token|secret|passw|pwd|key|signature|sig$|auth|code|credential", re.IGNORECASE
+)
+# Any scheme://... run of URL characters, wherever it appears in a text.
+URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
+# scheme://userinfo@ even when the rest of the URL cannot be parsed.
+USERINFO = re.compile(r"(//)[^/?#\s]*@")
+# A secret-looking query parameter, for URLs too malformed to parse.
+SECRET_QUERY_VALUE = re.compile(
+    r"([?&][^=&#\s]*(?:token|secret|passw|pwd|key|signature|auth|code|credential)[^=&#\s]*=)[^&#\s]*",
+    re.IGNORECASE,
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its ``user:password@`` and with the values of secret-looking query parameters masked."""
+    without_userinfo = USERINFO.sub(rf"\1{REDACTED}@", url)
+    try:
+        parts = urlsplit(without_userinfo)
+        if not parts.query:
+            return without_userinfo
+        query = urlencode(
+            [
+                (name, REDACTED if SECRET_PARAMETER.search(name) else value)
+                for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="*",
+        )
+        return urlunsplit(parts._replace(query=query))
+    except ValueError:
+        return SECRET_QUERY_VALUE.sub(rf"\1{REDACTED}", without_userinfo)
+
+
+def redact_text(text: str) -> str:
+    """``text`` (an error message, a log line) with every URL in it passed through ``redact_url``."""
+    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
