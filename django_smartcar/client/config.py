@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from .redaction import redact_url, without_userinfo
+
 API_VERSION = "2.0"
 
 DEFAULT_CONNECT_ORIGIN = "https://connect.smartcar.com"
@@ -46,7 +48,7 @@ UNIT_SYSTEMS: tuple[str, ...] = ("metric", "imperial")
 REFRESH_TOKEN_LIFETIME = timedelta(days=60)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Origins:
     """The four Smartcar hosts a client talks to. ``auth`` is the full token URL, not just a host."""
 
@@ -59,9 +61,17 @@ class Origins:
         for name in ("connect", "auth", "api", "management"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-                raise ValueError(f"Origins.{name} must be an http(s) URL, got {value!r}")
+                shown = redact_url(value) if isinstance(value, str) else type(value).__name__
+                raise ValueError(f"Origins.{name} must be an http(s) URL, got {shown!r}")
             # Frozen dataclass: normalising in place needs object.__setattr__.
             object.__setattr__(self, name, value.rstrip("/"))
+
+    def __repr__(self) -> str:
+        # Spelled out so that credentials in a configured origin never reach a traceback or a log line.
+        fields = ", ".join(
+            f"{name}={redact_url(getattr(self, name))!r}" for name in ("connect", "auth", "api", "management")
+        )
+        return f"Origins({fields})"
 
     @classmethod
     def from_env(cls) -> Origins:
@@ -75,7 +85,8 @@ class Origins:
 
     @property
     def authorize_url(self) -> str:
-        return f"{self.connect}/oauth/authorize"
+        # The user's browser goes there: the credentials of a configured origin must not go with it.
+        return f"{without_userinfo(self.connect)}/oauth/authorize"
 
     def api_url(self, path: str) -> str:
         """URL of a Vehicle API path such as ``/vehicles`` (the version prefix is added here)."""

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from .redaction import redact_text
+
 # 500 is deliberately absent: Smartcar's SERVER errors are rarely transient, and every retry is a billed
 # request against the vehicle's monthly quota. Callers who know better can retry on `exc.status_code`.
 RETRYABLE_STATUS_CODES = frozenset({429, 502, 503, 504})
@@ -41,7 +43,8 @@ class SmartcarException(Exception):
         self.status_code = status_code
         self.type = type
         self.code = code
-        self.description = description
+        # Whatever names a URL (ours, or Smartcar's text) never carries the credentials in it.
+        self.description = redact_text(description) if description else description
         self.doc_url = doc_url
         self.resolution = resolution
         self.request_id = request_id

@@ -46,6 +46,12 @@ def redact_url(url: str) -> str:
         return SECRET_QUERY_VALUE.sub(rf"\1{REDACTED}", without_userinfo)
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` with no ``user:password@`` at all: for URLs handed to someone else (the Connect URL a browser is
+    sent to), where even a redaction mark does not belong."""
+    return USERINFO.sub(r"\1", url)
+
+
 def redact_text(text: str) -> str:
     """``text`` (an error message, a log line) with every URL in it passed through ``redact_url``."""
     return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)

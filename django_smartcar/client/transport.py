@@ -30,6 +30,7 @@ from .exceptions import (
     SmartcarTimeout,
     exception_from_response,
 )
+from .redaction import redact_url
 
 logger = logging.getLogger("django_smartcar.client")
 
@@ -161,7 +162,7 @@ class Transport:
                 logger.warning(
                     "Smartcar %s %s failed (%s); retry %d/%d in %.2fs",
                     method,
-                    url,
+                    redact_url(url),
                     error,
                     attempt,
                     policy.max_attempts - 1,

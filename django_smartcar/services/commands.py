@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import client, signals
+from ..client.redaction import redact_text
 from ..crypto import EncryptionKeyError
 from ..exceptions import AccountUnavailable, DjangoSmartcarError, MissingPermission
 from ..models import Vehicle, VehicleCommand
@@ -51,7 +52,8 @@ UNTYPED = "SMARTCAR"
 def describe_failure(exc: Exception) -> Failure:
     """The one place that names a failure: Smartcar's errors as Smartcar typed them, the app's own by kind."""
     if isinstance(exc, client.SmartcarException):
-        return Failure(exc.type or UNTYPED, exc.code or "", str(exc), exc.request_id or "", exc.retry_after)
+        message = redact_text(str(exc))
+        return Failure(exc.type or UNTYPED, exc.code or "", message, exc.request_id or "", exc.retry_after)
     if isinstance(exc, MissingPermission):
         return Failure("PERMISSION", exc.permission, str(exc))
     if isinstance(exc, AccountUnavailable):
@@ -62,7 +64,8 @@ def describe_failure(exc: Exception) -> Failure:
             "encryption_key",
             "Vehicle access is unavailable: stored credentials cannot be read.",
         )
-    return Failure("ERROR", type(exc).__name__, str(exc))
+    # Last line of defence: the message is stored on the audit row and answered by the API.
+    return Failure("ERROR", type(exc).__name__, redact_text(str(exc)))
 
 
 def ensure_permitted(vehicle: Vehicle, action: str) -> None:

@@ -21,6 +21,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .. import client, signals
+from ..client.redaction import redact_text
 from ..conf import smartcar_settings
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import SmartcarAccount
@@ -175,6 +176,7 @@ def mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
     """Record that only a reconnect can help (Smartcar refused the refresh token, or said so in a webhook)."""
     account.status = Status.REAUTH_REQUIRED
     account.consecutive_failures += 1
+    reason = redact_text(reason)  # last line of defence: no credentials of a URL in the row, log or signal
     account.last_refresh_error = reason[:255]
     account.save(update_fields=["status", "consecutive_failures", "last_refresh_error", "updated_at"])
     logger.warning("Smartcar account %s needs re-authentication: %s", account.pk, reason)
@@ -187,7 +189,7 @@ def _record_failure(account: SmartcarAccount, exc: client.SmartcarException) -> 
     # A transient failure never costs the account its connection: it stays usable and is retried.
     account.status = Status.REFRESH_FAILING
     account.consecutive_failures += 1
-    account.last_refresh_error = str(exc)[:255]
+    account.last_refresh_error = redact_text(str(exc))[:255]
     account.save(update_fields=["status", "consecutive_failures", "last_refresh_error", "updated_at"])
     logger.warning(
         "Refreshing Smartcar account %s failed (%s attempt(s)): %s",

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import client, signals
+from ..client.redaction import redact_text
 from ..client.results import parse_datetime
 from ..conf import management_tokens, smartcar_settings
 from ..db import select_for_update
@@ -159,7 +160,7 @@ def process_event(event_pk: int) -> WebhookEvent:
         try:
             updates = _apply(json.loads(event.body), received_at=event.received_at)
         except Exception as exc:
-            event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            event.last_error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
             event.save(update_fields=["attempts", "last_error"])
             logger.exception("Processing webhook event %s failed", event.event_id)
             failure = exc  # raised after the commit, so that the row keeps the error
