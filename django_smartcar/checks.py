@@ -5,14 +5,16 @@ Ids are stable: ``django_smartcar.E001``... can be silenced with ``SILENCED_SYST
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.urls import NoReverseMatch, reverse
 
 from . import conf, crypto
@@ -256,13 +258,17 @@ def _check_tokens_decrypt_in(alias: str) -> list:
     meta = SmartcarAccount._meta
     columns = [meta.pk.column] + [meta.get_field(name).column for name in _TOKEN_CHECK_FIELDS]
     try:
-        if not _table_has_columns(alias, meta.db_table, columns):
-            return []
-        sample = _token_sample(alias)
+        with _time_limited(alias):
+            if not _table_has_columns(alias, meta.db_table, columns):
+                return []
+            sample = _token_sample(alias)
     except DatabaseError as exc:
+        # The driver's own class says what happened (QueryCanceled, InsufficientPrivilege...); its message could
+        # name the server, so it is left out.
+        reason = type(exc.__cause__ or exc).__name__
         return [
             Warning(
-                f"Stored Smartcar tokens in database {alias!r} could not be checked ({type(exc).__name__}).",
+                f"Stored Smartcar tokens in database {alias!r} could not be checked ({reason}).",
                 hint="Run manage.py check --database again once the database answers; E008 is skipped until then.",
                 id="django_smartcar.W002",
             )
@@ -299,6 +305,28 @@ def _table_has_columns(alias: str, table: str, columns: list[str]) -> bool:
             return False
         present = {column.name for column in connection.introspection.get_table_description(cursor, table)}
     return set(columns) <= present
+
+
+@contextlib.contextmanager
+def _time_limited(alias: str) -> Iterator[None]:
+    """On PostgreSQL, no statement inside may take longer than DECRYPT_CHECK_SECONDS: on a large table, or one
+    another session has locked, the check gives up (a DatabaseError, reported as W002) instead of hanging.
+
+    A transaction only where it bounds the queries: on SQLite it would take the write lock for a read.
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        # set_config(..., true) lasts until the end of the transaction; it is put back as found afterwards, for
+        # a caller whose transaction this one is nested in (on an error, the rollback puts it back).
+        cursor.execute("SELECT current_setting('statement_timeout')")
+        (previous_timeout,) = cursor.fetchone()
+        limit = f"{int(DECRYPT_CHECK_SECONDS * 1000)}ms"
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [limit])
+        yield
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous_timeout])
 
 
 def _token_sample(alias: str) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.db import connection
+
+from django_smartcar.checks import DECRYPT_CHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND_TIMEOUT = 120
@@ -124,10 +127,25 @@ def test_a_database_error_in_the_check_is_a_warning_not_a_crash(fresh_postgres_u
         result = run_django(restricted_url, "check", "--database", "default")
         assert_succeeds(result)
         assert "django_smartcar.W002" in result.stderr
-        assert "ProgrammingError" in result.stderr
+        assert "InsufficientPrivilege" in result.stderr
     finally:
         with psycopg.connect(fresh_postgres_url, autocommit=True) as admin:
             admin.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
         with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_locked_accounts_table_makes_the_check_give_up_in_time(fresh_postgres_url):
+    # Another session holds the accounts table (a long migration, a VACUUM FULL): the check must not hang.
+    assert_succeeds(run_django(fresh_postgres_url, "migrate", "--noinput"))
+    with psycopg.connect(fresh_postgres_url) as holder:
+        holder.execute("LOCK TABLE django_smartcar_smartcaraccount IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        result = run_django(fresh_postgres_url, "check", "--database", "default")
+        elapsed = time.monotonic() - started
+        # The lock was still held when the check finished: the check gave up rather than waited for it.
+        assert holder.execute("SELECT count(*) FROM django_smartcar_smartcaraccount").fetchone() == (0,)
+    assert_succeeds(result)
+    assert "django_smartcar.W002" in result.stderr and "QueryCanceled" in result.stderr
+    assert elapsed < DECRYPT_CHECK_SECONDS + 20  # the time limit, plus the child process's start-up
