@@ -237,7 +237,7 @@ def _from_environment(name: str, value: str) -> Any:
                 return timedelta(seconds=float(value))
             if kind in (int, float):
                 return kind(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     return value  # left a string: the type check names the variable
 

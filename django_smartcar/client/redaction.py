@@ -29,11 +29,11 @@ SECRET_QUERY_VALUE = re.compile(
 
 def redact_url(url: str) -> str:
     """``url`` without its ``user:password@`` and with the values of secret-looking query parameters masked."""
-    without_userinfo = USERINFO.sub(rf"\1{REDACTED}@", url)
+    masked = USERINFO.sub(rf"\1{REDACTED}@", url)
     try:
-        parts = urlsplit(without_userinfo)
+        parts = urlsplit(masked)
         if not parts.query:
-            return without_userinfo
+            return masked
         query = urlencode(
             [
                 (name, REDACTED if SECRET_PARAMETER.search(name) else value)
@@ -43,7 +43,7 @@ def redact_url(url: str) -> str:
         )
         return urlunsplit(parts._replace(query=query))
     except ValueError:
-        return SECRET_QUERY_VALUE.sub(rf"\1{REDACTED}", without_userinfo)
+        return SECRET_QUERY_VALUE.sub(rf"\1{REDACTED}", masked)
 
 
 def without_userinfo(url: str) -> str:
