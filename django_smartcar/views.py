@@ -106,6 +106,11 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _failure(request, "The Connect response carried no authorization code. Please start again.")
     try:
         account = connect_service.complete_connect(request.user, code, redirect_uri=get_redirect_uri(request))
+    except client.InvalidGrantException:
+        # The code itself was refused (expired, used already, or made up): the request's fault, not Smartcar's.
+        return _failure(
+            request, "Smartcar refused this authorization code (expired or already used). Please start again."
+        )
     except client.SmartcarException as exc:
         logger.warning("Completing Smartcar Connect for user %s failed: %s", request.user.pk, exc)
         return _failure(request, "Smartcar could not complete the connection. Please try again.", status=502)
