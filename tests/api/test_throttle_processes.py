@@ -104,7 +104,9 @@ def test_two_server_processes_together_let_through_only_the_documented_rate(two_
     # No such vehicle: the throttle runs before the lookup, so each request counts without reaching Smartcar.
     codes = [
         session.post(
-            f"{two_servers[index % 2]}{API}/vehicles/999999/lock/", headers={"X-CSRFToken": csrf_secret}, timeout=10
+            f"{two_servers[index % 2]}{API}/vehicles/999999/lock/",
+            headers={"X-CSRFToken": csrf_secret},
+            timeout=10,
         ).status_code
         for index in range(3 * RATE)
     ]
