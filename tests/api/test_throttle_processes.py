@@ -61,8 +61,8 @@ def wait_until_serving(base_url: str, process: subprocess.Popen, log: Path) -> N
         if process.poll() is not None:
             pytest.fail(f"The server exited early:\n{log.read_text()[-4000:]}")
         try:
-            requests.get(f"{base_url}{API}/vehicles/", timeout=2)
-        except requests.ConnectionError:
+            requests.get(f"{base_url}{API}/vehicles/", timeout=5)
+        except requests.RequestException:  # not listening yet, or still importing Django: try again
             time.sleep(0.2)
             continue
         return
