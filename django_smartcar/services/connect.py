@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -83,7 +83,7 @@ def start_connect(
     return url, state
 
 
-def _drop_states_beyond_limit(user, now) -> None:
+def _drop_states_beyond_limit(user, now: datetime) -> None:
     """Delete the user's oldest live (unused, unexpired) states beyond ``MAX_CONNECT_STATES_PER_USER``."""
     limit = smartcar_settings.MAX_CONNECT_STATES_PER_USER
     if limit is None:
@@ -95,7 +95,7 @@ def _drop_states_beyond_limit(user, now) -> None:
         logger.info("Dropped %s old Connect state(s) of user %s beyond the limit", dropped, user.pk)
 
 
-def clear_expired_states(*, now=None, dry_run: bool = False) -> int:
+def clear_expired_states(*, now: datetime | None = None, dry_run: bool = False) -> int:
     """Delete expired Connect states (used or not), like ``clearsessions``; return how many (would) go.
 
     An expired state can never be accepted again: keeping it only grows the table.

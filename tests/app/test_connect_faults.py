@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from io import StringIO
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import call_command
@@ -140,7 +141,7 @@ def test_live_states_per_user_are_bounded_oldest_dropped(smartcar, browser, user
 
     kept = ConnectState.objects.filter(user=user)
     assert kept.count() == 3
-    newest = {ConnectState.hash(url.split("state=")[1].split("&")[0]) for url in urls[-3:]}
+    newest = {ConnectState.hash(parse_qs(urlsplit(url).query)["state"][0]) for url in urls[-3:]}
     assert set(kept.values_list("state_hash", flat=True)) == newest
     assert ConnectState.objects.filter(pk=others.pk).exists()
 
