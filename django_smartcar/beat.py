@@ -31,4 +31,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": refresh_interval,
             "options": {"expires": refresh_interval.total_seconds()},
         }
+    cleanup_interval = smartcar_settings.CONNECT_STATE_CLEANUP_INTERVAL
+    if cleanup_interval is not None:
+        schedule["django-smartcar-clear-connect-states"] = {
+            "task": "django_smartcar.clear_connect_states",
+            "schedule": cleanup_interval,
+            "options": {"expires": cleanup_interval.total_seconds()},
+        }
     return schedule

@@ -43,6 +43,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         (("REDIRECT_URI", "REDIRECT_URL_NAME"), _check_redirect_uri),
         (("MODE", "UNIT_SYSTEM"), _check_mode),
         (ORIGIN_SETTINGS, _check_origins),
+        (("THROTTLE_CACHE",), _check_throttle_cache),
     ):
         if not mistyped.intersection(names):
             errors += check()
@@ -231,6 +232,36 @@ def _check_mode() -> list:
 DECRYPT_SAMPLE_OLDEST = 50
 DECRYPT_SAMPLE_NEWEST = 10
 DECRYPT_CHECK_SECONDS = 5.0
+# Cache backends whose counts are not shared between server processes (or not kept at all).
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _check_throttle_cache() -> list:
+    alias = smartcar_settings.THROTTLE_CACHE
+    configured = getattr(settings, "CACHES", {})
+    if alias not in configured:
+        return [
+            Error(
+                f"SMARTCAR['THROTTLE_CACHE'] is {alias!r}, which is not in CACHES.",
+                hint=f"Use one of {', '.join(map(repr, configured))}, or add that cache to CACHES.",
+                id="django_smartcar.E014",
+            )
+        ]
+    backend = configured[alias].get("BACKEND", "")
+    if backend in PER_PROCESS_CACHES and not settings.DEBUG:
+        return [
+            Warning(
+                f"The API's command throttle counts in cache {alias!r} ({backend.rsplit('.', 1)[-1]}), which "
+                "is not shared between server processes: each process lets the full rate through.",
+                hint='Point SMARTCAR["THROTTLE_CACHE"] at a shared cache (Redis, Memcached or '
+                "DatabaseCache) in CACHES.",
+                id="django_smartcar.W006",
+            )
+        ]
+    return []
 
 
 @register(Tags.database)

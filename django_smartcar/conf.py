@@ -78,6 +78,15 @@ DEFAULTS: dict[str, Any] = {
     "FANOUT_CHUNK_SIZE": 500,
     # How long a Connect ``state`` stays valid (seconds).
     "STATE_MAX_AGE": 600,
+    # Live (unused, unexpired) Connect states kept per user; starting Connect again drops the oldest beyond it
+    # (None: no bound).
+    "MAX_CONNECT_STATES_PER_USER": 10,
+    # Beat: how often expired Connect states are deleted (None: never, e.g. when a cron runs
+    # ``manage.py smartcar_clear_connect_states``).
+    "CONNECT_STATE_CLEANUP_INTERVAL": timedelta(hours=1),
+    # The cache alias the API's command throttle counts in: it must be shared by every server process
+    # (Redis, Memcached, database), or each process lets the full rate through (system check W006).
+    "THROTTLE_CACHE": "default",
     # Where the user lands after connecting or disconnecting, when no safe ``next`` was given.
     "CONNECT_SUCCESS_URL": "/",
     # HTTP time-out for each Smartcar request, in seconds.
@@ -162,6 +171,9 @@ SCHEMA: dict[str, Accepts] = {
     "WEBHOOK_URL_ID": Accepts(_STR, none=True, secret=True),
     "WEBHOOK_ENDPOINTS": Accepts((dict,), secret=True),
     "WEBHOOK_MAX_BODY_BYTES": Accepts((int,), minimum=1),
+    "MAX_CONNECT_STATES_PER_USER": Accepts((int,), none=True, minimum=1),
+    "CONNECT_STATE_CLEANUP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
+    "THROTTLE_CACHE": Accepts(_STR),
 }
 
 

@@ -29,3 +29,26 @@ class MissingPermission(DjangoSmartcarError):
     def __init__(self, permission: str) -> None:
         self.permission = permission
         super().__init__(f"The vehicle has not granted the {permission!r} permission.")
+
+
+class VehicleDisconnected(DjangoSmartcarError):
+    """The vehicle is no longer connected: nothing is sent to Smartcar for it (each call would be billed)."""
+
+    def __init__(self, vehicle) -> None:
+        self.vehicle = vehicle
+        super().__init__(f"Vehicle {vehicle.pk} is disconnected: its owner must connect it again.")
+
+
+class NotQueued(DjangoSmartcarError):
+    """The work could not be handed to Celery (the broker is unreachable); nothing will run it."""
+
+    def __init__(self, what: str, command=None) -> None:
+        # The command row marked failed because of it, when the work was a command.
+        self.command = command
+        super().__init__(
+            f"The {what} could not be queued: the task queue is unavailable. Please try again later."
+        )
+
+
+class InvalidConnectRequest(DjangoSmartcarError):
+    """A Connect option cannot be used as given (e.g. control characters); the message says which one."""

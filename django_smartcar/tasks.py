@@ -16,7 +16,7 @@ from django.db import transaction
 from . import client
 from .conf import smartcar_settings
 from .models import Vehicle, VehicleCommand
-from .services import commands, rotation, vehicles, webhooks
+from .services import commands, connect, rotation, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +101,9 @@ def send_vehicle_command(
 def process_webhook_event(event_id: int) -> None:
     """Apply a stored webhook event. A failure is kept on the event for ``smartcar_process_webhooks --failed``."""
     webhooks.process_event(event_id)
+
+
+@shared_task(name="django_smartcar.clear_connect_states", ignore_result=True)
+def clear_connect_states() -> int:
+    """Beat task: delete expired Connect states (as ``manage.py smartcar_clear_connect_states`` does)."""
+    return connect.clear_expired_states()

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import client
 from .conf import smartcar_settings
-from .exceptions import DjangoSmartcarError, InvalidConnectState
+from .exceptions import DjangoSmartcarError, InvalidConnectRequest, InvalidConnectState
 from .models import SmartcarAccount, Vehicle
 from .services import connect as connect_service
 from .services import webhooks as webhook_service
@@ -33,9 +33,14 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
-    """``candidate`` if it points back to this site, else the configured landing page (no open redirects)."""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    """``candidate`` if it points back to this site and can be stored, else the configured landing page (no open
+    redirects, no NUL or control characters that the database would refuse)."""
+    if (
+        candidate
+        and connect_service.is_storable_text(candidate, connect_service.NEXT_URL_MAX_LENGTH)
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return smartcar_settings.CONNECT_SUCCESS_URL
@@ -52,16 +57,19 @@ def connect(request: HttpRequest) -> HttpResponse:
     if not request.session.session_key:
         request.session.save()
     single_select = request.GET.get("single_select")
-    url, _state = connect_service.start_connect(
-        request.user,
-        redirect_uri=get_redirect_uri(request),
-        session_key=request.session.session_key,
-        next_url=safe_next_url(request, request.GET.get("next")),
-        make=(request.GET.get("make") or "")[:50] or None,
-        single_select=(single_select.lower() in _TRUE) if single_select else None,
-        single_select_vin=(request.GET.get("single_select_vin") or "")[:17] or None,
-        force=(request.GET.get("force") or "").lower() in _TRUE,
-    )
+    try:
+        url, _state = connect_service.start_connect(
+            request.user,
+            redirect_uri=get_redirect_uri(request),
+            session_key=request.session.session_key,
+            next_url=safe_next_url(request, request.GET.get("next")),
+            make=(request.GET.get("make") or "")[:50] or None,
+            single_select=(single_select.lower() in _TRUE) if single_select else None,
+            single_select_vin=(request.GET.get("single_select_vin") or "")[:17] or None,
+            force=(request.GET.get("force") or "").lower() in _TRUE,
+        )
+    except InvalidConnectRequest as exc:
+        return _failure(request, str(exc))
     return HttpResponseRedirect(url)
 
 
@@ -98,6 +106,11 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _failure(request, "The Connect response carried no authorization code. Please start again.")
     try:
         account = connect_service.complete_connect(request.user, code, redirect_uri=get_redirect_uri(request))
+    except client.InvalidGrantException:
+        # The code itself was refused (expired, used already, or made up): the request's fault, not Smartcar's.
+        return _failure(
+            request, "Smartcar refused this authorization code (expired or already used). Please start again."
+        )
     except client.SmartcarException as exc:
         logger.warning("Completing Smartcar Connect for user %s failed: %s", request.user.pk, exc)
         return _failure(request, "Smartcar could not complete the connection. Please try again.", status=502)

@@ -122,3 +122,16 @@ SMARTCAR = {
 
 # The suite runs in simulated mode with DEBUG off on purpose; the warning is tested on its own.
 SILENCED_SYSTEM_CHECKS = ["django_smartcar.W001"]
+
+# Django's default per-process cache, and (for the throttle test's server processes) a shared Redis cache that
+# the API's command throttle counts in when DJANGO_SMARTCAR_TEST_THROTTLE_REDIS names one.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("DJANGO_SMARTCAR_TEST_THROTTLE_REDIS"):
+    CACHES["throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["DJANGO_SMARTCAR_TEST_THROTTLE_REDIS"],
+    }
+    SMARTCAR["THROTTLE_CACHE"] = "throttle"
+else:
+    # Each test process is one server: its throttle counts are naturally shared. W006 is tested on its own.
+    SILENCED_SYSTEM_CHECKS.append("django_smartcar.W006")

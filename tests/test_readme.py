@@ -159,6 +159,7 @@ def test_production_settings_example_reads_the_environment(monkeypatch):
         "ALLOWED_HOSTS": "cars.example.com",
         "DATABASE_URL": "postgres://cars:pw@127.0.0.1:5432/cars",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
         "SMARTCAR_CLIENT_ID": "client-id",
         "SMARTCAR_CLIENT_SECRET": "client-secret",
         "SMARTCAR_REDIRECT_URI": "https://cars.example.com/smartcar/callback/",
@@ -171,6 +172,7 @@ def test_production_settings_example_reads_the_environment(monkeypatch):
     namespace = run_example("production-settings")
 
     assert namespace["DATABASES"]["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert namespace["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/1"
     assert namespace["SMARTCAR"]["ENCRYPTION_KEYS"] == ["new-key", "old-key"]
     assert namespace["SMARTCAR"]["MANAGEMENT_TOKEN"] == ["amt"]
     assert set(namespace["SMARTCAR"]) <= set(DEFAULTS)

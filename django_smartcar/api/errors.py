@@ -17,14 +17,20 @@ from rest_framework.response import Response
 
 from .. import client
 from ..crypto import EncryptionKeyError
-from ..exceptions import AccountUnavailable, MissingPermission
+from ..exceptions import AccountUnavailable, MissingPermission, NotQueued, VehicleDisconnected
 from ..models import VehicleCommand
 from ..services import commands
 
 logger = logging.getLogger(__name__)
 
 # The failures the API maps itself; anything else keeps DRF's (and the project's) exception handling.
-SMARTCAR_FAILURES = (client.SmartcarException, MissingPermission, AccountUnavailable)
+SMARTCAR_FAILURES = (
+    client.SmartcarException,
+    MissingPermission,
+    AccountUnavailable,
+    VehicleDisconnected,
+    NotQueued,
+)
 
 # Smartcar's error type (and the app's own PERMISSION / REAUTHENTICATE) -> HTTP status.
 STATUS_FOR_TYPE: dict[str, int] = {
@@ -38,13 +44,19 @@ STATUS_FOR_TYPE: dict[str, int] = {
     "REAUTHENTICATE": 409,
     # Stored credentials cannot be read (no configured key decrypts them): a deployment problem.
     "UNAVAILABLE": 503,
+    # Refused locally, before any (billed) request: the vehicle is disconnected.
+    "VEHICLE_DISCONNECTED": 409,
+    # The Celery broker could not take the work: nothing will run it, try again later.
+    commands.NOT_QUEUED: 503,
 }
 # Everything else went wrong between Smartcar, the car maker and us: server errors, gateways, the network.
 UPSTREAM_FAILURE_STATUS = 502
 
 # Failures only the car's owner can fix, by going through Connect again (granting what is missing). A
 # Smartcar 401 is answered 409, not 401: to an API client 401 means "your session here is invalid".
-RECONNECT_TYPES = frozenset({"PERMISSION", "AUTHENTICATION", "RESOURCE_NOT_FOUND", "REAUTHENTICATE"})
+RECONNECT_TYPES = frozenset(
+    {"PERMISSION", "AUTHENTICATION", "RESOURCE_NOT_FOUND", "REAUTHENTICATE", "VEHICLE_DISCONNECTED"}
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,12 @@ class SmartcarFailure:
 
     @classmethod
     def from_exception(
-        cls, exc: client.SmartcarException | MissingPermission | AccountUnavailable
+        cls,
+        exc: client.SmartcarException
+        | MissingPermission
+        | AccountUnavailable
+        | VehicleDisconnected
+        | NotQueued,
     ) -> SmartcarFailure:
         """The failure a service raised, named as its command audit row would name it."""
         failure = commands.describe_failure(exc)

@@ -2,13 +2,19 @@
 
 Each of those calls is a billed Smartcar request and may wake the car, so the app limits them per user even when
 the project sets no throttling at all. Set ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["smartcar_commands"]`` to
-change the rate, or to ``None`` to turn this throttle off.
+change the rate, or to ``None`` to turn this throttle off. The counts live in the cache named by
+``SMARTCAR["THROTTLE_CACHE"]``, which must be shared by every server process (system check W006).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.cache import caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
+
+from ..conf import smartcar_settings
 
 
 class SmartcarCommandThrottle(UserRateThrottle):
@@ -19,3 +25,9 @@ class SmartcarCommandThrottle(UserRateThrottle):
         # Read at every request (not at import, as DRF's class attribute is), so settings changes apply.
         rates = api_settings.DEFAULT_THROTTLE_RATES or {}
         return rates.get(self.scope, self.default_rate)
+
+    @property
+    def cache(self) -> Any:
+        # A per-process cache (LocMem, Django's default) would count each worker separately: N workers, N times
+        # the rate. The alias is read at every request, like the rate.
+        return caches[smartcar_settings.THROTTLE_CACHE]

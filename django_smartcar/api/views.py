@@ -1,4 +1,4 @@
-"""The API's views: thin adapters over ``services`` (and ``tasks`` for ``?async=1``), scoped to the user.
+"""The API's views: thin adapters over ``services`` (which also queue the ``?async=1`` work), scoped to the user.
 
 Every object is looked up among the requesting user's own accounts, so another user's vehicle, command or
 account is a 404, never a 403 that would confirm it exists.
@@ -6,7 +6,6 @@ account is a 404, never a 403 that would confirm it exists.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -24,14 +23,15 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import tasks
 from ..crypto import EncryptionKeyError
+from ..exceptions import InvalidConnectRequest, NotQueued
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
 from ..services import commands, connect, vehicles
 from ..services.clients import get_redirect_uri
 from ..views import safe_next_url
 from .errors import SMARTCAR_FAILURES, SmartcarFailure, failure_response, unavailable_response
 from .pagination import SmartcarPagination
+from .parsers import parser_classes
 from .serializers import (
     LARGEST_ID,
     AccountSerializer,
@@ -71,11 +71,15 @@ SMARTCAR_ERRORS = {
     ),
     409: _error(
         "The vehicle's state does not allow it (VEHICLE_STATE, COMPATIBILITY...), or the owner must "
-        "reconnect (REAUTHENTICATE, AUTHENTICATION, RESOURCE_NOT_FOUND, with reconnect_url)."
+        "reconnect (REAUTHENTICATE, AUTHENTICATION, RESOURCE_NOT_FOUND, VEHICLE_DISCONNECTED, with "
+        "reconnect_url)."
     ),
     429: _error("Smartcar's rate limit (RATE_LIMIT) or this API's throttling; see Retry-After."),
     502: _error("Smartcar, the car maker or the network failed (SERVER, UPSTREAM, SMARTCAR...)."),
-    503: _error("The stored tokens cannot be read (a deployment problem: the encryption keys)."),
+    503: _error(
+        "The stored tokens cannot be read (a deployment problem: the encryption keys), or ?async=1 work could "
+        "not be queued (NOT_QUEUED: the task broker is down)."
+    ),
 }
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
@@ -113,6 +117,11 @@ class SmartcarAPIMixin:
         # (AllowAny, DRF's default, adds nothing to IsAuthenticated and would only make the schema say otherwise).
         project_classes = [cls for cls in api_settings.DEFAULT_PERMISSION_CLASSES if cls is not AllowAny]
         return [IsAuthenticated(), *(permission() for permission in project_classes)]
+
+    @property
+    def parser_classes(self) -> list[type]:
+        # The project's parsers, with JSON parsing that answers 400 (not 500) to absurdly nested documents.
+        return parser_classes()
 
     @property
     def pagination_class(self) -> type | None:
@@ -250,7 +259,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     def refresh(self, request: Request, pk: str | None = None) -> Response:
         vehicle = self.get_object()
         if wants_async(request):
-            transaction.on_commit(partial(tasks.refresh_vehicle_data.delay, vehicle.pk))
+            vehicles.queue_refresh(vehicle)
             return Response(
                 RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data, status=202
             )
@@ -271,18 +280,12 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         vehicle = self.get_object()
         context = self.get_serializer_context()
         if wants_async(request):
-            # Refused now rather than by the worker, so the client hears it in this answer.
-            commands.ensure_permitted(vehicle, command_action)
-            command = commands.create_command(vehicle, command_action, user=request.user)
-            transaction.on_commit(
-                partial(
-                    tasks.send_vehicle_command.delay,
-                    vehicle.pk,
-                    command_action.value,
-                    request.user.pk,
-                    command.pk,
-                )
-            )
+            # Refusals and a dead broker are raised now rather than met by the worker: the client hears them here.
+            try:
+                command = commands.queue_command(vehicle, command_action, user=request.user)
+            except NotQueued as exc:
+                failed = CommandSerializer(exc.command, context=context).data
+                return failure_response(request, SmartcarFailure.from_exception(exc), command=failed)
             queued = CommandSerializer(command, context=context).data
             # str(): the serialized url is a Hyperlink, which WSGI servers refuse in a header.
             return Response(queued, status=202, headers={"Location": str(queued["url"])})
@@ -385,13 +388,16 @@ class ConnectUrlView(SmartcarAPIMixin, APIView):
         options = ConnectUrlRequestSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         chosen = options.validated_data
-        url, state = connect.start_connect(
-            request.user,
-            redirect_uri=get_redirect_uri(request),
-            next_url=safe_next_url(request, chosen.get("next")),
-            make=chosen.get("make") or None,
-            single_select=chosen.get("single_select"),
-            single_select_vin=chosen.get("single_select_vin") or None,
-            force=chosen.get("force", False),
-        )
+        try:
+            url, state = connect.start_connect(
+                request.user,
+                redirect_uri=get_redirect_uri(request),
+                next_url=safe_next_url(request, chosen.get("next")),
+                make=chosen.get("make") or None,
+                single_select=chosen.get("single_select"),
+                single_select_vin=chosen.get("single_select_vin") or None,
+                force=chosen.get("force", False),
+            )
+        except InvalidConnectRequest as exc:
+            raise ValidationError({"detail": str(exc)}) from None
         return Response(ConnectUrlSerializer({"url": url, "state": state}).data)

@@ -15,8 +15,15 @@ from django.utils import timezone
 from .. import client, signals
 from ..client.redaction import redact_text
 from ..crypto import EncryptionKeyError
-from ..exceptions import AccountUnavailable, DjangoSmartcarError, MissingPermission
+from ..exceptions import (
+    AccountUnavailable,
+    DjangoSmartcarError,
+    MissingPermission,
+    NotQueued,
+    VehicleDisconnected,
+)
 from ..models import Vehicle, VehicleCommand
+from . import queueing
 from .clients import get_vehicle_client
 from .tokens import get_access_token
 from .vehicles import DataPoint, apply_vehicle_data
@@ -47,6 +54,8 @@ class Failure:
 
 # The type recorded when Smartcar gave none (a network error, a gateway's HTML page).
 UNTYPED = "SMARTCAR"
+# The type recorded when a command could not be handed to Celery (the broker was down): it never ran.
+NOT_QUEUED = "NOT_QUEUED"
 
 
 def describe_failure(exc: Exception) -> Failure:
@@ -58,6 +67,10 @@ def describe_failure(exc: Exception) -> Failure:
         return Failure("PERMISSION", exc.permission, str(exc))
     if isinstance(exc, AccountUnavailable):
         return Failure("REAUTHENTICATE", exc.account.status, str(exc))
+    if isinstance(exc, VehicleDisconnected):
+        return Failure("VEHICLE_DISCONNECTED", "disconnected", str(exc))
+    if isinstance(exc, NotQueued):
+        return Failure(NOT_QUEUED, "broker_unavailable", str(exc))
     if isinstance(exc, EncryptionKeyError):
         return Failure(
             "UNAVAILABLE",
@@ -68,8 +81,15 @@ def describe_failure(exc: Exception) -> Failure:
     return Failure("ERROR", type(exc).__name__, redact_text(str(exc)))
 
 
+def ensure_connected(vehicle: Vehicle) -> None:
+    """Raise ``VehicleDisconnected`` for a disconnected vehicle: every call Smartcar would refuse is billed."""
+    if not vehicle.is_connected:
+        raise VehicleDisconnected(vehicle)
+
+
 def ensure_permitted(vehicle: Vehicle, action: str) -> None:
-    """Raise ``MissingPermission`` unless the vehicle granted what ``action`` needs."""
+    """Raise ``VehicleDisconnected`` or ``MissingPermission`` unless ``action`` can be sent to the vehicle."""
+    ensure_connected(vehicle)
     permission = REQUIRED_PERMISSION[Action(action)]
     if not vehicle.has_permission(permission):
         raise MissingPermission(permission)
@@ -78,6 +98,40 @@ def ensure_permitted(vehicle: Vehicle, action: str) -> None:
 def send_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
     """Send ``action`` to the car now and return its audit row; ``command.status`` tells whether it worked."""
     return execute_command(create_command(vehicle, action, user=user))
+
+
+def queue_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
+    """Create the pending audit row and queue its Celery task; the one way commands are sent in the background.
+
+    Refusals (disconnected vehicle, missing permission) are raised before any row exists, so the caller hears
+    them at once. If the broker is down the row is marked failed (type ``NOT_QUEUED``) and ``NotQueued`` is
+    raised: no row is ever left ``pending`` with no message to complete it.
+    """
+    from .. import tasks  # tasks imports the services: imported here, when first needed
+
+    ensure_permitted(vehicle, action)
+    command = create_command(vehicle, action, user=user)
+    queueing.publish(
+        lambda: tasks.send_vehicle_command.delay(
+            vehicle.pk, command.action, getattr(user, "pk", None), command.pk
+        ),
+        what="command",
+        on_failure=lambda: _record_not_queued(command),
+    )
+    return command
+
+
+def _record_not_queued(command: VehicleCommand) -> VehicleCommand:
+    failure = describe_failure(NotQueued("command"))
+    VehicleCommand.objects.filter(pk=command.pk, status=VehicleCommand.Status.PENDING).update(
+        status=VehicleCommand.Status.FAILED,
+        error_type=failure.type,
+        error_code=failure.code,
+        error_message=failure.message,
+        completed_at=timezone.now(),
+    )
+    command.refresh_from_db()
+    return command
 
 
 def create_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:

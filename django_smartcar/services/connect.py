@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import client, signals
 from ..conf import smartcar_settings
 from ..db import select_for_update
-from ..exceptions import InvalidConnectState
+from ..exceptions import InvalidConnectRequest, InvalidConnectState
 from ..models import ConnectState, SmartcarAccount, Vehicle
 from . import subscriptions, tokens, vehicles
 from .clients import get_auth_client, get_transport, get_vehicle_client
 
 logger = logging.getLogger(__name__)
+
+
+# The longest ``next`` URL kept (the column's size).
+NEXT_URL_MAX_LENGTH = ConnectState._meta.get_field("next_url").max_length
+
+
+def is_storable_text(value: str, max_length: int) -> bool:
+    """Whether a user-supplied string can be stored and shown as is: not too long, no control characters
+    (PostgreSQL refuses NUL), no lone surrogates (no encoding can write them)."""
+    return len(value) <= max_length and not any(
+        ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in value
+    )
+
+
+def _check_option(name: str, value: str | None, max_length: int) -> str | None:
+    if value and not is_storable_text(value, max_length):
+        raise InvalidConnectRequest(f"The {name} parameter is invalid.")
+    return value or None
 
 
 def start_connect(
@@ -34,29 +52,64 @@ def start_connect(
     """Create a single-use ``state`` for ``user`` and return ``(connect_url, state)``.
 
     With a ``session_key`` the state is also bound to that browser session, so a link sent to someone else
-    cannot complete the connection in their session.
+    cannot complete the connection in their session. A ``next_url`` that cannot be stored is dropped (the
+    landing page is used); a ``make`` or ``single_select_vin`` that is not plain text raises
+    ``InvalidConnectRequest``. The user's live states are bounded by ``MAX_CONNECT_STATES_PER_USER``: the
+    oldest ones beyond it are dropped, so repeated clicks cannot fill the table.
     """
+    make = _check_option("make", make, 50)
+    single_select_vin = _check_option("single_select_vin", single_select_vin, 17)
+    if next_url and not is_storable_text(next_url, NEXT_URL_MAX_LENGTH):
+        next_url = ""
     state = secrets.token_urlsafe(32)
-    ConnectState.objects.create(
-        state_hash=ConnectState.hash(state),
-        user=user,
-        session_key_hash=ConnectState.hash(session_key) if session_key else "",
-        next_url=next_url or "",
-        expires_at=timezone.now() + timedelta(seconds=int(smartcar_settings.STATE_MAX_AGE)),
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        ConnectState.objects.create(
+            state_hash=ConnectState.hash(state),
+            user=user,
+            session_key_hash=ConnectState.hash(session_key) if session_key else "",
+            next_url=next_url or "",
+            created_at=now,
+            expires_at=now + timedelta(seconds=int(smartcar_settings.STATE_MAX_AGE)),
+        )
+        _drop_states_beyond_limit(user, now)
     url = get_auth_client(redirect_uri).get_auth_url(
         force=force,
         state=state,
-        make=make or None,
+        make=make,
         single_select=single_select,
-        single_select_vin=single_select_vin or None,
+        single_select_vin=single_select_vin,
     )
     return url, state
 
 
+def _drop_states_beyond_limit(user, now: datetime) -> None:
+    """Delete the user's oldest live (unused, unexpired) states beyond ``MAX_CONNECT_STATES_PER_USER``."""
+    limit = smartcar_settings.MAX_CONNECT_STATES_PER_USER
+    if limit is None:
+        return
+    live = ConnectState.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now)
+    keep = list(live.order_by("-created_at", "-pk").values_list("pk", flat=True)[: int(limit)])
+    dropped, _ = live.exclude(pk__in=keep).delete()
+    if dropped:
+        logger.info("Dropped %s old Connect state(s) of user %s beyond the limit", dropped, user.pk)
+
+
+def clear_expired_states(*, now: datetime | None = None, dry_run: bool = False) -> int:
+    """Delete expired Connect states (used or not), like ``clearsessions``; return how many (would) go.
+
+    An expired state can never be accepted again: keeping it only grows the table.
+    """
+    expired = ConnectState.objects.filter(expires_at__lte=now or timezone.now())
+    if dry_run:
+        return expired.count()
+    deleted, _ = expired.delete()
+    return deleted
+
+
 def consume_state(state: str | None, *, user, session_key: str | None = None) -> ConnectState:
     """Check and use up a callback's ``state``; raise ``InvalidConnectState`` with a user-readable reason."""
-    if not state or len(state) > 200:
+    if not state or not is_storable_text(state, 200):
         raise InvalidConnectState("The Connect response carried no valid state. Please start again.")
     now = timezone.now()
     with transaction.atomic():
@@ -91,13 +144,8 @@ def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
     snapshots = vehicles.fetch_vehicles(access["access_token"])
     mode = smartcar_settings.MODE
     with transaction.atomic():
-        account = select_for_update(
-            SmartcarAccount.objects.filter(smartcar_user_id=smartcar_user_id, mode=mode)
-        ).first()
-        created = account is None
-        if created:
-            account = SmartcarAccount(owner=user, smartcar_user_id=smartcar_user_id, mode=mode)
-        elif account.owner_id != user.pk:
+        account, created = _lock_or_create_account(user, smartcar_user_id, mode, access)
+        if not created and account.owner_id != user.pk:
             # Whoever signs in to that Smartcar account controls it; the connection follows them.
             logger.info("Smartcar account %s moves to user %s on reconnect", account.pk, user.pk)
             account.owner = user
@@ -114,6 +162,30 @@ def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
         synced = vehicles.apply_vehicle_list(account, snapshots)
     subscriptions.subscribe_vehicles(synced.connected, access["access_token"])
     return account
+
+
+def _lock_or_create_account(
+    user, smartcar_user_id: str, mode: str, access: dict
+) -> tuple[SmartcarAccount, bool]:
+    """The account row for this Smartcar user, locked, and whether it was created now. Call inside a transaction.
+
+    ``select_for_update`` locks nothing while the row does not exist, so two callbacks for the same new Smartcar
+    user (a double click, two tabs) may both try to insert it: the insert runs in a savepoint, and the one that
+    loses the unique constraint locks and updates the row the winner wrote, so both end as a connection.
+    """
+    accounts = SmartcarAccount.objects.filter(smartcar_user_id=smartcar_user_id, mode=mode)
+    account = select_for_update(accounts).first()
+    if account is not None:
+        return account, False
+    account = SmartcarAccount(owner=user, smartcar_user_id=smartcar_user_id, mode=mode)
+    tokens.store_tokens(account, access)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:
+        logger.info("A concurrent callback of user %s created the account first; updating it", user.pk)
+        return select_for_update(accounts).get(), False
+    return account, True
 
 
 def disconnect_vehicle(vehicle: Vehicle) -> None:

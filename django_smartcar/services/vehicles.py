@@ -15,8 +15,9 @@ from django.utils import timezone
 from .. import client, signals
 from ..conf import smartcar_settings
 from ..db import select_for_update
+from ..exceptions import VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
-from . import subscriptions
+from . import queueing, subscriptions
 from .clients import get_transport, get_vehicle_client
 from .tokens import get_access_token
 
@@ -250,7 +251,12 @@ def refreshable_vehicle_ids(now: datetime | None = None) -> Iterator[int]:
 
 
 def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
-    """Fetch every data point the vehicle permits in ONE batch request, and store what is newer."""
+    """Fetch every data point the vehicle permits in ONE batch request, and store what is newer.
+
+    A disconnected vehicle is refused here (``VehicleDisconnected``), before any billed request is sent.
+    """
+    if not vehicle.is_connected:
+        raise VehicleDisconnected(vehicle)
     result = RefreshResult()
     paths = refreshable_paths(vehicle)
     if not paths:
@@ -271,6 +277,18 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
         )
     )
     return result
+
+
+def queue_refresh(vehicle: Vehicle) -> None:
+    """Queue a background refresh of ``vehicle``; ``NotQueued`` if the broker cannot take it.
+
+    A disconnected vehicle is refused at once (``VehicleDisconnected``) rather than silently skipped by the task.
+    """
+    from .. import tasks  # tasks imports the services: imported here, when first needed
+
+    if not vehicle.is_connected:
+        raise VehicleDisconnected(vehicle)
+    queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="refresh")
 
 
 def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[str]:

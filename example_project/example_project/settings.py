@@ -75,6 +75,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# One cache per process unless CACHE_URL names a shared one (production: the API's throttle counts there).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the bundled simulator and the Celery worker share this file: wait for locks rather than
     # fail, and let readers run beside the writer.

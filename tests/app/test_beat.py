@@ -24,7 +24,19 @@ def test_schedule_follows_the_settings(settings):
 
 def test_vehicle_polling_can_be_switched_off(settings):
     settings.SMARTCAR = {**settings.SMARTCAR, "VEHICLE_REFRESH_INTERVAL": None}
-    assert list(beat_schedule()) == ["django-smartcar-rotate-expiring-tokens"]
+    schedule = beat_schedule()
+    assert "django-smartcar-rotate-expiring-tokens" in schedule
+    assert "django-smartcar-refresh-connected-vehicles" not in schedule
+
+
+def test_connect_state_cleanup_follows_its_setting(settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "CONNECT_STATE_CLEANUP_INTERVAL": timedelta(minutes=20)}
+    entry = beat_schedule()["django-smartcar-clear-connect-states"]
+    assert entry["task"] == "django_smartcar.clear_connect_states"
+    assert entry["schedule"] == timedelta(minutes=20) and entry["options"] == {"expires": 1200.0}
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "CONNECT_STATE_CLEANUP_INTERVAL": None}
+    assert "django-smartcar-clear-connect-states" not in beat_schedule()
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes old connections itself

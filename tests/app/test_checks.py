@@ -11,6 +11,7 @@ from django_smartcar.conf import smartcar_settings
 from django_smartcar.models import SmartcarAccount
 
 GOOD_KEY = "uo-U2VotAXZM5w9kAalyuM5E4sT2l2kW4L7yn6BCCss="
+SHARED_CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "smartcar_throttle"}
 
 
 def ids(messages):
@@ -20,11 +21,13 @@ def ids(messages):
 @pytest.fixture
 def good(settings):
     settings.DEBUG = True
+    settings.CACHES = {**settings.CACHES, "shared": SHARED_CACHE}
     settings.SMARTCAR = {
         "CLIENT_ID": "id",
         "CLIENT_SECRET": "secret",
         "ENCRYPTION_KEYS": [GOOD_KEY],
         "MODE": "simulated",
+        "THROTTLE_CACHE": "shared",
     }
     return settings
 
@@ -208,3 +211,31 @@ def test_an_origin_with_credentials_or_without_scheme_is_an_error(good, value, p
     assert message.id == "django_smartcar.E011"
     assert problem in message.msg
     assert "origin-secret" not in message.msg + message.hint
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"],
+)
+def test_a_per_process_throttle_cache_without_debug_is_a_warning(good, backend):
+    good.DEBUG = False
+    good.CACHES = {**good.CACHES, "shared": {"BACKEND": backend}}
+    configure(good, MODE="live")
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.W006" and message.level == checks.WARNING
+    assert "'shared'" in message.msg and "THROTTLE_CACHE" in message.hint
+
+
+def test_a_per_process_throttle_cache_is_fine_in_development(good):
+    good.CACHES = {**good.CACHES, "shared": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert check_settings() == []
+
+
+def test_a_shared_throttle_cache_without_debug_passes(good):
+    good.DEBUG = False
+    configure(good, MODE="live")
+    assert check_settings() == []
+
+
+def test_an_unknown_throttle_cache_is_an_error(good):
+    configure(good, THROTTLE_CACHE="nowhere")
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E014" and "'nowhere'" in message.msg

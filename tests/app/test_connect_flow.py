@@ -156,7 +156,8 @@ def test_an_error_parameter_is_reported_without_storing_anything(smartcar, brows
 def test_a_code_smartcar_rejects_is_a_clear_error(smartcar, browser):
     _code, state = fresh_code_and_state(browser)
     response = bad_callback(browser, smartcar, code="not-a-real-code", state=state)
-    assert response.status_code == 502 and b"could not complete the connection" in response.content
+    assert response.status_code == 400 and b"refused this authorization code" in response.content
+    assert not SmartcarAccount.objects.exists()
 
 
 def test_a_missing_code_is_refused(smartcar, browser):
