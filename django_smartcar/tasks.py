@@ -101,3 +101,9 @@ def send_vehicle_command(
 def process_webhook_event(event_id: int) -> None:
     """Apply a stored webhook event. A failure is kept on the event for ``smartcar_process_webhooks --failed``."""
     webhooks.process_event(event_id)
+
+
+@shared_task(name="django_smartcar.requeue_pending_webhook_events", ignore_result=True)
+def requeue_pending_webhook_events() -> int:
+    """Beat task: queue processing again for webhook events pending longer than WEBHOOK_PENDING_REQUEUE_AFTER."""
+    return webhooks.requeue_stale_pending_events()
