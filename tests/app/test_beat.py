@@ -24,7 +24,19 @@ def test_schedule_follows_the_settings(settings):
 
 def test_vehicle_polling_can_be_switched_off(settings):
     settings.SMARTCAR = {**settings.SMARTCAR, "VEHICLE_REFRESH_INTERVAL": None}
-    assert list(beat_schedule()) == ["django-smartcar-rotate-expiring-tokens"]
+    schedule = beat_schedule()
+    assert "django-smartcar-refresh-connected-vehicles" not in schedule
+    assert "django-smartcar-rotate-expiring-tokens" in schedule
+
+
+def test_the_webhook_sweep_follows_its_setting_and_can_be_switched_off(settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_SWEEP_INTERVAL": timedelta(minutes=2)}
+    sweep = beat_schedule()["django-smartcar-requeue-pending-webhook-events"]
+    assert sweep["task"] == "django_smartcar.requeue_pending_webhook_events"
+    assert sweep["schedule"] == timedelta(minutes=2) and sweep["options"] == {"expires": 120.0}
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_SWEEP_INTERVAL": None}
+    assert "django-smartcar-requeue-pending-webhook-events" not in beat_schedule()
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes old connections itself
