@@ -190,7 +190,7 @@ def publish_processing(event_pk: int) -> bool:
 
     try:
         process_webhook_event.delay(event_pk)
-    except Exception as exc:  # noqa: BLE001 - any broker or transport failure: the row is durable
+    except Exception as exc:  # any broker or transport failure: the row is durable
         # The type only: a transport's message may carry the broker URL and its password.
         logger.warning(
             "Could not queue webhook event pk=%s (%s); the pending-event sweep will queue it again",

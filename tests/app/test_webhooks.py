@@ -610,3 +610,44 @@ def test_the_command_processes_only_stale_pending_events_with_pending(hooked_acc
     call_command("smartcar_process_webhooks", "--pending")
     assert WebhookEvent.objects.get(event_id="stale").status == "processed"
     assert WebhookEvent.objects.get(event_id="fresh").status == "pending"  # may still be in the broker
+
+
+def test_an_event_queued_twice_at_once_is_processed_once(hooked_account, receiver_url, record_signal):
+    """A sweep and a redelivery (or two sweeps) queue the same event: two workers race on it; the row lock lets
+    exactly one apply it."""
+    import threading
+
+    from django.db import connection
+
+    from django_smartcar.services import webhooks
+    from tests.celery_app import app
+
+    processed = record_signal("webhook_processed")
+    vehicle = hooked_account.vehicles.first()
+    app.conf.task_always_eager = False
+    try:
+        post_signed(receiver_url, state_event(vehicle, odometer=8888.0, at=timezone.now(), event_id="twice"))
+    finally:
+        app.conf.task_always_eager = True
+    event = WebhookEvent.objects.get(event_id="twice")
+    barrier = threading.Barrier(2, timeout=30)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()  # both workers hold the task: the race is on
+            webhooks.process_event(event.pk)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads) and not failures, failures
+    event.refresh_from_db()
+    assert event.status == "processed" and event.attempts == 1
+    assert len(processed.calls) == 1
