@@ -251,10 +251,10 @@ def _shape(payload: Any) -> tuple[str, str]:
         raise WebhookRejected(400, "The body is not a JSON object.")
     if isinstance(payload.get("eventType"), str) and isinstance(payload.get("data"), dict):
         event_type = _event_type(payload["eventType"], "eventType")
-        if event_type in ("VEHICLE_STATE", "VEHICLE_ERROR"):
-            vehicle_id = _v4_vehicle_id(payload)
-            if not vehicle_id:
-                raise WebhookRejected(400, f"{event_type} event without data.vehicle.id.")
+        vehicle_id = _v4_vehicle_id(payload)
+        if event_type in ("VEHICLE_STATE", "VEHICLE_ERROR") and not vehicle_id:
+            raise WebhookRejected(400, f"{event_type} event without data.vehicle.id.")
+        if vehicle_id:  # looked up while processing, whatever the event type
             _check_text(vehicle_id, "data.vehicle.id", max_length=VEHICLE_ID_MAX_LENGTH)
         return event_type, "4.0"
     if isinstance(payload.get("eventName"), str) and isinstance(payload.get("payload"), dict):

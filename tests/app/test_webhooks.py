@@ -327,6 +327,10 @@ HOSTILE_SIGNED_BODIES = {
     "NUL in eventId": _event(eventId="a\x00b"),
     "NUL in eventType": _event(eventType="VEHICLE_STATE\x00"),
     "NUL in the vehicle id": _event(data={"vehicle": {"id": "v\x00"}}),
+    "NUL in the vehicle id of another event type": _event(
+        eventType="OTHER", data={"vehicle": {"id": "v\x00"}}
+    ),
+    "vehicle id over the column": _event(data={"vehicle": {"id": "v" * 101}}),
     "eventType over the column": _event(eventType="X" * 51),
     "eventType that grows when upper-cased": _event(eventType="\u00df" * 30),
     "lone surrogate in eventId": b'{"eventId": "\\ud800", "eventType": "X", "data": {}}',
