@@ -5,7 +5,8 @@
     app.conf.beat_schedule = {**app.conf.beat_schedule, **beat_schedule()}
 
 Plain ``{"task", "schedule"}`` entries, so django-celery-beat's DatabaseScheduler imports them too. The
-intervals come from ``SMARTCAR["ROTATION_CHECK_INTERVAL"]`` and ``SMARTCAR["VEHICLE_REFRESH_INTERVAL"]``.
+intervals come from ``SMARTCAR["ROTATION_CHECK_INTERVAL"]``, ``SMARTCAR["VEHICLE_REFRESH_INTERVAL"]`` and
+``SMARTCAR["WEBHOOK_SWEEP_INTERVAL"]``.
 """
 
 from __future__ import annotations
@@ -37,5 +38,13 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "django_smartcar.clear_connect_states",
             "schedule": cleanup_interval,
             "options": {"expires": cleanup_interval.total_seconds()},
+        }
+    sweep_interval = smartcar_settings.WEBHOOK_SWEEP_INTERVAL
+    if sweep_interval is not None:
+        # Webhook events answered 2xx whose processing task was lost (broker down or restarted) get queued again.
+        schedule["django-smartcar-requeue-pending-webhook-events"] = {
+            "task": "django_smartcar.requeue_pending_webhook_events",
+            "schedule": sweep_interval,
+            "options": {"expires": sweep_interval.total_seconds()},
         }
     return schedule

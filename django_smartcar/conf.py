@@ -102,6 +102,14 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_ENDPOINTS": {},
     # Larger webhook bodies are refused with 413 before they are read.
     "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
+    # Beat: how often webhook events still pending are queued again (None: never), and how long an event may
+    # stay pending (queued, waiting for a worker) before the sweep queues it again, e.g. after its task was lost
+    # with a broker restart or never sent because the broker was down.
+    "WEBHOOK_SWEEP_INTERVAL": timedelta(minutes=5),
+    "WEBHOOK_PENDING_REQUEUE_AFTER": timedelta(minutes=10),
+    # Vehicle data reported this far in the future is refused (a car's clock may run a little ahead; an age in
+    # year 9999 would freeze its data group, since newer data wins).
+    "DATA_AGE_FUTURE_TOLERANCE": timedelta(minutes=5),
 }
 
 
@@ -174,6 +182,9 @@ SCHEMA: dict[str, Accepts] = {
     "MAX_CONNECT_STATES_PER_USER": Accepts((int,), none=True, minimum=1),
     "CONNECT_STATE_CLEANUP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "THROTTLE_CACHE": Accepts(_STR),
+    "WEBHOOK_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
+    "WEBHOOK_PENDING_REQUEUE_AFTER": Accepts((timedelta,), minimum=timedelta(0)),
+    "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
 }
 
 

@@ -107,3 +107,9 @@ def process_webhook_event(event_id: int) -> None:
 def clear_connect_states() -> int:
     """Beat task: delete expired Connect states (as ``manage.py smartcar_clear_connect_states`` does)."""
     return connect.clear_expired_states()
+
+
+@shared_task(name="django_smartcar.requeue_pending_webhook_events", ignore_result=True)
+def requeue_pending_webhook_events() -> int:
+    """Beat task: queue processing again for webhook events pending longer than WEBHOOK_PENDING_REQUEUE_AFTER."""
+    return webhooks.requeue_stale_pending_events()

@@ -118,6 +118,19 @@ SMARTCAR = {
         if os.environ.get("DJANGO_SMARTCAR_TEST_BEAT_SECONDS")
         else {}
     ),
+    # The webhook sweep test runs beat with a short sweep interval and pending-age bound.
+    **(
+        {
+            "WEBHOOK_SWEEP_INTERVAL": timedelta(
+                seconds=float(os.environ["DJANGO_SMARTCAR_TEST_SWEEP_SECONDS"])
+            ),
+            "WEBHOOK_PENDING_REQUEUE_AFTER": timedelta(
+                seconds=float(os.environ["DJANGO_SMARTCAR_TEST_SWEEP_SECONDS"])
+            ),
+        }
+        if os.environ.get("DJANGO_SMARTCAR_TEST_SWEEP_SECONDS")
+        else {}
+    ),
 }
 
 # The suite runs in simulated mode with DEBUG off on purpose; the warning is tested on its own.

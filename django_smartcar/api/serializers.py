@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -11,6 +12,26 @@ from ..models import SmartcarAccount, Vehicle, VehicleCommand
 
 # Ids beyond a 64-bit integer cannot exist in any database column (and overflow SQLite's integers).
 LARGEST_ID = 2**63 - 1
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A float shown as null when it is NaN or infinite: JSON has no such number, and DRF's strict renderer
+    would answer 500. Data is validated before it is stored; this keeps rows stored before that readable."""
+
+    def to_representation(self, value: Any) -> float | None:
+        number = super().to_representation(value)
+        return number if math.isfinite(number) else None
+
+
+def finite_json(value: Any) -> Any:
+    """A JSON value with every NaN/infinite float replaced by null (see ``FiniteFloatField``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_json(item) for item in value]
+    return value
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -44,30 +65,30 @@ class DataGroupSerializer(serializers.Serializer):
 
 
 class OdometerSerializer(DataGroupSerializer):
-    distance_km = serializers.FloatField(source="odometer_km", allow_null=True)
+    distance_km = FiniteFloatField(source="odometer_km", allow_null=True)
     age = serializers.DateTimeField(source="odometer_age")
 
 
 class LocationSerializer(DataGroupSerializer):
-    latitude = serializers.FloatField(allow_null=True)
-    longitude = serializers.FloatField(allow_null=True)
+    latitude = FiniteFloatField(allow_null=True)
+    longitude = FiniteFloatField(allow_null=True)
     age = serializers.DateTimeField(source="location_age")
 
 
 class FuelSerializer(DataGroupSerializer):
-    percent_remaining = serializers.FloatField(
+    percent_remaining = FiniteFloatField(
         source="fuel_percent_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
     )
-    range_km = serializers.FloatField(source="fuel_range_km", allow_null=True)
-    amount_liters = serializers.FloatField(source="fuel_amount_liters", allow_null=True)
+    range_km = FiniteFloatField(source="fuel_range_km", allow_null=True)
+    amount_liters = FiniteFloatField(source="fuel_amount_liters", allow_null=True)
     age = serializers.DateTimeField(source="fuel_age")
 
 
 class BatterySerializer(DataGroupSerializer):
-    percent_remaining = serializers.FloatField(
+    percent_remaining = FiniteFloatField(
         source="battery_percent_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
     )
-    range_km = serializers.FloatField(source="battery_range_km", allow_null=True)
+    range_km = FiniteFloatField(source="battery_range_km", allow_null=True)
     age = serializers.DateTimeField(source="battery_age")
 
 
@@ -86,11 +107,11 @@ class SecuritySerializer(DataGroupSerializer):
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_details(self, vehicle: Vehicle) -> dict[str, Any] | None:
-        return vehicle.lock_status
+        return finite_json(vehicle.lock_status)
 
 
 class EngineOilSerializer(DataGroupSerializer):
-    life_remaining = serializers.FloatField(
+    life_remaining = FiniteFloatField(
         source="oil_life_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
     )
     age = serializers.DateTimeField(source="oil_age")
@@ -102,7 +123,7 @@ class TirePressureSerializer(DataGroupSerializer):
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_kpa(self, vehicle: Vehicle) -> dict[str, Any] | None:
-        return vehicle.tire_pressure_kpa
+        return finite_json(vehicle.tire_pressure_kpa)
 
 
 class VehicleSerializer(serializers.ModelSerializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,6 +210,142 @@ DATA_GROUPS: tuple[DataGroup, ...] = (
 DATA_GROUPS_BY_PATH = {group.path: group for group in DATA_GROUPS}
 
 
+# --- What a stored value may be ---------------------------------------------------------------------------------
+# Every value, from polling, webhooks or commands, is checked here before it is stored: a signed webhook or a
+# confused upstream can still send NaN, 1e999, a latitude of 1000 or a battery at -5000 %, and one such value
+# would make the vehicle API fail or show nonsense. A validator returns the value to store or raises
+# ``InvalidValue``.
+
+
+class InvalidValue(ValueError):
+    """A value outside what the field can physically hold."""
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def validate(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidValue("not a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise InvalidValue("out of range") from None
+        if not math.isfinite(number) or not low <= number <= high:
+            raise InvalidValue(f"outside [{low}, {high}]")
+        return number
+
+    return validate
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue("not a boolean")
+    return value
+
+
+def _text(max_length: int) -> Callable[[Any], str]:
+    def validate(value: Any) -> str:
+        if not isinstance(value, str) or len(value) > max_length or not _storable(value):
+            raise InvalidValue(f"not a storable string of at most {max_length} characters")
+        return value
+
+    return validate
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:  # PostgreSQL refuses NUL in text and JSON
+        return False
+    try:
+        text.encode("utf-8")  # lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+JSON_MAX_DEPTH = 8
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """A small JSON object (lock details, tire pressures) that every database stores and the API renders."""
+
+    def check(item: Any, depth: int) -> None:
+        if depth > JSON_MAX_DEPTH:
+            raise InvalidValue("nested too deeply")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InvalidValue("NaN or infinite number")
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53:
+            raise InvalidValue("integer out of range")
+        if isinstance(item, str) and not _storable(item):
+            raise InvalidValue("NUL or unpaired surrogate")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                check(key, depth + 1)
+                check(child, depth + 1)
+        elif isinstance(item, list):
+            for child in item:
+                check(child, depth + 1)
+
+    if not isinstance(value, dict):
+        raise InvalidValue("not an object")
+    check(value, 0)
+    return value
+
+
+MAX_DISTANCE_KM = 10_000_000.0  # an odometer (or a range) beyond 10 million km is a unit or encoding error
+FIELD_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "vin": _text(Vehicle._meta.get_field("vin").max_length),
+    "odometer_km": _number(0, MAX_DISTANCE_KM),
+    "latitude": _number(-90, 90),
+    "longitude": _number(-180, 180),
+    "fuel_percent_remaining": _number(0, 1),
+    "fuel_range_km": _number(0, MAX_DISTANCE_KM),
+    "fuel_amount_liters": _number(0, 100_000),
+    "battery_percent_remaining": _number(0, 1),
+    "battery_range_km": _number(0, MAX_DISTANCE_KM),
+    "charge_state": _text(Vehicle._meta.get_field("charge_state").max_length),
+    "is_plugged_in": _boolean,
+    "is_locked": _boolean,
+    "lock_status": _json_object,
+    "oil_life_remaining": _number(0, 1),
+    "tire_pressure_kpa": _json_object,
+}
+
+
+def validated_values(group: DataGroup, body: Any) -> dict[str, Any]:
+    """The group's model values from a body, each checked against what it can physically be.
+
+    A data group is stored whole or not at all (a latitude without its longitude is no location): any invalid
+    value raises ``InvalidValue`` naming the field, never the value (it may be anything a sender chose).
+    """
+    if not isinstance(body, dict):
+        raise InvalidValue(f"{group.name}: the body is not an object")
+    try:
+        values = group.extract(body)
+    except (LookupError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidValue(f"{group.name}: unreadable body ({type(exc).__name__})") from None
+    checked = {}
+    for model_field, value in values.items():
+        try:
+            checked[model_field] = FIELD_VALIDATORS[model_field](value)
+        except InvalidValue as exc:
+            raise InvalidValue(f"{group.name}.{model_field}: {exc}") from None
+    return checked
+
+
+def checked_age(group: DataGroup, age: datetime | None, now: datetime) -> datetime:
+    """When the data was reported, refused when it lies in the future beyond ``DATA_AGE_FUTURE_TOLERANCE``.
+
+    Newer data wins, so one age in year 9999 would freeze the group for good; a small tolerance allows for a
+    car's clock running a little ahead.
+    """
+    if age is None:
+        return now
+    if not isinstance(age, datetime) or timezone.is_naive(age):
+        raise InvalidValue(f"{group.name}: the data age is not an aware datetime")
+    if age > now + smartcar_settings.DATA_AGE_FUTURE_TOLERANCE:
+        raise InvalidValue(f"{group.name}: the data age lies in the future")
+    return age
+
+
 @dataclass(frozen=True)
 class DataPoint:
     """A body Smartcar returned for one path, and when the car reported it."""
@@ -294,6 +431,9 @@ def queue_refresh(vehicle: Vehicle) -> None:
 def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[str]:
     """Store data points on the vehicle, skipping any older than what the row already holds.
 
+    Every writer (polling, webhooks, commands) comes through here, so this is where values are validated: a
+    group with an invalid value or a data age in the future is dropped (and logged), the others are stored.
+
     The row is locked and re-read, so a webhook and a poll landing together cannot undo each other. Returns the
     names of the groups that changed, and refreshes ``vehicle`` in place.
     """
@@ -306,14 +446,19 @@ def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[st
             group = DATA_GROUPS_BY_PATH.get(point.path)
             if group is None:
                 continue
-            age = point.age or now
+            try:
+                age = checked_age(group, point.age, now)
+                values = validated_values(group, point.body)
+            except InvalidValue as exc:
+                # The vehicle's pk and what failed, never the value nor anything that could carry a secret.
+                logger.warning("Dropped data for vehicle pk=%s: %s", vehicle.pk, exc)
+                continue
             if group.age_field:
                 stored_age = getattr(locked, group.age_field)
                 if stored_age is not None and age <= stored_age:
                     continue
                 setattr(locked, group.age_field, age)
                 changed_fields.add(group.age_field)
-            values = group.extract(point.body)
             if not group.age_field and all(getattr(locked, name) == value for name, value in values.items()):
                 continue  # static data (the VIN) that did not change is no update
             for model_field, value in values.items():

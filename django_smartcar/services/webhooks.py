@@ -1,9 +1,15 @@
 """Webhooks: verifying and storing deliveries, turning events into vehicle data, and vehicle subscriptions.
 
 A delivery is checked in this order, and nothing is stored or parsed before its signature verifies: known
-endpoint (404), ``SC-Signature`` over the raw body with one of the endpoint's management tokens (401), JSON of a
-known shape (400). The VERIFY handshake is answered at once; every other event is stored once (Smartcar
-delivers at least once) and processed later by ``process_event``.
+endpoint (404), ``SC-Signature`` over the raw body with one of the endpoint's management tokens (401), strict
+UTF-8 JSON of a known shape whose stored strings every database accepts (400). The VERIFY handshake is answered
+at once; every other event is stored once (Smartcar delivers at least once) and queued for ``process_event``.
+
+Storing and queueing are one step (``receive``): a delivery answered 2xx is never left unprocessed. A broker
+that is down does not fail the delivery (the row is durable; the failure is logged), a redelivery of an event
+that is still unprocessed queues it again, and ``requeue_stale_pending_events`` (a beat task) queues whatever is
+still pending after ``WEBHOOK_PENDING_REQUEUE_AFTER``, e.g. tasks lost with a broker restart. Queueing twice is
+harmless: ``process_event`` locks the row and processes it once.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ import hmac
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import client, signals
@@ -34,6 +42,10 @@ logger = logging.getLogger(__name__)
 # Headers kept with an event: enough to audit a delivery, nothing a proxy might add that carries credentials.
 KEPT_HEADERS = ("Content-Type", "Content-Length", "SC-Signature", "User-Agent")
 MILES_IN_KM = 1.609344
+EVENT_ID_MAX_LENGTH = WebhookEvent._meta.get_field("event_id").max_length
+EVENT_TYPE_MAX_LENGTH = WebhookEvent._meta.get_field("event_type").max_length
+LAST_ERROR_MAX_LENGTH = 2000
+VEHICLE_ID_MAX_LENGTH = Vehicle._meta.get_field("smartcar_id").max_length
 
 
 class WebhookRejected(Exception):
@@ -55,14 +67,24 @@ class Receipt:
 
 
 def endpoint_tokens(url_id: str) -> list[str] | None:
-    """The management tokens that may sign deliveries to ``url_id``, newest first (None: unknown endpoint)."""
+    """The management tokens that may sign deliveries to ``url_id``, newest first (None: unknown endpoint).
+
+    Ids are compared as UTF-8 bytes: ``hmac.compare_digest`` raises TypeError for non-ASCII ``str``, and any
+    URL id (a guess from anyone on the internet) must get a 404, not a 500.
+    """
+    candidate = _utf8(url_id)
     for known_id, tokens in (smartcar_settings.WEBHOOK_ENDPOINTS or {}).items():
-        if hmac.compare_digest(str(known_id), url_id):
+        if hmac.compare_digest(_utf8(str(known_id)), candidate):
             return [tokens] if isinstance(tokens, str) else list(tokens)
     default_id = smartcar_settings.WEBHOOK_URL_ID
-    if default_id and hmac.compare_digest(str(default_id), url_id):
+    if default_id and hmac.compare_digest(_utf8(str(default_id)), candidate):
         return management_tokens()
     return None
+
+
+def _utf8(text: str) -> bytes:
+    # "surrogatepass": a lone surrogate cannot make the comparison raise; it simply matches nothing.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def receive(url_id: str, body: bytes, headers: Mapping[str, str]) -> Receipt:
@@ -79,28 +101,30 @@ def receive(url_id: str, body: bytes, headers: Mapping[str, str]) -> Receipt:
     if verified_with is None:
         raise WebhookRejected(401, "Invalid signature.")
 
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "The body is not JSON.") from None
+    text, payload = _decode(body)
     event_type, version = _shape(payload)
 
     if event_type == "VERIFY":
-        challenge = (payload.get("data") or payload.get("payload") or {}).get("challenge")
+        container = payload.get("data") if version == "4.0" else payload.get("payload")
+        challenge = container.get("challenge") if isinstance(container, dict) else None
         if not isinstance(challenge, str) or not challenge:
             raise WebhookRejected(400, "VERIFY event without a challenge.")
+        _check_text(challenge, "challenge", max_length=None)
         return Receipt({"challenge": client.hash_challenge(tokens[verified_with], challenge)})
 
     event_id = payload.get("eventId") or f"sha256:{hashlib.sha256(body).hexdigest()}"
-    if not isinstance(event_id, str) or len(event_id) > 100:
-        raise WebhookRejected(400, "Invalid eventId.")
+    if not isinstance(event_id, str):
+        raise WebhookRejected(400, "Invalid eventId: not a string.")
+    _check_text(event_id, "eventId", max_length=EVENT_ID_MAX_LENGTH)
     event = WebhookEvent(
         event_id=event_id,
         event_type=event_type,
         endpoint=url_id,
         version=version,
-        body=body.decode(),
-        headers={name: headers[name] for name in KEPT_HEADERS if name in headers},
+        body=text,
+        headers={
+            name: headers[name] for name in KEPT_HEADERS if name in headers and _is_storable(headers[name])
+        },
         verified_with=verified_with,
     )
     # One INSERT, the unique event id catching repeats: the receiver must answer in milliseconds. Inside a
@@ -112,9 +136,114 @@ def receive(url_id: str, body: bytes, headers: Mapping[str, str]) -> Receipt:
         else:
             event.save(force_insert=True)
     except IntegrityError:
-        return Receipt({"status": "duplicate"}, WebhookEvent.objects.get(event_id=event_id), created=False)
+        existing = WebhookEvent.objects.get(event_id=event_id)
+        if existing.processed_at is None:
+            # Smartcar redelivers what it believes failed: the first queueing may have been lost.
+            schedule_processing(existing.pk)
+        return Receipt({"status": "duplicate"}, existing, created=False)
     transaction.on_commit(lambda: signals.webhook_received.send(sender=WebhookEvent, event=event))
+    schedule_processing(event.pk)
     return Receipt({"status": "received"}, event, created=True)
+
+
+def _decode(body: bytes) -> tuple[str, Any]:
+    """The body as text and as JSON. Strictly UTF-8 (the body is stored as text), nesting bounded by Python."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "The body is not UTF-8.") from None
+    try:
+        return text, json.loads(text)
+    except ValueError:
+        raise WebhookRejected(400, "The body is not JSON.") from None
+    except RecursionError:
+        raise WebhookRejected(400, "The body's JSON is nested too deeply.") from None
+
+
+def _is_storable(text: str) -> bool:
+    """Whether every supported database stores ``text`` as is: no NUL (PostgreSQL), no lone surrogates."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(text: str, what: str, *, max_length: int | None) -> None:
+    """Refuse a string that is stored, looked up or hashed but that a database or an encoder would choke on."""
+    if not _is_storable(text):
+        raise WebhookRejected(400, f"Invalid {what}: it contains NUL or an unpaired surrogate.")
+    if max_length is not None and len(text) > max_length:
+        raise WebhookRejected(400, f"Invalid {what}: longer than {max_length} characters.")
+
+
+def schedule_processing(event_pk: int) -> None:
+    """Queue ``process_event`` for a stored event once the current transaction commits (at once in autocommit)."""
+    transaction.on_commit(partial(publish_processing, event_pk))
+
+
+def publish_processing(event_pk: int) -> bool:
+    """Send the processing task to the broker now. A broker failure is logged, never raised: the event is stored,
+    and the pending-event sweep (or Smartcar's redelivery) queues it again."""
+    from ..tasks import process_webhook_event  # tasks import this module
+
+    try:
+        process_webhook_event.delay(event_pk)
+    except Exception as exc:  # any broker or transport failure: the row is durable
+        # The type only: a transport's message may carry the broker URL and its password.
+        logger.warning(
+            "Could not queue webhook event pk=%s (%s); the pending-event sweep will queue it again",
+            event_pk,
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def stale_pending_events(now: datetime | None = None) -> QuerySet[WebhookEvent]:
+    """Events never processed nor failed, received longer than ``WEBHOOK_PENDING_REQUEUE_AFTER`` ago.
+
+    Younger ones are most likely still waiting in the broker; failed ones carry their error and are retried by
+    ``smartcar_process_webhooks --failed`` (or a redelivery), not by the sweep, so a poisonous event cannot
+    loop.
+    """
+    stale_before = (now or timezone.now()) - smartcar_settings.WEBHOOK_PENDING_REQUEUE_AFTER
+    return WebhookEvent.objects.filter(
+        processed_at__isnull=True, last_error="", received_at__lte=stale_before
+    ).order_by("received_at")
+
+
+def requeue_stale_pending_events(now: datetime | None = None) -> int:
+    """Queue processing again for every stale pending event (see ``stale_pending_events``); returns how many.
+
+    Stops at the first broker failure: the next sweep tries again.
+    """
+    queued = 0
+    chunk_size = int(smartcar_settings.FANOUT_CHUNK_SIZE)
+    for event_pk in stale_pending_events(now).values_list("pk", flat=True).iterator(chunk_size=chunk_size):
+        if not publish_processing(event_pk):
+            break
+        queued += 1
+    if queued:
+        logger.warning("Queued %s stale pending webhook event(s) again", queued)
+    return queued
+
+
+def unprocessed_events(
+    *, failed_only: bool = False, stale_pending_only: bool = False, event_ids: Iterable[str] = ()
+) -> QuerySet[WebhookEvent]:
+    """What ``smartcar_process_webhooks`` works through: unprocessed events, oldest first, optionally narrowed."""
+    events = WebhookEvent.objects.filter(processed_at__isnull=True).order_by("received_at")
+    if failed_only:
+        events = events.exclude(last_error="")
+    if stale_pending_only:
+        events = events.filter(pk__in=stale_pending_events().values("pk"))
+    event_ids = list(event_ids)
+    if event_ids:
+        events = events.filter(event_id__in=event_ids)
+    return events
 
 
 def _shape(payload: Any) -> tuple[str, str]:
@@ -122,23 +251,39 @@ def _shape(payload: Any) -> tuple[str, str]:
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "The body is not a JSON object.")
     if isinstance(payload.get("eventType"), str) and isinstance(payload.get("data"), dict):
-        event_type = payload["eventType"].upper()
-        if event_type in ("VEHICLE_STATE", "VEHICLE_ERROR") and not _v4_vehicle_id(payload):
+        event_type = _event_type(payload["eventType"], "eventType")
+        vehicle_id = _v4_vehicle_id(payload)
+        if event_type in ("VEHICLE_STATE", "VEHICLE_ERROR") and not vehicle_id:
             raise WebhookRejected(400, f"{event_type} event without data.vehicle.id.")
+        if vehicle_id:  # looked up while processing, whatever the event type
+            _check_text(vehicle_id, "data.vehicle.id", max_length=VEHICLE_ID_MAX_LENGTH)
         return event_type, "4.0"
     if isinstance(payload.get("eventName"), str) and isinstance(payload.get("payload"), dict):
-        event_name = payload["eventName"]
-        if event_name.lower() == "verify":
+        event_name = _event_type(payload["eventName"], "eventName")
+        if event_name == "VERIFY":
             return "VERIFY", "2.0"
         vehicles = payload["payload"].get("vehicles")
         if not isinstance(vehicles, list) or not all(
             isinstance(item, dict) and isinstance(item.get("vehicleId"), str) for item in vehicles
         ):
             raise WebhookRejected(400, "v2 event without payload.vehicles[].vehicleId.")
-        return event_name.upper(), "2.0"
+        for item in vehicles:
+            _check_text(item["vehicleId"], "payload.vehicles[].vehicleId", max_length=VEHICLE_ID_MAX_LENGTH)
+        return event_name, "2.0"
     raise WebhookRejected(
         400, "Unknown event shape: expected eventType and data (v4) or eventName and payload (v2)."
     )
+
+
+def _event_type(value: str, what: str) -> str:
+    """The upper-cased event type, checked after upper-casing (``"ß".upper()`` is ``"SS"``: it can grow)."""
+    _check_text(value, what, max_length=None)
+    event_type = value.upper()
+    if not event_type or len(event_type) > EVENT_TYPE_MAX_LENGTH:
+        raise WebhookRejected(
+            400, f"Invalid {what}: empty or longer than {EVENT_TYPE_MAX_LENGTH} characters."
+        )
+    return event_type
 
 
 def _v4_vehicle_id(payload: dict[str, Any]) -> str | None:
@@ -151,24 +296,35 @@ def _v4_vehicle_id(payload: dict[str, Any]) -> str | None:
 
 
 def process_event(event_pk: int) -> WebhookEvent:
-    """Apply a stored event to the vehicles it concerns, once. Errors are recorded on the event and raised."""
+    """Apply a stored event to the vehicles it concerns, once. Errors are recorded on the event and raised.
+
+    The event's work runs in a savepoint: when it fails (even with a database error that breaks the
+    transaction, e.g. a value PostgreSQL refuses), the work is rolled back and the failure is recorded after
+    the rollback, still under the row lock, with its text made storable. A failed event therefore always shows
+    ``attempts >= 1`` and a ``last_error``. Signals that cannot be read are skipped and noted in ``last_error``
+    of the processed event; the event's other signals are stored.
+    """
     with transaction.atomic():
         event = select_for_update(WebhookEvent.objects.filter(pk=event_pk)).get()
         if event.processed_at is not None:
             return event
         event.attempts += 1
         try:
-            updates = _apply(json.loads(event.body), received_at=event.received_at)
+            with transaction.atomic():
+                outcome = _apply(json.loads(event.body), received_at=event.received_at)
         except Exception as exc:
-            event.last_error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
+            failure: Exception | None = exc
+            event.last_error = storable_text(redact_text(f"{type(exc).__name__}: {exc}"))[
+                :LAST_ERROR_MAX_LENGTH
+            ]
             event.save(update_fields=["attempts", "last_error"])
-            logger.exception("Processing webhook event %s failed", event.event_id)
-            failure = exc  # raised after the commit, so that the row keeps the error
+            logger.exception("Processing webhook event pk=%s failed", event.pk)
         else:
             failure = None
             event.processed_at = timezone.now()
-            event.last_error = ""
+            event.last_error = storable_text("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
             event.save(update_fields=["attempts", "last_error", "processed_at"])
+            updates = outcome.updates
             transaction.on_commit(
                 lambda: signals.webhook_processed.send(sender=WebhookEvent, event=event, updates=updates)
             )
@@ -177,32 +333,68 @@ def process_event(event_pk: int) -> WebhookEvent:
     return event
 
 
-def _apply(payload: dict[str, Any], *, received_at: datetime) -> dict[Vehicle, list[str]]:
-    updates: dict[Vehicle, list[str]] = {}
+def storable_text(text: str) -> str:
+    """``text`` with NUL and unpaired surrogates escaped, so that any database stores it."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@dataclass
+class Outcome:
+    """What processing an event did: the groups updated per vehicle, and the parts skipped as unreadable."""
+
+    updates: dict[Vehicle, list[str]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+# What a malformed part of an event raises while it is read (float("x"), body["missing"], None + 1...).
+UNREADABLE = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError)
+
+
+def _apply(payload: dict[str, Any], *, received_at: datetime) -> Outcome:
+    outcome = Outcome()
     if payload.get("eventType"):
         vehicle_id = _v4_vehicle_id(payload)
         if payload["eventType"].upper() == "VEHICLE_ERROR":
-            _handle_errors(vehicle_id, payload["data"].get("errors") or [])
-            return updates
-        points = [_signal_point(signal, received_at) for signal in payload["data"].get("signals") or []]
-        _apply_points(vehicle_id, [point for point in points if point], updates)
-        return updates
+            _handle_errors(vehicle_id, _list(payload["data"].get("errors"), "data.errors"), outcome)
+            return outcome
+        points = []
+        for index, signal in enumerate(_list(payload["data"].get("signals"), "data.signals")):
+            try:
+                point = _signal_point(signal, received_at)
+            except UNREADABLE as exc:
+                code = signal.get("code") if isinstance(signal, dict) else None
+                outcome.skipped.append(f"signal {index} ({str(code)[:60]}) skipped: {type(exc).__name__}")
+                continue
+            if point is not None:
+                points.append(point)
+        _apply_points(vehicle_id, points, outcome)
+        return outcome
     for item in payload["payload"].get("vehicles") or []:
         points, errors = [], []
-        for answer in item.get("data") or []:
-            if answer.get("code") == 200 and isinstance(answer.get("body"), dict):
-                age = parse_datetime((answer.get("headers") or {}).get("sc-data-age"))
-                points.append(DataPoint(answer.get("path", ""), answer["body"], age or received_at))
-            elif isinstance(answer.get("body"), dict):
-                errors.append(answer["body"])
-        _handle_errors(item["vehicleId"], errors)
-        _apply_points(item["vehicleId"], points, updates)
-    return updates
+        for index, answer in enumerate(_list(item.get("data"), "payload.vehicles[].data")):
+            try:
+                if answer.get("code") == 200 and isinstance(answer.get("body"), dict):
+                    age = parse_datetime((answer.get("headers") or {}).get("sc-data-age"))
+                    points.append(DataPoint(str(answer.get("path", "")), answer["body"], age or received_at))
+                elif isinstance(answer.get("body"), dict):
+                    errors.append(answer["body"])
+            except UNREADABLE as exc:
+                outcome.skipped.append(f"answer {index} skipped: {type(exc).__name__}")
+        _handle_errors(item["vehicleId"], errors, outcome)
+        _apply_points(item["vehicleId"], points, outcome)
+    return outcome
 
 
-def _apply_points(
-    smartcar_id: str | None, points: list[DataPoint], updates: dict[Vehicle, list[str]]
-) -> None:
+def _list(value: Any, what: str) -> list[Any]:
+    """A list the event must hold (absent: empty); anything else makes the whole event unreadable."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is not a list")
+    return value
+
+
+def _apply_points(smartcar_id: str | None, points: list[DataPoint], outcome: Outcome) -> None:
     vehicle = Vehicle.objects.filter(smartcar_id=smartcar_id).first()
     if vehicle is None or not points:
         return  # a vehicle this site does not (or no longer) know
@@ -217,11 +409,14 @@ def _apply_points(
             merged[point.path] = DataPoint(
                 point.path, {**previous.body, **point.body}, max(ages) if ages else None
             )
-    updates[vehicle] = apply_vehicle_data(vehicle, merged.values())
+    outcome.updates[vehicle] = apply_vehicle_data(vehicle, merged.values())
 
 
-def _handle_errors(smartcar_id: str | None, errors: Iterable[dict[str, Any]]) -> None:
-    for error in errors:
+def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outcome) -> None:
+    for index, error in enumerate(errors):
+        if not isinstance(error, dict):
+            outcome.skipped.append(f"error {index} skipped: not an object")
+            continue
         resolution = error.get("resolution") or {}
         needs_reauth = error.get("type") == "AUTHENTICATION" or (
             isinstance(resolution, dict) and resolution.get("type") == "REAUTHENTICATE"
@@ -230,9 +425,9 @@ def _handle_errors(smartcar_id: str | None, errors: Iterable[dict[str, Any]]) ->
             continue
         vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=smartcar_id).first()
         if vehicle is not None and vehicle.account.is_usable:
-            mark_reauth_required(
-                vehicle.account, str(error.get("description") or "Smartcar asked to re-authenticate.")
-            )
+            # The description is Smartcar's (signed) text, stored as the account's last error: make it storable.
+            description = storable_text(str(error.get("description") or "Smartcar asked to re-authenticate."))
+            mark_reauth_required(vehicle.account, description)
         return
 
 
@@ -252,9 +447,10 @@ SIGNALS = {
         "/location",
         lambda body: {"latitude": float(body["latitude"]), "longitude": float(body["longitude"])},
     ),
-    "closure-islocked": ("/security", lambda body: {"isLocked": bool(body["value"])}),
+    # Passed as sent: apply_vehicle_data refuses what is not a boolean / a short string.
+    "closure-islocked": ("/security", lambda body: {"isLocked": body["value"]}),
     "tractionbattery-stateofcharge": ("/battery", lambda body: {"percentRemaining": _percent(body)}),
-    "charge-detailedchargingstatus": ("/charge", lambda body: {"state": str(body["value"])}),
+    "charge-detailedchargingstatus": ("/charge", lambda body: {"state": body["value"]}),
     "internalcombustionengine-fuellevel": ("/fuel", lambda body: {"percentRemaining": _percent(body)}),
 }
 

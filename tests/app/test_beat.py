@@ -39,6 +39,16 @@ def test_connect_state_cleanup_follows_its_setting(settings):
     assert "django-smartcar-clear-connect-states" not in beat_schedule()
 
 
+def test_the_webhook_sweep_follows_its_setting_and_can_be_switched_off(settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_SWEEP_INTERVAL": timedelta(minutes=2)}
+    sweep = beat_schedule()["django-smartcar-requeue-pending-webhook-events"]
+    assert sweep["task"] == "django_smartcar.requeue_pending_webhook_events"
+    assert sweep["schedule"] == timedelta(minutes=2) and sweep["options"] == {"expires": 120.0}
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_SWEEP_INTERVAL": None}
+    assert "django-smartcar-requeue-pending-webhook-events" not in beat_schedule()
+
+
 @pytest.mark.django_db(transaction=True)  # the scheduler closes old connections itself
 def test_django_celery_beat_database_scheduler_imports_the_schedule():
     from django_celery_beat.models import PeriodicTask

@@ -211,6 +211,8 @@ def test_an_origin_with_credentials_or_without_scheme_is_an_error(good, value, p
     assert message.id == "django_smartcar.E011"
     assert problem in message.msg
     assert "origin-secret" not in message.msg + message.hint
+
+
 @pytest.mark.parametrize(
     "backend",
     ["django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"],

@@ -263,7 +263,7 @@ def test_pending_and_failed_events_are_processed_by_the_command(hooked_account, 
             receiver_url, state_event(vehicle, odometer=7777.0, at=timezone.now(), event_id="pending")
         )
         broken = state_event(vehicle, odometer=1.0, at=timezone.now(), event_id="broken")
-        broken["data"]["signals"][0]["body"]["value"] = "not a number"
+        broken["data"]["signals"] = 5  # unreadable as a whole (one bad signal alone is skipped, not fatal)
         post_signed(receiver_url, broken)
     finally:
         app.conf.task_always_eager = True
@@ -298,3 +298,360 @@ def test_a_repeat_inside_a_callers_transaction_leaves_it_usable(settings):
 
     assert not again.created and again.answer == {"status": "duplicate"}
     assert WebhookEvent.objects.filter(event_id="tx-1").count() == 1  # the transaction still works
+
+
+# --- Hostile but signed input (issue 13, items 6-9) -----------------------------------------------------------
+
+
+def test_a_non_ascii_url_id_is_a_404_that_shows_no_secret_even_with_debug(receiver_url, settings):
+    settings.DEBUG = True
+    settings.SMARTCAR = {**settings.SMARTCAR, "MANAGEMENT_TOKEN": "amt-secret-Xq81"}
+    body = b'{"eventId": "e", "eventType": "VEHICLE_STATE", "data": {"vehicle": {"id": "v"}}}'
+    guessed = receiver_url.replace(URL_ID, "hook-\u00e9\u00e9")
+
+    response = post_signed(guessed, None, raw=body, token="amt-secret-Xq81")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "Unknown webhook endpoint."
+    for secret in ("amt-secret-Xq81", URL_ID, "test-client-secret"):
+        assert secret not in response.text
+    assert not WebhookEvent.objects.exists()
+
+
+def _event(**fields) -> bytes:
+    payload = {"eventId": "e-1", "eventType": "VEHICLE_STATE", "data": {"vehicle": {"id": "v"}}, **fields}
+    return json.dumps(payload).encode()
+
+
+HOSTILE_SIGNED_BODIES = {
+    "NUL in eventId": _event(eventId="a\x00b"),
+    "NUL in eventType": _event(eventType="VEHICLE_STATE\x00"),
+    "NUL in the vehicle id": _event(data={"vehicle": {"id": "v\x00"}}),
+    "NUL in the vehicle id of another event type": _event(
+        eventType="OTHER", data={"vehicle": {"id": "v\x00"}}
+    ),
+    "vehicle id over the column": _event(data={"vehicle": {"id": "v" * 101}}),
+    "eventType over the column": _event(eventType="X" * 51),
+    "eventType that grows when upper-cased": _event(eventType="\u00df" * 30),
+    "lone surrogate in eventId": b'{"eventId": "\\ud800", "eventType": "X", "data": {}}',
+    "lone surrogate in the challenge": b'{"eventType": "VERIFY", "data": {"challenge": "\\udfff"}}',
+    "deeply nested JSON": b'{"eventType": "X", "data": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+    "UTF-16 body": _event().decode().encode("utf-16"),
+    "UTF-32 body": _event().decode().encode("utf-32"),
+    "UTF-16 without BOM": _event().decode().encode("utf-16-le"),
+    "v2 VERIFY whose data is a list": b'{"eventName": "verify", "payload": {}, "data": [1]}',
+    "eventId of 101 characters": _event(eventId="e" * 101),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_SIGNED_BODIES)
+def test_hostile_signed_bodies_are_a_clear_400_and_store_nothing(receiver_url, case):
+    response = post_signed(receiver_url, None, raw=HOSTILE_SIGNED_BODIES[case])
+
+    assert response.status_code == 400, response.text[:500]
+    assert response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+def api_vehicle(browser, vehicle: Vehicle) -> dict:
+    response = browser.get(f"/api/smartcar/vehicles/{vehicle.pk}/")
+    assert response.status_code == 200, response.content[:500]
+    return response.json()
+
+
+def signal(code: str, body: dict, at) -> dict:
+    return {"code": code, "body": body, "meta": {"oemUpdatedAt": at.isoformat()}}
+
+
+def signals_event(vehicle: Vehicle, event_id: str, *signals_: dict) -> dict:
+    return {
+        "eventId": event_id,
+        "eventType": "VEHICLE_STATE",
+        "data": {"vehicle": {"id": vehicle.smartcar_id}, "signals": list(signals_)},
+        "meta": {"version": "4.0", "webhookId": WEBHOOK_ID},
+    }
+
+
+@pytest.mark.parametrize(
+    "code, body",
+    [
+        ("odometer-traveleddistance", {"value": float("nan"), "unit": "km"}),
+        ("odometer-traveleddistance", {"value": float("inf"), "unit": "km"}),
+        ("odometer-traveleddistance", {"value": -1.0, "unit": "km"}),
+        ("location-preciselocation", {"latitude": 1000, "longitude": 10}),
+        ("location-preciselocation", {"latitude": float("-inf"), "longitude": 10}),
+        ("tractionbattery-stateofcharge", {"value": -5000}),
+        ("internalcombustionengine-fuellevel", {"value": 1e300}),
+        ("closure-islocked", {"value": "false"}),
+        ("charge-detailedchargingstatus", {"value": "C" * 21}),
+        ("charge-detailedchargingstatus", {"value": "CHARGING\x00"}),
+    ],
+)
+def test_signed_values_outside_their_range_are_dropped_and_the_rest_is_kept(
+    hooked_account, receiver_url, browser, code, body
+):
+    vehicle = hooked_account.vehicles.first()
+    before = api_vehicle(browser, vehicle)
+    at = timezone.now()
+    payload = signals_event(
+        vehicle,
+        "poison",
+        signal(code, body, at),
+        signal("odometer-traveleddistance", {"value": 123456.0, "unit": "km"}, at),
+    )
+    if code == "odometer-traveleddistance":
+        payload["data"]["signals"].pop()  # the poisoned signal alone
+
+    assert post_signed(receiver_url, payload).status_code == 200
+
+    event = WebhookEvent.objects.get(event_id="poison")
+    assert event.processed_at is not None
+    after = api_vehicle(browser, vehicle)
+    group = {
+        "odometer-traveleddistance": "odometer",
+        "location-preciselocation": "location",
+        "tractionbattery-stateofcharge": "battery",
+        "internalcombustionengine-fuellevel": "fuel",
+        "closure-islocked": "security",
+        "charge-detailedchargingstatus": "charge",
+    }[code]
+    assert after[group] == before[group]  # the poisoned group is untouched
+    if code != "odometer-traveleddistance":
+        assert after["odometer"]["distance_km"] == 123456.0  # the valid signal of the same event is stored
+
+
+def test_1e999_in_a_signed_body_is_dropped(hooked_account, receiver_url, browser):
+    vehicle = hooked_account.vehicles.first()
+    before = api_vehicle(browser, vehicle)["odometer"]
+    payload = state_event(vehicle, odometer=12345.5, at=timezone.now(), event_id="huge")
+    raw = json.dumps(payload).replace("12345.5", "1e999").encode()
+    assert b"1e999" in raw
+
+    assert post_signed(receiver_url, None, raw=raw).status_code == 200
+
+    assert WebhookEvent.objects.get(event_id="huge").processed_at
+    assert api_vehicle(browser, vehicle)["odometer"] == before
+
+
+def test_a_data_age_far_in_the_future_cannot_freeze_a_data_group(hooked_account, receiver_url):
+    vehicle = hooked_account.vehicles.first()
+    far = timezone.now().replace(year=9999)
+    post_signed(receiver_url, state_event(vehicle, odometer=9.0, at=far, event_id="from-9999"))
+    now = timezone.now()
+    post_signed(receiver_url, state_event(vehicle, odometer=4242.0, at=now, event_id="now"))
+
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km == 4242.0
+    assert vehicle.odometer_age.year == now.year
+    # A clock a little ahead is tolerated.
+    ahead = timezone.now() + timedelta(minutes=2)
+    post_signed(receiver_url, state_event(vehicle, odometer=4243.0, at=ahead, event_id="ahead"))
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km == 4243.0
+
+
+def test_polled_values_outside_their_range_are_dropped_too(account, smartcar):
+    from django_smartcar.services.vehicles import refresh_vehicle_data
+
+    vehicle = account.vehicles.first()
+    simulated_vehicle = next(v for v in smartcar.vehicles if v.id == vehicle.smartcar_id)
+    type(simulated_vehicle).objects.filter(pk=simulated_vehicle.pk).update(
+        odometer_km=-1_000_000.0, home_latitude=1000.0
+    )
+
+    result = refresh_vehicle_data(vehicle)
+
+    vehicle.refresh_from_db()
+    assert "odometer" not in result.updated and "location" not in result.updated
+    assert vehicle.odometer_km is None and vehicle.latitude is None
+    assert result.updated  # the vehicle's other data groups were stored
+
+
+def test_a_vehicle_holding_non_finite_data_from_before_still_renders_in_the_api(account, browser):
+    vehicle = account.vehicles.first()
+    Vehicle.objects.filter(pk=vehicle.pk).update(
+        odometer_km=float("inf"),
+        odometer_age=timezone.now(),
+        longitude=float("-inf"),
+        location_age=timezone.now(),
+    )
+
+    data = api_vehicle(browser, vehicle)
+
+    assert data["odometer"]["distance_km"] is None and data["location"]["longitude"] is None
+
+
+def test_one_malformed_signal_is_skipped_and_noted_the_others_are_stored(hooked_account, receiver_url):
+    vehicle = hooked_account.vehicles.first()
+    at = timezone.now()
+    payload = signals_event(
+        vehicle,
+        "mixed",
+        signal("odometer-traveleddistance", {"value": "not a number"}, at),
+        signal("location-preciselocation", {"latitude": 48.1}, at),  # no longitude
+        signal("tractionbattery-stateofcharge", {"value": 55}, at),
+        signal("closure-islocked", {"value": True}, at),
+    )
+
+    assert post_signed(receiver_url, payload).status_code == 200
+
+    event = WebhookEvent.objects.get(event_id="mixed")
+    assert event.status == "processed" and event.attempts == 1
+    assert "signal 0 (odometer-traveleddistance) skipped" in event.last_error
+    assert "signal 1 (location-preciselocation) skipped" in event.last_error
+    vehicle.refresh_from_db()
+    assert vehicle.battery_percent_remaining == 0.55 and vehicle.is_locked is True
+
+
+def test_a_nul_in_an_error_description_is_stored_sanitised(hooked_account, receiver_url):
+    vehicle = hooked_account.vehicles.first()
+    payload = {
+        "eventId": "err-nul",
+        "eventType": "VEHICLE_ERROR",
+        "data": {
+            "vehicle": {"id": vehicle.smartcar_id},
+            "errors": [{"type": "AUTHENTICATION", "description": "pass\x00word changed \ud800"}],
+        },
+    }
+
+    assert post_signed(receiver_url, payload).status_code == 200
+
+    event = WebhookEvent.objects.get(event_id="err-nul")
+    assert event.status == "processed" and event.attempts == 1
+    hooked_account.refresh_from_db()
+    assert hooked_account.status == SmartcarAccount.Status.REAUTH_REQUIRED
+    assert hooked_account.last_refresh_error == "pass\\x00word changed \\ud800"
+
+
+REFUSE_ACCOUNT_UPDATES = {
+    "postgresql": [
+        "CREATE FUNCTION refuse_account_update() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'account writes refused'; END; $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_account_update BEFORE UPDATE ON django_smartcar_smartcaraccount "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_account_update()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER refuse_account_update BEFORE UPDATE ON django_smartcar_smartcaraccount "
+        "BEGIN SELECT RAISE(ABORT, 'account writes refused'); END",
+    ],
+}
+ALLOW_ACCOUNT_UPDATES = {
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS refuse_account_update ON django_smartcar_smartcaraccount",
+        "DROP FUNCTION IF EXISTS refuse_account_update()",
+    ],
+    "sqlite": ["DROP TRIGGER IF EXISTS refuse_account_update"],
+}
+
+
+def run_sql(statements: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def test_a_database_failure_while_processing_is_recorded_after_the_rollback(hooked_account, receiver_url):
+    """The database refuses the account write of a re-authentication event (a trigger). On PostgreSQL that
+    aborts the transaction; the failure must still be recorded on the event, never leave it looking pending."""
+    from django.db import connection
+
+    from django_smartcar.services import webhooks
+    from tests.celery_app import app
+
+    vehicle = hooked_account.vehicles.first()
+    payload = {
+        "eventId": "refused",
+        "eventType": "VEHICLE_ERROR",
+        "data": {"vehicle": {"id": vehicle.smartcar_id}, "errors": [{"type": "AUTHENTICATION"}]},
+    }
+    app.conf.task_always_eager = False
+    try:
+        assert post_signed(receiver_url, payload).status_code == 200
+    finally:
+        app.conf.task_always_eager = True
+    event = WebhookEvent.objects.get(event_id="refused")
+    run_sql(REFUSE_ACCOUNT_UPDATES[connection.vendor])
+    try:
+        with pytest.raises(Exception, match="account writes refused"):
+            webhooks.process_event(event.pk)
+    finally:
+        run_sql(ALLOW_ACCOUNT_UPDATES[connection.vendor])
+
+    event.refresh_from_db()
+    assert event.status == "failed" and event.attempts == 1
+    assert "account writes refused" in event.last_error
+    hooked_account.refresh_from_db()
+    assert hooked_account.status == SmartcarAccount.Status.ACTIVE  # the event's work was rolled back
+
+    webhooks.process_event(event.pk)
+    event.refresh_from_db()
+    hooked_account.refresh_from_db()
+    assert event.status == "processed" and event.attempts == 2
+    assert hooked_account.status == SmartcarAccount.Status.REAUTH_REQUIRED
+
+
+def test_the_command_processes_only_stale_pending_events_with_pending(hooked_account, receiver_url, capsys):
+    from tests.celery_app import app
+
+    vehicle = hooked_account.vehicles.first()
+    app.conf.task_always_eager = False
+    try:
+        for event_id in ("stale", "fresh"):
+            post_signed(
+                receiver_url, state_event(vehicle, odometer=10.0, at=timezone.now(), event_id=event_id)
+            )
+    finally:
+        app.conf.task_always_eager = True
+    WebhookEvent.objects.filter(event_id="stale").update(received_at=timezone.now() - timedelta(hours=1))
+    WebhookEvent.objects.filter(event_id="fresh").update(received_at=timezone.now())
+
+    call_command("smartcar_process_webhooks", "--pending", "--dry-run")
+    assert "would process VEHICLE_STATE stale" in capsys.readouterr().out
+    assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 2
+
+    call_command("smartcar_process_webhooks", "--pending")
+    assert WebhookEvent.objects.get(event_id="stale").status == "processed"
+    assert WebhookEvent.objects.get(event_id="fresh").status == "pending"  # may still be in the broker
+
+
+def test_an_event_queued_twice_at_once_is_processed_once(hooked_account, receiver_url, record_signal):
+    """A sweep and a redelivery (or two sweeps) queue the same event: two workers race on it; the row lock lets
+    exactly one apply it."""
+    import threading
+
+    from django.db import connection
+
+    from django_smartcar.services import webhooks
+    from tests.celery_app import app
+
+    processed = record_signal("webhook_processed")
+    vehicle = hooked_account.vehicles.first()
+    app.conf.task_always_eager = False
+    try:
+        post_signed(receiver_url, state_event(vehicle, odometer=8888.0, at=timezone.now(), event_id="twice"))
+    finally:
+        app.conf.task_always_eager = True
+    event = WebhookEvent.objects.get(event_id="twice")
+    barrier = threading.Barrier(2, timeout=30)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()  # both workers hold the task: the race is on
+            webhooks.process_event(event.pk)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads) and not failures, failures
+    event.refresh_from_db()
+    assert event.status == "processed" and event.attempts == 1
+    assert len(processed.calls) == 1

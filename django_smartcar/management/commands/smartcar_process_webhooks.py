@@ -6,17 +6,24 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...models import WebhookEvent
 from ...services import webhooks
 from ..progress import Tally
 
 
 class Command(BaseCommand):
-    help = "Process unprocessed Smartcar webhook events (pending and failed; --failed for failed ones only)."
+    help = (
+        "Process unprocessed Smartcar webhook events (pending and failed; --failed for failed ones only, "
+        "--pending for pending ones older than WEBHOOK_PENDING_REQUEUE_AFTER)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--failed", action="store_true", help="Only events whose processing failed before."
+        )
+        parser.add_argument(
+            "--pending",
+            action="store_true",
+            help="Only events still pending (never processed nor failed) after WEBHOOK_PENDING_REQUEUE_AFTER.",
         )
         parser.add_argument(
             "--event", action="append", metavar="EVENT_ID", help="Only this event id (repeatable)."
@@ -27,11 +34,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        events = WebhookEvent.objects.filter(processed_at__isnull=True).order_by("received_at")
-        if options["failed"]:
-            events = events.exclude(last_error="")
-        if options["event"]:
-            events = events.filter(event_id__in=options["event"])
+        events = webhooks.unprocessed_events(
+            failed_only=options["failed"],
+            stale_pending_only=options["pending"],
+            event_ids=options["event"] or (),
+        )
         tally = Tally(self.stdout, self.stderr, total=events.count())
         for event in events.only("pk", "event_id", "event_type").iterator():
             if options["dry_run"]:

@@ -1,0 +1,257 @@
+"""Webhook events answered 2xx always end processed: with the broker down, and when Redis loses its queue.
+
+Real processes: a redis-server started here on a free port (no persistence, killed by PID), Celery worker and
+beat subprocesses on the test database, deliveries signed like Smartcar's over HTTP to the live server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.utils import timezone
+
+from django_smartcar import tasks
+from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
+from django_smartcar.simulator import webhooks as simulated
+
+from .test_celery_integration import database_url, start, wait_for
+
+URL_ID = "hook-broker-faults-Yb2k9QmX"
+TOKEN = "test-management-token"
+DEADLINE_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """This process's Celery app (the live server's receiver) publishes to ``url`` for the block."""
+    from tests.celery_app import app
+
+    # The write URL: Celery reads ``broker_url`` from CELERY_BROKER_URL in the environment first (CI's Redis leg).
+    saved = app.conf.broker_write_url, app.conf.task_always_eager
+
+    def reset_pools() -> None:
+        # The producer pool was built for the previous broker; the next publish builds one for the new URL.
+        # (Not closed: kombu keeps pools in a registry by connection, a closed one would be handed out again.)
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    app.conf.broker_write_url, app.conf.task_always_eager = url, False
+    reset_pools()
+    try:
+        yield
+    finally:
+        app.conf.broker_write_url, app.conf.task_always_eager = saved
+        reset_pools()
+
+
+class RedisServer:
+    """A redis-server of our own: no RDB, no AOF, so a restart loses every queued task, as in production."""
+
+    def __init__(self, port: int, log_dir: Path) -> None:
+        self.port, self.log_dir, self.process = port, log_dir, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is required for this test"
+        with (self.log_dir / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # no shutdown save either: the queue is simply gone
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def queued(self) -> int:
+        return redis.Redis.from_url(self.url, socket_timeout=2).llen("celery")
+
+
+def post_signed(url: str, payload: dict) -> requests.Response:
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "SC-Signature": simulated.sign(TOKEN, body)}
+    return requests.post(url, data=body, headers=headers, timeout=30)
+
+
+def state_event(vehicle: Vehicle, odometer: float, event_id: str) -> dict:
+    at = timezone.now().isoformat()
+    return {
+        "eventId": event_id,
+        "eventType": "VEHICLE_STATE",
+        "data": {
+            "vehicle": {"id": vehicle.smartcar_id},
+            "signals": [
+                {
+                    "code": "odometer-traveleddistance",
+                    "body": {"value": odometer},
+                    "meta": {"oemUpdatedAt": at},
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture
+def receiver(live_server, account: SmartcarAccount, settings) -> str:
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_URL_ID": URL_ID, "MANAGEMENT_TOKEN": TOKEN}
+    return f"{live_server.url}/smartcar/webhooks/{URL_ID}/"
+
+
+def test_with_the_broker_down_a_delivery_is_stored_answered_2xx_and_recovered(account, receiver):
+    vehicles = list(account.vehicles.order_by("pk")[:2])
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
+    with broker_at(nothing_listens):
+        started = time.monotonic()
+        answers = [
+            post_signed(receiver, state_event(vehicles[0], 1111.0, "down-redelivered")),
+            post_signed(receiver, state_event(vehicles[-1], 2222.0, "down-swept")),
+        ]
+        elapsed = time.monotonic() - started
+    assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
+    assert elapsed < 20  # a dead broker costs a bounded publish retry, not a hung receiver
+    assert set(WebhookEvent.objects.values_list("event_id", "processed_at", "attempts")) == {
+        ("down-redelivered", None, 0),
+        ("down-swept", None, 0),
+    }
+
+    # The broker is back (eager: a queued task runs at once). Smartcar's redelivery queues its event again...
+    from tests.celery_app import app
+
+    app.conf.task_always_eager = True
+    try:
+        again = post_signed(receiver, state_event(vehicles[0], 1111.0, "down-redelivered"))
+        assert again.json() == {"status": "duplicate"}
+        assert WebhookEvent.objects.get(event_id="down-redelivered").status == "processed"
+        # ...and the beat sweep queues what is still pending once it is older than the bound.
+        assert tasks.requeue_pending_webhook_events() == 0  # too young: may still be in the broker
+        WebhookEvent.objects.filter(event_id="down-swept").update(
+            received_at=timezone.now() - timedelta(hours=1)
+        )
+        assert tasks.requeue_pending_webhook_events() == 1
+    finally:
+        app.conf.task_always_eager = False
+
+    for event in WebhookEvent.objects.all():
+        assert event.status == "processed" and event.attempts == 1, event.last_error
+    assert Vehicle.objects.get(pk=vehicles[0].pk).odometer_km == 1111.0
+    assert Vehicle.objects.get(pk=vehicles[-1].pk).odometer_km == 2222.0
+
+
+def test_events_whose_tasks_redis_lost_are_processed_by_the_beat_sweep(account, receiver, smartcar, tmp_path):
+    vehicles = list(account.vehicles.order_by("pk"))
+    server = RedisServer(free_port(), tmp_path)
+    worker = beat = None
+    logs: list[Path] = []
+    server.start()
+    try:
+        with broker_at(server.url):
+            # No worker yet: every delivery is stored and its task waits in Redis.
+            for index in range(6):
+                vehicle = vehicles[index % len(vehicles)]
+                answer = post_signed(receiver, state_event(vehicle, 1000.0 + index, f"lost-{index}"))
+                assert answer.status_code == 200, answer.text
+            assert server.queued() == 6
+
+            server.stop()
+            server.start()  # same port, empty: the six tasks are gone
+            assert server.queued() == 0
+            assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 6
+
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+                "CELERY_BROKER_URL": server.url,
+                "SMARTCAR_CONNECT_ORIGIN": smartcar.base_url,
+                "SMARTCAR_AUTH_ORIGIN": f"{smartcar.base_url}/oauth/token",
+                "SMARTCAR_API_ORIGIN": smartcar.base_url,
+                "SMARTCAR_MANAGEMENT_API_ORIGIN": smartcar.base_url,
+                "DJANGO_SMARTCAR_TEST_SWEEP_SECONDS": "1",
+            }
+            if database_url():
+                env["DATABASE_URL"] = database_url()
+            worker, worker_log = start(
+                "worker",
+                [
+                    "worker",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "2",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel",
+                    "INFO",
+                ],
+                env,
+                tmp_path,
+            )
+            logs.append(worker_log)
+            wait_for(lambda: "ready." in worker_log.read_text(), "the worker to start", logs, timeout=60)
+            beat, beat_log = start(
+                "beat",
+                ["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
+                env,
+                tmp_path,
+            )
+            logs.append(beat_log)
+
+            wait_for(
+                lambda: not WebhookEvent.objects.filter(processed_at__isnull=True).exists(),
+                "the sweep to get every stored event processed",
+                logs,
+                timeout=DEADLINE_SECONDS,
+            )
+    finally:
+        for process in (beat, worker):
+            if process is not None:
+                process.terminate()
+        for process in (beat, worker):
+            if process is not None:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        server.stop()
+
+    # Queued more than once (each sweep), processed once.
+    for event in WebhookEvent.objects.all():
+        assert event.status == "processed" and event.attempts == 1 and not event.last_error
+    assert "requeue_pending_webhook_events" in logs[0].read_text()
+    for index, vehicle in enumerate(vehicles):
+        expected = max(1000.0 + i for i in range(6) if i % len(vehicles) == index)
+        assert Vehicle.objects.get(pk=vehicle.pk).odometer_km == expected
