@@ -24,6 +24,7 @@ from .models import SmartcarAccount, Vehicle
 from .services import connect as connect_service
 from .services import webhooks as webhook_service
 from .services.clients import get_redirect_uri
+from .text import is_plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
     redirects, no NUL or control characters that the database would refuse)."""
     if (
         candidate
-        and connect_service.is_storable_text(candidate, connect_service.NEXT_URL_MAX_LENGTH)
+        and is_plain_text(candidate, connect_service.NEXT_URL_MAX_LENGTH)
         and url_has_allowed_host_and_scheme(
             candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         )

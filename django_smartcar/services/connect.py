@@ -14,6 +14,7 @@ from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import InvalidConnectRequest, InvalidConnectState
 from ..models import ConnectState, SmartcarAccount, Vehicle
+from ..text import is_plain_text
 from . import subscriptions, tokens, vehicles
 from .clients import get_auth_client, get_transport, get_vehicle_client
 
@@ -24,16 +25,8 @@ logger = logging.getLogger(__name__)
 NEXT_URL_MAX_LENGTH = ConnectState._meta.get_field("next_url").max_length
 
 
-def is_storable_text(value: str, max_length: int) -> bool:
-    """Whether a user-supplied string can be stored and shown as is: not too long, no control characters
-    (PostgreSQL refuses NUL), no lone surrogates (no encoding can write them)."""
-    return len(value) <= max_length and not any(
-        ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in value
-    )
-
-
 def _check_option(name: str, value: str | None, max_length: int) -> str | None:
-    if value and not is_storable_text(value, max_length):
+    if value and not is_plain_text(value, max_length):
         raise InvalidConnectRequest(f"The {name} parameter is invalid.")
     return value or None
 
@@ -59,7 +52,7 @@ def start_connect(
     """
     make = _check_option("make", make, 50)
     single_select_vin = _check_option("single_select_vin", single_select_vin, 17)
-    if next_url and not is_storable_text(next_url, NEXT_URL_MAX_LENGTH):
+    if next_url and not is_plain_text(next_url, NEXT_URL_MAX_LENGTH):
         next_url = ""
     state = secrets.token_urlsafe(32)
     now = timezone.now()
@@ -109,7 +102,7 @@ def clear_expired_states(*, now: datetime | None = None, dry_run: bool = False) 
 
 def consume_state(state: str | None, *, user, session_key: str | None = None) -> ConnectState:
     """Check and use up a callback's ``state``; raise ``InvalidConnectState`` with a user-readable reason."""
-    if not state or not is_storable_text(state, 200):
+    if not state or not is_plain_text(state, 200):
         raise InvalidConnectState("The Connect response carried no valid state. Please start again.")
     now = timezone.now()
     with transaction.atomic():

@@ -24,11 +24,7 @@ def publish(send: Callable[[], object], *, what: str, on_failure: Callable[[], o
     failed: list[object] = []
 
     def attempt() -> None:
-        try:
-            send()
-        except Exception as exc:  # kombu/redis/amqp/OSError: any of them means the message is not queued
-            # Only the type: a broker error's text may carry its URL, and with it the broker's credentials.
-            logger.error("Could not queue the %s: %s", what, type(exc).__name__)
+        if not send_now(send, what=what):
             failed.append(on_failure() if on_failure is not None else None)
 
     if transaction.get_connection().in_atomic_block:
@@ -37,3 +33,14 @@ def publish(send: Callable[[], object], *, what: str, on_failure: Callable[[], o
     attempt()
     if failed:
         raise NotQueued(what, command=failed[0])
+
+
+def send_now(send: Callable[[], object], *, what: str) -> bool:
+    """Run ``send`` now; False (logged) when the broker could not take the message."""
+    try:
+        send()
+    except Exception as exc:  # kombu/redis/amqp/OSError: any of them means the message is not queued
+        # Only the type: a broker error's text may carry its URL, and with it the broker's credentials.
+        logger.error("Could not queue the %s: %s", what, type(exc).__name__)
+        return False
+    return True

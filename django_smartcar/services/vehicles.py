@@ -18,6 +18,7 @@ from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
+from ..text import is_storable
 from . import queueing, subscriptions
 from .clients import get_transport, get_vehicle_client
 from .tokens import get_access_token
@@ -244,21 +245,11 @@ def _boolean(value: Any) -> bool:
 
 def _text(max_length: int) -> Callable[[Any], str]:
     def validate(value: Any) -> str:
-        if not isinstance(value, str) or len(value) > max_length or not _storable(value):
+        if not isinstance(value, str) or len(value) > max_length or not is_storable(value):
             raise InvalidValue(f"not a storable string of at most {max_length} characters")
         return value
 
     return validate
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:  # PostgreSQL refuses NUL in text and JSON
-        return False
-    try:
-        text.encode("utf-8")  # lone surrogates
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 JSON_MAX_DEPTH = 8
@@ -274,7 +265,7 @@ def _json_object(value: Any) -> dict[str, Any]:
             raise InvalidValue("NaN or infinite number")
         if isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53:
             raise InvalidValue("integer out of range")
-        if isinstance(item, str) and not _storable(item):
+        if isinstance(item, str) and not is_storable(item):
             raise InvalidValue("NUL or unpaired surrogate")
         if isinstance(item, dict):
             for key, child in item.items():

@@ -34,6 +34,8 @@ from ..client.results import parse_datetime
 from ..conf import management_tokens, smartcar_settings
 from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
+from ..text import is_storable, storable
+from . import queueing
 from .tokens import mark_reauth_required
 from .vehicles import DataPoint, apply_vehicle_data
 
@@ -123,7 +125,7 @@ def receive(url_id: str, body: bytes, headers: Mapping[str, str]) -> Receipt:
         version=version,
         body=text,
         headers={
-            name: headers[name] for name in KEPT_HEADERS if name in headers and _is_storable(headers[name])
+            name: headers[name] for name in KEPT_HEADERS if name in headers and is_storable(headers[name])
         },
         verified_with=verified_with,
     )
@@ -160,20 +162,9 @@ def _decode(body: bytes) -> tuple[str, Any]:
         raise WebhookRejected(400, "The body's JSON is nested too deeply.") from None
 
 
-def _is_storable(text: str) -> bool:
-    """Whether every supported database stores ``text`` as is: no NUL (PostgreSQL), no lone surrogates."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _check_text(text: str, what: str, *, max_length: int | None) -> None:
     """Refuse a string that is stored, looked up or hashed but that a database or an encoder would choke on."""
-    if not _is_storable(text):
+    if not is_storable(text):
         raise WebhookRejected(400, f"Invalid {what}: it contains NUL or an unpaired surrogate.")
     if max_length is not None and len(text) > max_length:
         raise WebhookRejected(400, f"Invalid {what}: longer than {max_length} characters.")
@@ -189,17 +180,10 @@ def publish_processing(event_pk: int) -> bool:
     and the pending-event sweep (or Smartcar's redelivery) queues it again."""
     from ..tasks import process_webhook_event  # tasks import this module
 
-    try:
-        process_webhook_event.delay(event_pk)
-    except Exception as exc:  # any broker or transport failure: the row is durable
-        # The type only: a transport's message may carry the broker URL and its password.
-        logger.warning(
-            "Could not queue webhook event pk=%s (%s); the pending-event sweep will queue it again",
-            event_pk,
-            type(exc).__name__,
-        )
-        return False
-    return True
+    return queueing.send_now(
+        partial(process_webhook_event.delay, event_pk),
+        what=f"webhook event pk={event_pk} (the pending-event sweep queues it again)",
+    )
 
 
 def stale_pending_events(now: datetime | None = None) -> QuerySet[WebhookEvent]:
@@ -314,15 +298,13 @@ def process_event(event_pk: int) -> WebhookEvent:
                 outcome = _apply(json.loads(event.body), received_at=event.received_at)
         except Exception as exc:
             failure: Exception | None = exc
-            event.last_error = storable_text(redact_text(f"{type(exc).__name__}: {exc}"))[
-                :LAST_ERROR_MAX_LENGTH
-            ]
+            event.last_error = storable(redact_text(f"{type(exc).__name__}: {exc}"))[:LAST_ERROR_MAX_LENGTH]
             event.save(update_fields=["attempts", "last_error"])
             logger.exception("Processing webhook event pk=%s failed", event.pk)
         else:
             failure = None
             event.processed_at = timezone.now()
-            event.last_error = storable_text("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
+            event.last_error = storable("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
             event.save(update_fields=["attempts", "last_error", "processed_at"])
             updates = outcome.updates
             transaction.on_commit(
@@ -331,11 +313,6 @@ def process_event(event_pk: int) -> WebhookEvent:
     if failure is not None:
         raise failure
     return event
-
-
-def storable_text(text: str) -> str:
-    """``text`` with NUL and unpaired surrogates escaped, so that any database stores it."""
-    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass
@@ -426,7 +403,7 @@ def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outc
         vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=smartcar_id).first()
         if vehicle is not None and vehicle.account.is_usable:
             # The description is Smartcar's (signed) text, stored as the account's last error: make it storable.
-            description = storable_text(str(error.get("description") or "Smartcar asked to re-authenticate."))
+            description = storable(str(error.get("description") or "Smartcar asked to re-authenticate."))
             mark_reauth_required(vehicle.account, description)
         return
 
