@@ -23,6 +23,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             # A beat that ran late must not pile up: the next one finds the same accounts anyway.
             "options": {"expires": smartcar_settings.ROTATION_CHECK_INTERVAL.total_seconds()},
         },
+        # Short on purpose: an exchange killed mid-flight must be repeated within Smartcar's one-minute grace.
+        "django-smartcar-resume-interrupted-token-exchanges": {
+            "task": "django_smartcar.resume_interrupted_token_exchanges",
+            "schedule": smartcar_settings.EXCHANGE_RECOVERY_INTERVAL,
+            "options": {"expires": smartcar_settings.EXCHANGE_RECOVERY_INTERVAL.total_seconds()},
+        },
     }
     refresh_interval = smartcar_settings.VEHICLE_REFRESH_INTERVAL
     if refresh_interval is not None:

@@ -24,7 +24,15 @@ def test_schedule_follows_the_settings(settings):
 
 def test_vehicle_polling_can_be_switched_off(settings):
     settings.SMARTCAR = {**settings.SMARTCAR, "VEHICLE_REFRESH_INTERVAL": None}
-    assert list(beat_schedule()) == ["django-smartcar-rotate-expiring-tokens"]
+    assert "django-smartcar-refresh-connected-vehicles" not in beat_schedule()
+
+
+def test_interrupted_token_exchanges_are_looked_for_every_fifteen_seconds():
+    # Smartcar's shortest reuse window is one minute: the recovery beat must come well inside it.
+    entry = beat_schedule()["django-smartcar-resume-interrupted-token-exchanges"]
+    assert entry["task"] == "django_smartcar.resume_interrupted_token_exchanges"
+    assert entry["schedule"] == timedelta(seconds=15)
+    assert entry["options"]["expires"] == 15
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes old connections itself
