@@ -145,18 +145,23 @@ def test_a_lost_token_response_is_recovered_within_the_grace_minute(smartcar, us
     assert rotate_tokens(account, force=True)
 
 
-def test_a_lost_response_recovered_too_late_means_reauth_with_its_signal(smartcar, user, record_signal):
+def test_a_lost_response_recovered_too_late_means_reauth_with_its_signal(
+    smartcar, user, record_signal, settings
+):
     from django_smartcar import client
     from django_smartcar.services.rotation import rotate_account
 
+    settings.SMARTCAR = {**settings.SMARTCAR, "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=1)}
     reauth = record_signal("reauth_required")
     (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=2))
-    faults.inject("lose_token_response", remaining=1)
+    faults.inject("lose_token_response")  # every answer is lost, the immediate repeats' too
     with pytest.raises(client.GatewayTimeoutException):
         rotate_account(account.pk)
     account.refresh_from_db()
     assert account.status == Status.REFRESH_FAILING  # not broken yet: a retry within a minute would recover
+    assert account.token_exchange_started_at is not None  # and whoever comes next knows to resume
 
+    faults.clear()
     clock.advance(90)  # the retry comes after Smartcar's one-minute reuse window
     assert rotate_account(account.pk).outcome == "reauth_required"
 
