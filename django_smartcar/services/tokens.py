@@ -285,21 +285,29 @@ def exchange_with_retries(refresh_token: str, *, first_attempt_at: datetime) -> 
             raise
         except client.SmartcarException as exc:
             pause = _retry_pause(exc, attempt)
-            if pause is None or timezone.now() + timedelta(seconds=pause) > deadline:
+            if (
+                pause is None
+                or attempt + 1 >= MAX_EXCHANGE_ATTEMPTS
+                or timezone.now() + timedelta(seconds=pause) > deadline
+            ):
                 raise
             logger.info("Token exchange failed (%s); trying again in %.1f s", type(exc).__name__, pause)
             time.sleep(pause)
             attempt += 1
 
 
+# Attempts of one exchange at most, however fast Smartcar fails: the window bounds the time, this the load.
+MAX_EXCHANGE_ATTEMPTS = 6
+
+
 def _retry_pause(exc: client.SmartcarException, attempt: int) -> float | None:
-    """Seconds before the next attempt, or None when repeating cannot help."""
+    """Seconds before the next attempt (doubling from 0.5 s, with jitter, at least any Retry-After), or None
+    when repeating cannot help."""
     if not is_transient(exc):
         return None
-    if exc.status_code == 429:
-        return float(exc.retry_after if exc.retry_after is not None else 1)
     ceiling = min(0.5 * 2**attempt, 4.0)
-    return ceiling / 2 + random.random() * ceiling / 2
+    backoff = ceiling / 2 + random.random() * ceiling / 2
+    return max(backoff, float(exc.retry_after or 0))
 
 
 def is_transient(exc: client.SmartcarException) -> bool:

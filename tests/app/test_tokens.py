@@ -235,3 +235,19 @@ def test_a_short_rate_limit_is_waited_for_within_the_window(account, smartcar_re
     assert token_requests(smartcar_requests) == 3
     account.refresh_from_db()
     assert account.status == Status.ACTIVE
+
+
+def test_a_smartcar_failing_fast_gets_a_bounded_number_of_attempts(account, settings, smartcar_requests):
+    from django_smartcar.services.tokens import MAX_EXCHANGE_ATTEMPTS
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=60)}
+    account = expire_access(account)
+    # "Retry-After: 0" is no invitation to hammer: the pauses still back off.
+    faults.inject("rate_limit", target="token", retry_after=0)
+    started = timezone.now()
+
+    with pytest.raises(client.RateLimitingException):
+        get_access_token(account)
+
+    assert token_requests(smartcar_requests) == MAX_EXCHANGE_ATTEMPTS
+    assert timezone.now() - started > timedelta(seconds=0.25 + 0.5 + 1 + 2 + 2)
