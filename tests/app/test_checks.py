@@ -109,8 +109,12 @@ def broker_conf(url: str, **transport_options):
         ("filesystem://", {}, []),
     ],
 )
-def test_a_broker_visibility_timeout_shorter_than_a_rotation_task_is_a_warning(good, url, options, expected):
+def test_a_broker_visibility_timeout_shorter_than_a_rotation_task_is_a_warning(
+    good, monkeypatch, url, options, expected
+):
     from django_smartcar.checks import visibility_timeout_warnings
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to the configured URL
 
     assert ids(visibility_timeout_warnings(broker_conf(url, **options))) == expected
 

@@ -223,3 +223,9 @@ def test_a_worker_killed_mid_rotation_is_recovered_by_a_fresh_worker_and_beat(
     assert_recovered(account, old_refresh, oauth_errors)
     with capsys.disabled():
         print(f"\nworker killed mid-rotation: account recovered {recovered_after:.1f} s after the kill")
+
+
+def test_the_rotation_task_goes_back_to_the_broker_when_its_worker_process_dies():
+    from django_smartcar.tasks import rotate_account_tokens
+
+    assert rotate_account_tokens.acks_late and rotate_account_tokens.reject_on_worker_lost
