@@ -380,3 +380,48 @@ def _all_decrypt(ciphertexts: tuple[str, ...]) -> bool:
     except crypto.EncryptionKeyError:
         return False
     return True
+
+
+# kombu's visibility timeouts when ``broker_transport_options`` leaves it out.
+DEFAULT_VISIBILITY_TIMEOUTS = {"redis": 3600, "rediss": 3600, "sentinel": 3600, "sqs": 1800}
+
+
+@register()
+def check_broker_visibility_timeout(app_configs: Any = None, **kwargs: Any) -> list:
+    """W005: Redis and SQS redeliver an unacknowledged task after the visibility timeout, and the rotation task
+    is acknowledged late, after its retries' countdowns: a shorter timeout delivers it again while it waits."""
+    try:
+        from celery import current_app
+    except ImportError:  # Celery is optional
+        return []
+    return visibility_timeout_warnings(current_app.conf)
+
+
+def visibility_timeout_warnings(conf: Any) -> list:
+    urls = conf.broker_url or ""
+    url = str(urls[0] if isinstance(urls, list | tuple) and urls else urls)
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme not in DEFAULT_VISIBILITY_TIMEOUTS:
+        return []
+    options = conf.broker_transport_options or {}
+    timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUTS[scheme]))
+    longest_countdown = float(smartcar_settings.RETRY_BACKOFF) * 2 ** max(
+        int(smartcar_settings.TASK_MAX_RETRIES) - 1, 0
+    )
+    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + float(
+        smartcar_settings.REQUEST_TIMEOUT
+    )
+    needed = longest_countdown + longest_exchange
+    if timeout >= needed:
+        return []
+    return [
+        Warning(
+            f"The Celery broker's visibility_timeout ({timeout:g} s) is shorter than a token rotation task can "
+            f"legitimately stay unacknowledged ({needed:g} s: its longest retry countdown plus one exchange).",
+            hint="The broker would deliver waiting rotation tasks again and again. Leave "
+            "broker_transport_options['visibility_timeout'] at its default (Redis: 3600) or set it to at least "
+            f"{needed:g} s; recovery from a killed worker does not depend on it (see the Celery section of "
+            "django-smartcar's README).",
+            id="django_smartcar.W005",
+        )
+    ]

@@ -65,6 +65,12 @@ DEFAULTS: dict[str, Any] = {
     "ROTATION_JITTER": timedelta(days=2),
     # An account queued for rotation is not queued again before this long (its task may still be retrying).
     "ROTATION_REQUEUE_AFTER": timedelta(hours=1),
+    # A refresh whose answer failed (lost, time-out, 5xx, 429 with a short Retry-After) is repeated at once, under
+    # the account's lock, on every path, the last attempt starting at most this long after the first: Smartcar
+    # accepts the used refresh token again for a minute only (its shortest documented grace window).
+    "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=25),
+    # Beat: how often exchanges left in flight by a killed process are looked for and resumed.
+    "EXCHANGE_RECOVERY_INTERVAL": timedelta(seconds=15),
     # A refresh token this close to expiry without a successful rotation is logged at ERROR and signalled.
     "EXPIRY_ALERT_WINDOW": timedelta(hours=48),
     # Celery: retries of a transient Smartcar failure (backoff doubles from RETRY_BACKOFF seconds, with jitter).
@@ -185,6 +191,8 @@ SCHEMA: dict[str, Accepts] = {
     "WEBHOOK_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "WEBHOOK_PENDING_REQUEUE_AFTER": Accepts((timedelta,), minimum=timedelta(0)),
     "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
+    "TOKEN_EXCHANGE_RETRY_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
+    "EXCHANGE_RECOVERY_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),
 }
 
 

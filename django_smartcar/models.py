@@ -47,6 +47,10 @@ class SmartcarAccount(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     # Set when the beat queues a rotation, so that a second beat (or the next one) does not queue it again.
     rotation_queued_at = models.DateTimeField(null=True, blank=True)
+    # Set (and committed) when the stored refresh token is first presented to Smartcar, cleared with the new
+    # tokens or a definite failure. Still set with nobody holding the account's lock: the process died
+    # mid-exchange, and the token must be presented again while Smartcar still accepts it.
+    token_exchange_started_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     connected_at = models.DateTimeField(default=timezone.now)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -16,7 +16,7 @@ from django.db import transaction
 from . import client
 from .conf import smartcar_settings
 from .models import Vehicle, VehicleCommand
-from .services import commands, connect, rotation, vehicles, webhooks
+from .services import commands, connect, rotation, tokens, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ def rotate_expiring_tokens() -> int:
     bind=True,
     name="django_smartcar.rotate_account_tokens",
     acks_late=True,
+    # A prefork child killed mid-task puts its message back instead of acknowledging it.
+    reject_on_worker_lost=True,
     ignore_result=True,
 )
 def rotate_account_tokens(self, account_id: int) -> str:
@@ -49,6 +51,12 @@ def rotate_account_tokens(self, account_id: int) -> str:
         raise self.retry(
             exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
         ) from exc
+
+
+@shared_task(name="django_smartcar.resume_interrupted_token_exchanges", ignore_result=True)
+def resume_interrupted_token_exchanges() -> int:
+    """Beat task: repeat token exchanges left in flight by a killed process, inside Smartcar's reuse window."""
+    return tokens.resume_interrupted_exchanges()
 
 
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)

@@ -21,6 +21,7 @@ from .. import client, signals
 from ..conf import smartcar_settings
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import USABLE_STATUSES, SmartcarAccount
+from .tokens import is_transient as is_transient  # re-exported: the tasks decide their retries with it
 from .tokens import rotate_tokens
 
 logger = logging.getLogger(__name__)
@@ -134,16 +135,6 @@ def alert_if_expiring(account: SmartcarAccount, error: Exception) -> None:
     signals.refresh_token_expiring.send(
         sender=SmartcarAccount, account=account, expires_at=account.refresh_expires_at, error=error
     )
-
-
-def is_transient(exc: client.SmartcarException) -> bool:
-    """Whether a failed token exchange is worth repeating.
-
-    Wider than the client's ``retryable`` (which spares billed GETs from repeating a 500): a refresh that failed
-    with any 5xx may or may not have rotated the token at Smartcar, and repeating it within a minute is exactly
-    what Smartcar's one-minute reuse window is for.
-    """
-    return exc.retryable or (exc.status_code or 0) >= 500
 
 
 def retry_delay(retries: int, retry_after: int | None = None) -> float:

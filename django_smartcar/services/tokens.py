@@ -1,30 +1,39 @@
 """Token access and rotation: the only code that reads a refresh token or asks Smartcar for new tokens.
 
 Smartcar rotates the refresh token on every refresh and the old one dies a minute later, so two processes
-refreshing the same account at once would kill it. Every refresh therefore happens under a lock on the
-account (``select_for_update``; on SQLite, which has no row locks, a lock file beside the database), re-checks
-after taking the lock, and commits the new pair in its own transaction before anyone uses it (``durable=True``
-refuses to run inside a caller's transaction that could still roll the new tokens back).
-"""
+refreshing the same account at once would kill it. Every refresh therefore happens under a per-account lock
+that dies with its process (a PostgreSQL advisory lock; on SQLite a lock file beside the database), re-checks
+after taking the lock, and commits the new pair before anyone uses it. A refresh must not run inside a
+caller's transaction that could still roll the new tokens back (``durable=True`` refuses that).
+
+An answer can be lost after Smartcar rotated, and a process can die while waiting for it. Both are repaired
+inside Smartcar's reuse window: failed exchanges are repeated at once under the lock
+(``exchange_with_retries``), and an "exchange in flight since" marker, committed before the request, tells
+whoever next takes the lock (a page, a task, the recovery beat) that the stored token must be presented again."""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import requests
 from django.db import connections, router, transaction
 from django.utils import timezone
+from urllib3.exceptions import NewConnectionError
 
 from .. import client, signals
 from ..client.redaction import redact_text
 from ..conf import smartcar_settings
+from ..db import select_for_update
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
-from ..models import SmartcarAccount
+from ..models import USABLE_STATUSES, SmartcarAccount
 from .clients import get_auth_client
 
 try:
@@ -44,7 +53,8 @@ def get_access_token(account: SmartcarAccount) -> str:
     client's ``SmartcarException`` when Smartcar could not be reached (the account stays usable).
     """
     _ensure_usable(account)
-    if not _access_expiring(account):
+    # A marker left by a killed process is resumed here too: the page asking may be the first to notice.
+    if account.token_exchange_started_at is None and not _access_expiring(account):
         return account.access_token
     refreshed = _refresh(account, needed=_access_expiring)
     _copy_token_fields(refreshed, account)
@@ -104,21 +114,13 @@ def _ensure_usable(account: SmartcarAccount) -> None:
 
 def _refresh(account: SmartcarAccount, *, needed: Callable[[SmartcarAccount], bool]) -> SmartcarAccount:
     db = router.db_for_write(SmartcarAccount)
-    # Refuse before talking to Smartcar, not after: inside a caller's transaction the rotated tokens could
-    # still be rolled back, and the old refresh token dies a minute later.
+    # Refuse before talking to Smartcar, not after: inside a caller's transaction the rotated tokens (and the
+    # in-flight marker) could still be rolled back, and the old refresh token dies a minute later.
     with transaction.atomic(using=db, durable=True):
         pass
-    if connections[db].features.has_select_for_update:
-        with transaction.atomic(using=db, durable=True):
-            locked = SmartcarAccount.objects.using(db).select_for_update().get(pk=account.pk)
-            error = _exchange_if_needed(locked, needed, db)
-    else:
-        # SQLite has no row locks, and holding its database-wide lock across the HTTP call would block every
-        # other writer (the bundled simulator included). A lock file beside the database serializes refreshes
-        # of an account across threads and processes instead.
-        with _sqlite_account_lock(db, account.pk):
-            locked = SmartcarAccount.objects.using(db).get(pk=account.pk)
-            error = _exchange_if_needed(locked, needed, db)
+    with account_lock(db, account.pk):
+        locked = SmartcarAccount.objects.using(db).get(pk=account.pk)
+        error = _exchange_if_needed(locked, needed, db)
     if error is not None:
         raise error
     return locked
@@ -127,23 +129,79 @@ def _refresh(account: SmartcarAccount, *, needed: Callable[[SmartcarAccount], bo
 # Striped: the number of locks stays fixed however many accounts there are.
 LOCK_STRIPES = 64
 _thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+# First key of PostgreSQL's two-key advisory locks: "django_smartcar token exchange" (any fixed int4 would do).
+ADVISORY_LOCK_NAMESPACE = 0x5C7A0E
+INT4_MAX = 2**31 - 1
 
 
 @contextmanager
-def _sqlite_account_lock(db: str, account_pk: int) -> Iterator[None]:
+def account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Iterator[bool]:
+    """Serialize token exchanges of one account across threads and processes; yields whether it is held.
+
+    The lock belongs to the process, not to a transaction, so that the in-flight marker can be committed
+    while it is held, and it dies with the process: a worker or web process killed mid-exchange frees the
+    account at once. PostgreSQL: a session advisory lock. SQLite: an ``flock`` on a file beside the database.
+    With ``blocking=False`` the block runs at once, with False, when another live process holds the lock.
+    """
+    connection = connections[db]
+    if connection.vendor == "postgresql":
+        with _postgresql_advisory_lock(db, account_pk, blocking=blocking) as held:
+            yield held
+        return
+    if connection.vendor == "sqlite":
+        with _sqlite_account_lock(db, account_pk, blocking=blocking) as held:
+            yield held
+        return
+    # Other databases: the row lock of one transaction around the whole exchange (the marker is then only
+    # committed with the outcome, so recovery from a killed process relies on the rotation task's retry).
+    with transaction.atomic(using=db, durable=True):
+        rows = SmartcarAccount.objects.using(db).filter(pk=account_pk)
+        rows = rows.select_for_update() if blocking else rows.select_for_update(skip_locked=True)
+        yield rows.exists()
+
+
+@contextmanager
+def _postgresql_advisory_lock(db: str, account_pk: int, *, blocking: bool) -> Iterator[bool]:
+    key = (ADVISORY_LOCK_NAMESPACE, account_pk % INT4_MAX)
+    with connections[db].cursor() as cursor:
+        if blocking:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+            held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connections[db].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+@contextmanager
+def _sqlite_account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Iterator[bool]:
     stripe = account_pk % LOCK_STRIPES
     name = str(connections[db].settings_dict["NAME"])
     if fcntl is None or name == ":memory:" or name.startswith("file:"):
         # No lock files (Windows, or an in-memory database, which only one process can see anyway).
-        with _thread_locks[stripe]:
-            yield
+        lock = _thread_locks[stripe]
+        held = lock.acquire(blocking=blocking)
+        try:
+            yield held
+        finally:
+            if held:
+                lock.release()
         return
     lock_dir = Path(f"{name}.smartcar-locks")
     lock_dir.mkdir(exist_ok=True)
     with open(lock_dir / f"{stripe}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -151,25 +209,160 @@ def _sqlite_account_lock(db: str, account_pk: int) -> Iterator[None]:
 def _exchange_if_needed(
     locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool], db: str
 ) -> Exception | None:
-    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise."""
+    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise.
+
+    A marker found here, under the lock, can only be left by a process that died mid-exchange (a live one
+    would still hold the lock): Smartcar may have rotated the stored token already, so it is presented again
+    at once, whatever ``needed`` says, while Smartcar still accepts it.
+    """
     _ensure_usable(locked)
-    if not needed(locked):
+    interrupted = locked.token_exchange_started_at is not None
+    if not interrupted and not needed(locked):
         return None
+    if interrupted:
+        logger.warning(
+            "Resuming the token exchange of Smartcar account %s interrupted since %s",
+            locked.pk,
+            locked.token_exchange_started_at.isoformat(),
+        )
+    else:
+        # Committed before the request: whoever finds it after this process died knows to resume at once.
+        locked.token_exchange_started_at = timezone.now()
+        locked.save(update_fields=["token_exchange_started_at"])
+    presented = locked.refresh_token
     try:
-        access = get_auth_client().exchange_refresh_token(locked.refresh_token)
+        access = exchange_with_retries(presented, first_attempt_at=locked.token_exchange_started_at)
     except client.InvalidGrantException as exc:
+        locked.token_exchange_started_at = None
         mark_reauth_required(locked, exc.description or str(exc))
         return ReauthenticationRequired(locked)
     except client.SmartcarException as exc:
+        if not may_have_rotated(exc):
+            locked.token_exchange_started_at = None
         _record_failure(locked, exc)
         return exc
-    store_tokens(locked, access)
-    locked.save()
-    transaction.on_commit(
-        lambda: signals.tokens_refreshed.send(sender=SmartcarAccount, account=locked), using=db
-    )
-    logger.info("Refreshed tokens of Smartcar account %s", locked.pk)
+    _save_new_tokens(locked, presented, access, db)
     return None
+
+
+def _save_new_tokens(locked: SmartcarAccount, presented: str, access: Mapping[str, Any], db: str) -> None:
+    """Store the new pair and clear the marker in one write, unless a reconnect or disconnect replaced the
+    tokens meanwhile (the process lock does not stop those): then theirs stand and this pair is dropped."""
+    with transaction.atomic(using=db):
+        current = select_for_update(SmartcarAccount.objects.using(db).filter(pk=locked.pk)).get()
+        replaced = not current.refresh_token_encrypted or current.refresh_token != presented
+        if replaced:
+            current.token_exchange_started_at = None
+            current.save(update_fields=["token_exchange_started_at"])
+            _copy_token_fields(current, locked)
+            locked.token_exchange_started_at = None
+            logger.info(
+                "Tokens of Smartcar account %s were replaced during a refresh; keeping those", locked.pk
+            )
+            return
+        store_tokens(locked, access)
+        locked.token_exchange_started_at = None
+        locked.save(update_fields=[*TOKEN_FIELDS, "token_exchange_started_at"])
+        transaction.on_commit(
+            lambda: signals.tokens_refreshed.send(sender=SmartcarAccount, account=locked), using=db
+        )
+    logger.info("Refreshed tokens of Smartcar account %s", locked.pk)
+
+
+def exchange_with_retries(refresh_token: str, *, first_attempt_at: datetime) -> client.Access:
+    """Exchange the refresh token, repeating transient failures while Smartcar's reuse window surely lasts.
+
+    A failure after Smartcar rotated the token (a lost answer, a time-out, a 5xx) leaves the old token valid
+    for only a minute (Smartcar's shortest documented grace), so the repeats come here, under the account's
+    lock, on every path (web requests, admin, API, tasks), and the last one starts no later than
+    ``TOKEN_EXCHANGE_RETRY_WINDOW`` after ``first_attempt_at``. ``invalid_grant`` is never repeated.
+    """
+    deadline = first_attempt_at + smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW
+    attempt = 0
+    while True:
+        try:
+            return get_auth_client().exchange_refresh_token(refresh_token)
+        except client.InvalidGrantException:
+            raise
+        except client.SmartcarException as exc:
+            pause = _retry_pause(exc, attempt)
+            if (
+                pause is None
+                or attempt + 1 >= MAX_EXCHANGE_ATTEMPTS
+                or timezone.now() + timedelta(seconds=pause) > deadline
+            ):
+                raise
+            logger.info("Token exchange failed (%s); trying again in %.1f s", type(exc).__name__, pause)
+            time.sleep(pause)
+            attempt += 1
+
+
+# Attempts of one exchange at most, however fast Smartcar fails: the window bounds the time, this the load.
+MAX_EXCHANGE_ATTEMPTS = 6
+
+
+def _retry_pause(exc: client.SmartcarException, attempt: int) -> float | None:
+    """Seconds before the next attempt (doubling from 0.5 s, with jitter, at least any Retry-After), or None
+    when repeating cannot help."""
+    if not is_transient(exc):
+        return None
+    ceiling = min(0.5 * 2**attempt, 4.0)
+    backoff = ceiling / 2 + random.random() * ceiling / 2
+    return max(backoff, float(exc.retry_after or 0))
+
+
+def is_transient(exc: client.SmartcarException) -> bool:
+    """Whether a failed token exchange is worth repeating.
+
+    Wider than the client's ``retryable`` (which spares billed GETs from repeating a 500): a refresh that failed
+    with any 5xx may or may not have rotated the token at Smartcar, and repeating it within a minute is exactly
+    what Smartcar's reuse window is for.
+    """
+    return exc.retryable or (exc.status_code or 0) >= 500
+
+
+def may_have_rotated(exc: client.SmartcarException) -> bool:
+    """Whether Smartcar may have rotated the token although the exchange failed (the answer was lost).
+
+    Only a request that surely never arrived (no connection made) or that Smartcar surely refused (any 4xx)
+    is definite; time-outs, resets and 5xx may have come after Smartcar did the work.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, client.SmartcarConnectionError):
+        reason = getattr(cause.args[0], "reason", None) if cause is not None and cause.args else None
+        return not isinstance(reason, NewConnectionError)
+    return exc.status_code is None or exc.status_code >= 500
+
+
+def resume_interrupted_exchanges() -> int:
+    """Re-run every token exchange left in flight by a process that died; returns how many were resumed.
+
+    A cheap indexed query finds the markers; an account whose lock is held belongs to a live exchange and is
+    left alone. Meant for a beat every ``EXCHANGE_RECOVERY_INTERVAL``: with the 15 s default, an exchange
+    killed mid-flight is repeated within about 15 s (plus one request), well inside Smartcar's reuse window.
+    """
+    db = router.db_for_write(SmartcarAccount)
+    pending = list(
+        SmartcarAccount.objects.using(db)
+        .filter(token_exchange_started_at__isnull=False, status__in=USABLE_STATUSES)
+        .order_by("token_exchange_started_at")
+        .values_list("pk", flat=True)
+    )
+    resumed = 0
+    for pk in pending:
+        with account_lock(db, pk, blocking=False) as held:
+            if not held:
+                continue
+            locked = SmartcarAccount.objects.using(db).filter(pk=pk).first()
+            if locked is None or locked.token_exchange_started_at is None or not locked.is_usable:
+                continue
+            error = _exchange_if_needed(locked, lambda _account: False, db)
+        resumed += 1
+        if error is not None and not isinstance(error, ReauthenticationRequired):
+            logger.warning("Resuming the token exchange of Smartcar account %s failed: %s", pk, error)
+    return resumed
 
 
 def mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
@@ -178,7 +371,16 @@ def mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
     account.consecutive_failures += 1
     reason = redact_text(reason)  # last line of defence: no credentials of a URL in the row, log or signal
     account.last_refresh_error = reason[:255]
-    account.save(update_fields=["status", "consecutive_failures", "last_refresh_error", "updated_at"])
+    account.token_exchange_started_at = None
+    account.save(
+        update_fields=[
+            "status",
+            "consecutive_failures",
+            "last_refresh_error",
+            "token_exchange_started_at",
+            "updated_at",
+        ]
+    )
     logger.warning("Smartcar account %s needs re-authentication: %s", account.pk, reason)
     transaction.on_commit(
         lambda: signals.reauth_required.send(sender=SmartcarAccount, account=account, reason=reason)
@@ -190,7 +392,15 @@ def _record_failure(account: SmartcarAccount, exc: client.SmartcarException) -> 
     account.status = Status.REFRESH_FAILING
     account.consecutive_failures += 1
     account.last_refresh_error = redact_text(str(exc))[:255]
-    account.save(update_fields=["status", "consecutive_failures", "last_refresh_error", "updated_at"])
+    account.save(
+        update_fields=[
+            "status",
+            "consecutive_failures",
+            "last_refresh_error",
+            "token_exchange_started_at",
+            "updated_at",
+        ]
+    )
     logger.warning(
         "Refreshing Smartcar account %s failed (%s attempt(s)): %s",
         account.pk,
@@ -199,19 +409,23 @@ def _record_failure(account: SmartcarAccount, exc: client.SmartcarException) -> 
     )
 
 
+# What ``store_tokens`` sets, saved by field so that nothing else on the row is overwritten.
+TOKEN_FIELDS = (
+    "access_token_encrypted",
+    "refresh_token_encrypted",
+    "access_expires_at",
+    "refresh_expires_at",
+    "status",
+    "consecutive_failures",
+    "last_refresh_error",
+    "last_refreshed_at",
+    "updated_at",
+)
+
+
 def _copy_token_fields(source: SmartcarAccount, target: SmartcarAccount) -> None:
     # The caller's instance sees the new state without another query.
     if source is target:
         return
-    for field in (
-        "access_token_encrypted",
-        "refresh_token_encrypted",
-        "access_expires_at",
-        "refresh_expires_at",
-        "status",
-        "consecutive_failures",
-        "last_refresh_error",
-        "last_refreshed_at",
-        "updated_at",
-    ):
+    for field in (*TOKEN_FIELDS, "token_exchange_started_at"):
         setattr(target, field, getattr(source, field))

@@ -49,6 +49,14 @@ def test_the_webhook_sweep_follows_its_setting_and_can_be_switched_off(settings)
     assert "django-smartcar-requeue-pending-webhook-events" not in beat_schedule()
 
 
+def test_interrupted_token_exchanges_are_looked_for_every_fifteen_seconds():
+    # Smartcar's shortest reuse window is one minute: the recovery beat must come well inside it.
+    entry = beat_schedule()["django-smartcar-resume-interrupted-token-exchanges"]
+    assert entry["task"] == "django_smartcar.resume_interrupted_token_exchanges"
+    assert entry["schedule"] == timedelta(seconds=15)
+    assert entry["options"]["expires"] == 15
+
+
 @pytest.mark.django_db(transaction=True)  # the scheduler closes old connections itself
 def test_django_celery_beat_database_scheduler_imports_the_schedule():
     from django_celery_beat.models import PeriodicTask

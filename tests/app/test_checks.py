@@ -241,3 +241,55 @@ def test_an_unknown_throttle_cache_is_an_error(good):
     configure(good, THROTTLE_CACHE="nowhere")
     (message,) = check_settings()
     assert message.id == "django_smartcar.E014" and "'nowhere'" in message.msg
+
+
+def broker_conf(url: str, **transport_options):
+    from celery import Celery
+
+    app = Celery("visibility-check", set_as_current=False)
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = transport_options
+    return app.conf
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", {}, []),  # Redis' default hour
+        ("redis://127.0.0.1:6379/0", {"visibility_timeout": 60}, ["django_smartcar.W005"]),
+        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 115}, []),  # 80 s countdown + 25 s + 10 s
+        ("sqs://", {"visibility_timeout": 30}, ["django_smartcar.W005"]),
+        ("sqs://", {}, []),
+        ("amqp://guest@127.0.0.1//", {"visibility_timeout": 1}, []),  # RabbitMQ redelivers on disconnect
+        ("filesystem://", {}, []),
+    ],
+)
+def test_a_broker_visibility_timeout_shorter_than_a_rotation_task_is_a_warning(
+    good, monkeypatch, url, options, expected
+):
+    from django_smartcar.checks import visibility_timeout_warnings
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to the configured URL
+
+    assert ids(visibility_timeout_warnings(broker_conf(url, **options))) == expected
+
+
+def test_the_visibility_bound_follows_the_retry_settings(good):
+    from django_smartcar.checks import visibility_timeout_warnings
+
+    configure(good, RETRY_BACKOFF=60, TASK_MAX_RETRIES=7)  # a 3840 s countdown outlasts Redis' default hour
+    (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0"))
+    assert warning.id == "django_smartcar.W005" and "3875 s" in warning.msg and warning.hint
+
+
+def test_the_visibility_check_is_registered_with_django(good):
+    from celery import current_app
+
+    assert "django_smartcar.W005" not in ids(checks.run_checks())
+    conf = current_app.conf
+    previous = conf.broker_url, conf.broker_transport_options
+    conf.broker_url, conf.broker_transport_options = "redis://127.0.0.1:6379/0", {"visibility_timeout": 10}
+    try:
+        assert "django_smartcar.W005" in ids(checks.run_checks())
+    finally:
+        conf.broker_url, conf.broker_transport_options = previous

@@ -93,7 +93,8 @@ def test_a_dead_refresh_token_moves_the_account_to_reauth_required(account, reco
     assert issued_refresh_tokens() == before
 
 
-def test_a_transient_failure_keeps_the_account_usable(account):
+def test_a_transient_failure_keeps_the_account_usable(account, settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=1)}
     account = expire_access(account)
     faults.inject("server_errors", target="token", statuses=[502])
 
@@ -144,3 +145,109 @@ def test_ten_concurrent_callers_cause_exactly_one_refresh(account):
     assert len(results) == 10 and len(set(results)) == 1
     account.refresh_from_db()
     assert account.status == Status.ACTIVE and account.access_token == results[0]
+
+
+def token_requests(sent: list[tuple[str, str]]) -> int:
+    return sum(1 for method, path in sent if method == "POST" and path == "/oauth/token")
+
+
+def test_a_lost_token_answer_is_repeated_at_once_and_the_account_stays_active(
+    account, smartcar_requests, record_signal
+):
+    """Smartcar rotates, the answer is lost (504): the page's own call presents the old token again at once."""
+    refreshed = record_signal("tokens_refreshed")
+    account = expire_access(account)
+    old_refresh = account.refresh_token
+    faults.inject("lose_token_response", remaining=1)
+
+    token = get_access_token(account)
+
+    assert token_requests(smartcar_requests) == 2
+    stored = SmartcarAccount.objects.get(pk=account.pk)
+    assert stored.status == Status.ACTIVE and stored.consecutive_failures == 0
+    assert stored.token_exchange_started_at is None
+    assert stored.access_token == token and stored.refresh_token != old_refresh
+    assert client.get_user_id(token, transport=get_transport()) == account.smartcar_user_id
+    assert [call["account"].pk for call in refreshed.calls] == [account.pk]
+    # Long after the reuse window, the stored refresh token is still the live one.
+    clock.advance(120)
+    assert rotate_tokens(stored, force=True) is True
+
+
+def test_repeats_stop_inside_the_reuse_window_and_leave_the_exchange_marked(
+    account, settings, smartcar_requests
+):
+    settings.SMARTCAR = {**settings.SMARTCAR, "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=2)}
+    account = expire_access(account)
+    faults.inject("server_errors", target="token", statuses=[502])
+    started = timezone.now()
+
+    with pytest.raises(client.SmartcarException):
+        get_access_token(account)
+
+    # Several attempts, none of them starting after the window (each pause is at most 4 s).
+    assert token_requests(smartcar_requests) >= 2
+    assert timezone.now() - started < timedelta(seconds=2 + 4 + 5)
+    stored = SmartcarAccount.objects.get(pk=account.pk)
+    # A 502 may have come after Smartcar rotated: the marker stays so that the exchange is resumed.
+    assert stored.status == Status.REFRESH_FAILING and stored.token_exchange_started_at is not None
+
+    faults.clear()
+    assert get_access_token(stored)
+    stored.refresh_from_db()
+    assert stored.status == Status.ACTIVE and stored.token_exchange_started_at is None
+
+
+def test_invalid_grant_is_never_repeated(account, smartcar_requests):
+    get_auth_client().exchange_refresh_token(account.refresh_token)
+    clock.advance(120)
+    account = expire_access(account)
+    before = token_requests(smartcar_requests)
+
+    with pytest.raises(ReauthenticationRequired):
+        get_access_token(account)
+
+    assert token_requests(smartcar_requests) == before + 1
+    account.refresh_from_db()
+    assert account.status == Status.REAUTH_REQUIRED and account.token_exchange_started_at is None
+
+
+def test_a_rate_limit_longer_than_the_window_is_not_waited_for(account, smartcar_requests):
+    account = expire_access(account)
+    faults.inject("rate_limit", target="token", retry_after=120)
+    started = timezone.now()
+
+    with pytest.raises(client.RateLimitingException):
+        get_access_token(account)
+
+    assert token_requests(smartcar_requests) == 1 and timezone.now() - started < timedelta(seconds=5)
+    account.refresh_from_db()
+    # Smartcar refused before rotating: nothing is in flight, nothing to resume.
+    assert account.status == Status.REFRESH_FAILING and account.token_exchange_started_at is None
+
+
+def test_a_short_rate_limit_is_waited_for_within_the_window(account, smartcar_requests):
+    account = expire_access(account)
+    faults.inject("rate_limit", target="token", retry_after=1, remaining=2)
+
+    assert get_access_token(account)
+
+    assert token_requests(smartcar_requests) == 3
+    account.refresh_from_db()
+    assert account.status == Status.ACTIVE
+
+
+def test_a_smartcar_failing_fast_gets_a_bounded_number_of_attempts(account, settings, smartcar_requests):
+    from django_smartcar.services.tokens import MAX_EXCHANGE_ATTEMPTS
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=60)}
+    account = expire_access(account)
+    # "Retry-After: 0" is no invitation to hammer: the pauses still back off.
+    faults.inject("rate_limit", target="token", retry_after=0)
+    started = timezone.now()
+
+    with pytest.raises(client.RateLimitingException):
+        get_access_token(account)
+
+    assert token_requests(smartcar_requests) == MAX_EXCHANGE_ATTEMPTS
+    assert timezone.now() - started > timedelta(seconds=0.25 + 0.5 + 1 + 2 + 2)
