@@ -113,6 +113,8 @@ DEFAULTS: dict[str, Any] = {
     # with a broker restart or never sent because the broker was down.
     "WEBHOOK_SWEEP_INTERVAL": timedelta(minutes=5),
     "WEBHOOK_PENDING_REQUEUE_AFTER": timedelta(minutes=10),
+    # Processing attempts of one event, the first included, before the sweep stops retrying a failed event.
+    "WEBHOOK_MAX_ATTEMPTS": 3,
     # Vehicle data reported this far in the future is refused (a car's clock may run a little ahead; an age in
     # year 9999 would freeze its data group, since newer data wins).
     "DATA_AGE_FUTURE_TOLERANCE": timedelta(minutes=5),
@@ -190,6 +192,7 @@ SCHEMA: dict[str, Accepts] = {
     "THROTTLE_CACHE": Accepts(_STR),
     "WEBHOOK_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "WEBHOOK_PENDING_REQUEUE_AFTER": Accepts((timedelta,), minimum=timedelta(0)),
+    "WEBHOOK_MAX_ATTEMPTS": Accepts((int,), minimum=1),
     "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
     "TOKEN_EXCHANGE_RETRY_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
     "EXCHANGE_RECOVERY_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),

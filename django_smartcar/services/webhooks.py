@@ -8,8 +8,9 @@ at once; every other event is stored once (Smartcar delivers at least once) and 
 Storing and queueing are one step (``receive``): a delivery answered 2xx is never left unprocessed. A broker
 that is down does not fail the delivery (the row is durable; the failure is logged), a redelivery of an event
 that is still unprocessed queues it again, and ``requeue_stale_pending_events`` (a beat task) queues whatever is
-still pending after ``WEBHOOK_PENDING_REQUEUE_AFTER``, e.g. tasks lost with a broker restart. Queueing twice is
-harmless: ``process_event`` locks the row and processes it once.
+still pending after ``WEBHOOK_PENDING_REQUEUE_AFTER``, e.g. tasks lost with a broker restart, and events whose
+processing failed (a database that was briefly down) until they have had ``WEBHOOK_MAX_ATTEMPTS``. Queueing
+twice is harmless: ``process_event`` locks the row and processes it once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import client, signals
@@ -189,9 +190,9 @@ def publish_processing(event_pk: int) -> bool:
 def stale_pending_events(now: datetime | None = None) -> QuerySet[WebhookEvent]:
     """Events never processed nor failed, received longer than ``WEBHOOK_PENDING_REQUEUE_AFTER`` ago.
 
-    Younger ones are most likely still waiting in the broker; failed ones carry their error and are retried by
-    ``smartcar_process_webhooks --failed`` (or a redelivery), not by the sweep, so a poisonous event cannot
-    loop.
+    Younger ones are most likely still waiting in the broker. Failed ones carry their error and are retried by
+    the sweep a bounded number of times (``events_to_requeue``), by a redelivery, or by
+    ``smartcar_process_webhooks --failed``.
     """
     stale_before = (now or timezone.now()) - smartcar_settings.WEBHOOK_PENDING_REQUEUE_AFTER
     return WebhookEvent.objects.filter(
@@ -199,14 +200,30 @@ def stale_pending_events(now: datetime | None = None) -> QuerySet[WebhookEvent]:
     ).order_by("received_at")
 
 
+def events_to_requeue(now: datetime | None = None) -> QuerySet[WebhookEvent]:
+    """What the sweep queues again: stale pending events, and failed ones with attempts left.
+
+    A failure is retried at the sweep's pace, at most ``WEBHOOK_MAX_ATTEMPTS`` attempts in all: a database that
+    was down a moment loses nothing, and an event that can never be applied stops being retried (it stays
+    failed, with its error, for ``smartcar_process_webhooks --failed`` once the cause is fixed).
+    """
+    stale_before = (now or timezone.now()) - smartcar_settings.WEBHOOK_PENDING_REQUEUE_AFTER
+    failed_with_attempts_left = Q(attempts__lt=int(smartcar_settings.WEBHOOK_MAX_ATTEMPTS)) & ~Q(
+        last_error=""
+    )
+    return WebhookEvent.objects.filter(
+        Q(last_error="") | failed_with_attempts_left, processed_at__isnull=True, received_at__lte=stale_before
+    ).order_by("received_at")
+
+
 def requeue_stale_pending_events(now: datetime | None = None) -> int:
-    """Queue processing again for every stale pending event (see ``stale_pending_events``); returns how many.
+    """Queue processing again for every event ``events_to_requeue`` names; returns how many.
 
     Stops at the first broker failure: the next sweep tries again.
     """
     queued = 0
     chunk_size = int(smartcar_settings.FANOUT_CHUNK_SIZE)
-    for event_pk in stale_pending_events(now).values_list("pk", flat=True).iterator(chunk_size=chunk_size):
+    for event_pk in events_to_requeue(now).values_list("pk", flat=True).iterator(chunk_size=chunk_size):
         if not publish_processing(event_pk):
             break
         queued += 1

@@ -655,3 +655,36 @@ def test_an_event_queued_twice_at_once_is_processed_once(hooked_account, receive
     event.refresh_from_db()
     assert event.status == "processed" and event.attempts == 1
     assert len(processed.calls) == 1
+
+
+def test_the_sweep_retries_a_failed_event_until_its_attempts_run_out(hooked_account, receiver_url, settings):
+    """A processing failure (here: what a database that was briefly down leaves behind) is retried by the sweep,
+    but only ``WEBHOOK_MAX_ATTEMPTS`` times in all, so an event that can never be applied stops looping."""
+    from django_smartcar.services import webhooks
+    from tests.celery_app import app
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_MAX_ATTEMPTS": 3}
+    vehicle = hooked_account.vehicles.first()
+    app.conf.task_always_eager = False
+    try:
+        for event_id, odometer in (("failed-once", 4321.0), ("failed-thrice", 5432.0)):
+            post_signed(
+                receiver_url, state_event(vehicle, odometer=odometer, at=timezone.now(), event_id=event_id)
+            )
+    finally:
+        app.conf.task_always_eager = True
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    WebhookEvent.objects.filter(event_id="failed-once").update(
+        received_at=an_hour_ago, attempts=1, last_error="OperationalError: server closed the connection"
+    )
+    WebhookEvent.objects.filter(event_id="failed-thrice").update(
+        received_at=an_hour_ago, attempts=3, last_error="OperationalError: server closed the connection"
+    )
+
+    assert webhooks.requeue_stale_pending_events() == 1  # eager: processed at once
+    retried = WebhookEvent.objects.get(event_id="failed-once")
+    assert retried.status == "processed" and retried.attempts == 2
+    vehicle.refresh_from_db()
+    assert vehicle.odometer_km == 4321.0
+    assert WebhookEvent.objects.get(event_id="failed-thrice").status == "failed"
+    assert webhooks.requeue_stale_pending_events() == 0
