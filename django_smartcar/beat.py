@@ -24,6 +24,7 @@ PERIODIC_TASKS: tuple[tuple[str, str], ...] = (
     ("refresh_connected_vehicles", "VEHICLE_REFRESH_INTERVAL"),
     ("requeue_pending_webhook_events", "WEBHOOK_SWEEP_INTERVAL"),
     ("clear_connect_states", "CONNECT_STATE_CLEANUP_INTERVAL"),
+    ("fail_abandoned_commands", "COMMAND_SWEEP_INTERVAL"),
 )
 
 

@@ -113,6 +113,10 @@ DEFAULTS: dict[str, Any] = {
     # with a broker restart or never sent because the broker was down.
     "WEBHOOK_SWEEP_INTERVAL": timedelta(minutes=5),
     "WEBHOOK_PENDING_REQUEUE_AFTER": timedelta(minutes=10),
+    # Beat: how often queued commands that no worker completed are looked for, and how long after it was
+    # requested a still-pending command is marked failed (its task was lost, or its worker killed mid-request).
+    "COMMAND_SWEEP_INTERVAL": timedelta(minutes=5),
+    "COMMAND_ABANDONED_AFTER": timedelta(minutes=15),
     # Processing attempts of one event, the first included, before the sweep stops retrying a failed event.
     "WEBHOOK_MAX_ATTEMPTS": 3,
     # Vehicle data reported this far in the future is refused (a car's clock may run a little ahead; an age in
@@ -193,6 +197,8 @@ SCHEMA: dict[str, Accepts] = {
     "WEBHOOK_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "WEBHOOK_PENDING_REQUEUE_AFTER": Accepts((timedelta,), minimum=timedelta(0)),
     "WEBHOOK_MAX_ATTEMPTS": Accepts((int,), minimum=1),
+    "COMMAND_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
+    "COMMAND_ABANDONED_AFTER": Accepts((timedelta,), minimum=timedelta(seconds=1)),
     "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
     "TOKEN_EXCHANGE_RETRY_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
     "EXCHANGE_RECOVERY_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),

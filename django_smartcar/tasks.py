@@ -121,3 +121,9 @@ def clear_connect_states() -> int:
 def requeue_pending_webhook_events() -> int:
     """Beat task: queue processing again for webhook events pending longer than WEBHOOK_PENDING_REQUEUE_AFTER."""
     return webhooks.requeue_stale_pending_events()
+
+
+@shared_task(name="django_smartcar.fail_abandoned_commands", ignore_result=True)
+def fail_abandoned_commands() -> int:
+    """Beat task: mark failed the commands no worker completed within COMMAND_ABANDONED_AFTER."""
+    return commands.fail_abandoned_commands()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import client, signals
 from ..client.redaction import redact_text
+from ..conf import smartcar_settings
 from ..crypto import EncryptionKeyError
 from ..exceptions import (
     AccountUnavailable,
@@ -56,6 +59,8 @@ class Failure:
 UNTYPED = "SMARTCAR"
 # The type recorded when a command could not be handed to Celery (the broker was down): it never ran.
 NOT_QUEUED = "NOT_QUEUED"
+# The type recorded when no worker completed a queued command in time (see ``fail_abandoned_commands``).
+ABANDONED = "ABANDONED"
 
 
 def describe_failure(exc: Exception) -> Failure:
@@ -122,16 +127,44 @@ def queue_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand
 
 
 def _record_not_queued(command: VehicleCommand) -> VehicleCommand:
-    failure = describe_failure(NotQueued("command"))
-    VehicleCommand.objects.filter(pk=command.pk, status=VehicleCommand.Status.PENDING).update(
+    _fail_pending(VehicleCommand.objects.filter(pk=command.pk), describe_failure(NotQueued("command")))
+    command.refresh_from_db()
+    return command
+
+
+def _fail_pending(commands: QuerySet[VehicleCommand], failure: Failure) -> int:
+    """Mark the still-pending ``commands`` failed; a conditional UPDATE, so an outcome already recorded (the
+    worker finished in the meantime) is never overwritten."""
+    return commands.filter(status=VehicleCommand.Status.PENDING).update(
         status=VehicleCommand.Status.FAILED,
         error_type=failure.type,
         error_code=failure.code,
         error_message=failure.message,
         completed_at=timezone.now(),
     )
-    command.refresh_from_db()
-    return command
+
+
+def fail_abandoned_commands(now: datetime | None = None) -> int:
+    """Mark failed the commands still pending ``COMMAND_ABANDONED_AFTER`` after they were requested.
+
+    Commands are never retried (one may have reached the car), so a command whose task was lost (a broker
+    restart) or whose worker was killed mid-request would otherwise stay ``pending`` for ever. Its task, if it
+    ever runs, then sees the row is no longer pending and sends nothing: a lock arriving that late is not what
+    the user asked for. Returns how many were marked.
+    """
+    requested_before = (now or timezone.now()) - smartcar_settings.COMMAND_ABANDONED_AFTER
+    failed = _fail_pending(
+        VehicleCommand.objects.filter(requested_at__lte=requested_before),
+        Failure(
+            ABANDONED,
+            "no_outcome",
+            "No worker completed this command in time (its task was lost or its worker stopped); it may or may "
+            "not have reached the car.",
+        ),
+    )
+    if failed:
+        logger.warning("Marked %s abandoned vehicle command(s) failed", failed)
+    return failed
 
 
 def create_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:

@@ -71,3 +71,13 @@ def test_django_celery_beat_database_scheduler_imports_the_schedule():
     assert rotation.task == "django_smartcar.rotate_expiring_tokens" and rotation.enabled
     assert (rotation.interval.every, rotation.interval.period) == (3600, "seconds")
     assert PeriodicTask.objects.filter(name="django-smartcar-refresh-connected-vehicles").exists()
+
+
+def test_abandoned_commands_are_looked_for_unless_switched_off(settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "COMMAND_SWEEP_INTERVAL": timedelta(minutes=3)}
+    entry = beat_schedule()["django-smartcar-fail-abandoned-commands"]
+    assert entry["task"] == "django_smartcar.fail_abandoned_commands"
+    assert entry["schedule"] == timedelta(minutes=3) and entry["options"] == {"expires": 180.0}
+
+    settings.SMARTCAR = {**settings.SMARTCAR, "COMMAND_SWEEP_INTERVAL": None}
+    assert "django-smartcar-fail-abandoned-commands" not in beat_schedule()

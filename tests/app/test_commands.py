@@ -59,3 +59,30 @@ def test_a_command_on_an_account_needing_reconnect_fails_cleanly(account, user, 
 
     assert command.status == Status.FAILED and command.error_type == "REAUTHENTICATE"
     assert smartcar_requests == []
+
+
+def test_a_command_no_worker_completed_is_marked_failed_and_never_sent_late(account, user, smartcar_requests):
+    """A queued command whose task was lost (broker restart) or whose worker died would stay pending for ever."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_smartcar.services.commands import create_command, fail_abandoned_commands
+    from django_smartcar.tasks import send_vehicle_command
+
+    vehicle = account.vehicles.first()
+    abandoned = create_command(vehicle, "unlock", user=user)
+    VehicleCommand.objects.filter(pk=abandoned.pk).update(requested_at=timezone.now() - timedelta(hours=1))
+    recent = create_command(vehicle, "unlock", user=user)
+
+    assert fail_abandoned_commands() == 1
+    abandoned.refresh_from_db()
+    assert abandoned.status == Status.FAILED and abandoned.error_type == "ABANDONED"
+    assert abandoned.completed_at is not None
+    assert VehicleCommand.objects.get(pk=recent.pk).status == Status.PENDING  # may still be in the broker
+
+    # Its task arriving late sends nothing: an unlock an hour after it was asked for is not what the user wanted.
+    assert send_vehicle_command(vehicle.pk, "unlock", user.pk, abandoned.pk) == Status.FAILED
+    assert smartcar_requests == []
+    assert SimulatedVehicle.objects.get(pk=vehicle.smartcar_id).is_locked is True
+    assert fail_abandoned_commands() == 0
