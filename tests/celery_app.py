@@ -16,3 +16,13 @@ app.autodiscover_tasks()
 @app.on_after_configure.connect
 def add_smartcar_schedule(sender: Celery, **kwargs) -> None:
     sender.conf.beat_schedule = {**sender.conf.beat_schedule, **beat_schedule()}
+
+
+def forget_broker_connections() -> None:
+    """Make the next publish connect to the broker the app is configured with now (tests that switch brokers).
+
+    The pools are dropped, never closed: kombu keeps them in a registry keyed by connection, and would hand a
+    closed one out again to the next publish to the same broker ("Acquire on closed pool").
+    """
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -17,6 +17,7 @@ from django_smartcar.services import commands, vehicles
 from django_smartcar.services.connect import disconnect_vehicle
 from tests.api.conftest import API
 from tests.celery_app import app as celery_app
+from tests.celery_app import forget_broker_connections
 from tests.conftest import free_port
 
 Status = VehicleCommand.Status
@@ -24,14 +25,6 @@ Status = VehicleCommand.Status
 DEAD_BROKER_PUBLISH_SECONDS = 10.0
 # A credential in the broker URL, which must never reach a log line or an answer.
 BROKER_PASSWORD = "broker-secret-password"
-
-
-def reset_celery_connections() -> None:
-    """Forget the app's pooled broker connections, so the next publish connects to the current broker_url."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -57,10 +50,10 @@ def dead_broker(monkeypatch) -> Iterator[str]:
         broker_connection_timeout=2,
         broker_transport_options={"max_retries": 1},
     )
-    reset_celery_connections()
+    forget_broker_connections()
     yield url
     celery_app.conf.update(saved)
-    reset_celery_connections()
+    forget_broker_connections()
 
 
 def test_an_async_command_with_the_broker_down_is_a_503_and_a_failed_row(

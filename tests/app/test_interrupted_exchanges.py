@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -26,9 +25,9 @@ from django_smartcar.simulator import clock, faults
 from django_smartcar.simulator.models import Fault, RefreshToken
 from django_smartcar.simulator.tokens import REFRESH_TOKEN_GRACE, digest
 from django_smartcar.simulator.views import oauth
+from tests.processes import ROOT, child_env, start_beat, start_worker, wait_for
 
 from .conftest import make_accounts
-from .test_celery_integration import ROOT, database_url, start
 
 Status = SmartcarAccount.Status
 # Long enough to kill the caller while the simulator holds its request; shorter than REQUEST_TIMEOUT.
@@ -43,31 +42,6 @@ from django_smartcar.services.tokens import rotate_tokens
 rotate_tokens(SmartcarAccount.objects.get(pk=int(sys.argv[1])), force=True)
 print("finished")
 """
-
-
-def poll(predicate: Callable[[], bool], what: str, timeout: float, logs: list[Path] = ()) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    dump = "\n\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in logs)
-    pytest.fail(f"Timed out after {timeout} s waiting for {what}.\n{dump}")
-
-
-def child_env(simulator) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PYTHONPATH": str(ROOT),
-        "SMARTCAR_CONNECT_ORIGIN": simulator.base_url,
-        "SMARTCAR_AUTH_ORIGIN": f"{simulator.base_url}/oauth/token",
-        "SMARTCAR_API_ORIGIN": simulator.base_url,
-        "SMARTCAR_MANAGEMENT_API_ORIGIN": simulator.base_url,
-    }
-    if database_url():
-        env["DATABASE_URL"] = database_url()
-    return env
 
 
 @pytest.fixture
@@ -133,13 +107,15 @@ def test_an_exchange_killed_in_a_web_process_is_resumed(smartcar, user, oauth_er
         text=True,
     )
     try:
-        poll(request_in_flight(fault, account), "the rotation's token request to be in flight", 60)
+        wait_for(
+            request_in_flight(fault, account), "the rotation's token request to be in flight", timeout=60
+        )
     finally:
         os.kill(process.pid, signal.SIGKILL)
         out, err = process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL and "finished" not in out, err[-2000:]
     # Smartcar rotates once the latency is over; the answer goes to a dead socket.
-    poll(lambda: rotated_at(old_refresh) is not None, "the simulator to rotate the token", 30)
+    wait_for(lambda: rotated_at(old_refresh) is not None, "the simulator to rotate the token", timeout=30)
 
     account = SmartcarAccount.objects.get(pk=account.pk)
     if resumer == "the next page":
@@ -162,43 +138,27 @@ def test_a_worker_killed_mid_rotation_is_recovered_by_a_fresh_worker_and_beat(
     (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=2))
     old_refresh = account.refresh_token
     env = child_env(smartcar)
-    worker_args = [
-        "worker",
-        "--pool",
-        "threads",
-        "--concurrency",
-        "2",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    worker_args += ["--loglevel", "INFO"]
     processes: list[subprocess.Popen] = []
     try:
-        first, first_log = start("first-worker", [*worker_args, "--purge"], env, tmp_path)
+        first, first_log = start_worker(env, tmp_path, name="first-worker", purge=True)
         processes.append(first)
-        poll(lambda: "ready." in first_log.read_text(), "the first worker to start", 60, [first_log])
         fault = hold_next_token_request()
         rotate_account_tokens.delay(account.pk)
-        poll(request_in_flight(fault, account), "the rotation's token request", 60, [first_log])
+        wait_for(request_in_flight(fault, account), "the rotation's token request", [first_log], timeout=60)
 
         os.kill(first.pid, signal.SIGKILL)  # --pool threads: one process
         killed_at = time.monotonic()
         assert first.wait(timeout=30) == -signal.SIGKILL
-        poll(lambda: rotated_at(old_refresh) is not None, "the simulator to rotate the token", 30)
+        wait_for(lambda: rotated_at(old_refresh) is not None, "the simulator to rotate the token", timeout=30)
         rotation_time = rotated_at(old_refresh)
 
-        second, second_log = start("second-worker", worker_args, env, tmp_path)
+        second, second_log = start_worker(env, tmp_path, name="second-worker")
         processes.append(second)
-        beat, beat_log = start(
-            "beat",
-            ["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
-            env,
-            tmp_path,
-        )
+        beat, beat_log = start_beat(env, tmp_path)
         processes.append(beat)
         logs = [first_log, second_log, beat_log]
         # Recovered while Smartcar still accepts the old token (the simulator's grace is the one-minute case).
-        poll(
+        wait_for(
             lambda: (
                 SmartcarAccount.objects.filter(
                     pk=account.pk, token_exchange_started_at__isnull=True, status=Status.ACTIVE
@@ -207,8 +167,8 @@ def test_a_worker_killed_mid_rotation_is_recovered_by_a_fresh_worker_and_beat(
                 .exists()
             ),
             "a fresh worker and beat to resume the exchange",
-            REFRESH_TOKEN_GRACE.total_seconds(),
             logs,
+            timeout=REFRESH_TOKEN_GRACE.total_seconds(),
         )
         recovered_after = time.monotonic() - killed_at
     finally:

@@ -27,9 +27,9 @@ from django_smartcar.services.vehicles import DataPoint, apply_vehicle_data
 from django_smartcar.simulator import clock, faults, grants, seeding
 from django_smartcar.simulator.models import RefreshToken
 from django_smartcar.tasks import rotate_account_tokens, rotate_expiring_tokens
+from tests.processes import ROOT, child_env
 
 from .conftest import make_accounts
-from .test_celery_integration import ROOT, database_url
 
 Status = SmartcarAccount.Status
 SOAK_ACCOUNTS = int(os.environ.get("SOAK_ACCOUNTS", "1000"))
@@ -191,16 +191,7 @@ def test_concurrent_refreshes_in_separate_processes_cause_exactly_one(smartcar, 
         access_expires_at=timezone.now() - timedelta(minutes=1)
     )
     before = RefreshToken.objects.count()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PYTHONPATH": str(ROOT),
-        "SMARTCAR_CONNECT_ORIGIN": smartcar.base_url,
-        "SMARTCAR_AUTH_ORIGIN": f"{smartcar.base_url}/oauth/token",
-        "SMARTCAR_API_ORIGIN": smartcar.base_url,
-    }
-    if database_url():
-        env["DATABASE_URL"] = database_url()
+    env = child_env(smartcar)
     import time
 
     start_at = str(time.time() + 3)  # after every interpreter has started

@@ -7,9 +7,7 @@ beat subprocesses on the test database, deliveries signed like Smartcar's over H
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,41 +23,29 @@ from django.utils import timezone
 from django_smartcar import tasks
 from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
 from django_smartcar.simulator import webhooks as simulated
-
-from .test_celery_integration import database_url, start, wait_for
+from tests.conftest import free_port
+from tests.processes import child_env, start_beat, start_worker, stop, wait_for
 
 URL_ID = "hook-broker-faults-Yb2k9QmX"
 TOKEN = "test-management-token"
 DEADLINE_SECONDS = 90
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def broker_at(url: str) -> Iterator[None]:
     """This process's Celery app (the live server's receiver) publishes to ``url`` for the block."""
-    from tests.celery_app import app
+    from tests.celery_app import app, forget_broker_connections
 
     # The write URL: Celery reads ``broker_url`` from CELERY_BROKER_URL in the environment first (CI's Redis leg).
     saved = app.conf.broker_write_url, app.conf.task_always_eager
 
-    def reset_pools() -> None:
-        # The producer pool was built for the previous broker; the next publish builds one for the new URL.
-        # (Not closed: kombu keeps pools in a registry by connection, a closed one would be handed out again.)
-        app._pool = None
-        app.amqp._producer_pool = None
-
     app.conf.broker_write_url, app.conf.task_always_eager = url, False
-    reset_pools()
+    forget_broker_connections()
     try:
         yield
     finally:
         app.conf.broker_write_url, app.conf.task_always_eager = saved
-        reset_pools()
+        forget_broker_connections()
 
 
 class RedisServer:
@@ -190,43 +176,10 @@ def test_events_whose_tasks_redis_lost_are_processed_by_the_beat_sweep(account, 
             assert server.queued() == 0
             assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 6
 
-            env = {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "tests.settings",
-                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-                "CELERY_BROKER_URL": server.url,
-                "SMARTCAR_CONNECT_ORIGIN": smartcar.base_url,
-                "SMARTCAR_AUTH_ORIGIN": f"{smartcar.base_url}/oauth/token",
-                "SMARTCAR_API_ORIGIN": smartcar.base_url,
-                "SMARTCAR_MANAGEMENT_API_ORIGIN": smartcar.base_url,
-                "DJANGO_SMARTCAR_TEST_SWEEP_SECONDS": "1",
-            }
-            if database_url():
-                env["DATABASE_URL"] = database_url()
-            worker, worker_log = start(
-                "worker",
-                [
-                    "worker",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    "2",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--loglevel",
-                    "INFO",
-                ],
-                env,
-                tmp_path,
-            )
+            env = child_env(smartcar, CELERY_BROKER_URL=server.url, DJANGO_SMARTCAR_TEST_SWEEP_SECONDS="1")
+            worker, worker_log = start_worker(env, tmp_path)
             logs.append(worker_log)
-            wait_for(lambda: "ready." in worker_log.read_text(), "the worker to start", logs, timeout=60)
-            beat, beat_log = start(
-                "beat",
-                ["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
-                env,
-                tmp_path,
-            )
+            beat, beat_log = start_beat(env, tmp_path)
             logs.append(beat_log)
 
             wait_for(
@@ -236,16 +189,7 @@ def test_events_whose_tasks_redis_lost_are_processed_by_the_beat_sweep(account, 
                 timeout=DEADLINE_SECONDS,
             )
     finally:
-        for process in (beat, worker):
-            if process is not None:
-                process.terminate()
-        for process in (beat, worker):
-            if process is not None:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop(beat, worker)
         server.stop()
 
     # Queued more than once (each sweep), processed once.
