@@ -224,17 +224,19 @@ class TestIsExpired:
     @pytest.mark.parametrize(
         ("value", "expired"),
         [
-            (datetime.now(timezone.utc) - timedelta(seconds=5), True),
-            (datetime.now(timezone.utc) + timedelta(hours=1), False),
-            (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=1), True),
-            (datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=10), False),
-            ("2018-05-02T18:04:25+00:00", True),
-            ("2999-01-01T00:00:00Z", False),
-            ("2999-01-01T00:00:00", False),
+            # Times relative to now are made when the test runs, not when it is collected: a long suite
+            # would otherwise run this one after "in ten minutes" has passed.
+            (lambda: datetime.now(timezone.utc) - timedelta(seconds=5), True),
+            (lambda: datetime.now(timezone.utc) + timedelta(hours=1), False),
+            (lambda: datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=1), True),
+            (lambda: datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=10), False),
+            (lambda: "2018-05-02T18:04:25+00:00", True),
+            (lambda: "2999-01-01T00:00:00Z", False),
+            (lambda: "2999-01-01T00:00:00", False),
         ],
     )
     def test_values(self, value, expired):
-        assert smartcar.is_expired(value) is expired
+        assert smartcar.is_expired(value()) is expired
 
     def test_timezone_offsets_are_respected(self):
         in_an_hour_as_tokyo_time = (datetime.now(timezone.utc) + timedelta(hours=1)).astimezone(
