@@ -299,14 +299,17 @@ def exchange_with_retries(refresh_token: str, *, first_attempt_at: datetime) -> 
 
 # Attempts of one exchange at most, however fast Smartcar fails: the window bounds the time, this the load.
 MAX_EXCHANGE_ATTEMPTS = 6
+# The pause before the second attempt, doubling after each failure up to the maximum (seconds).
+EXCHANGE_RETRY_FIRST_PAUSE = 0.5
+EXCHANGE_RETRY_MAX_PAUSE = 4.0
 
 
 def _retry_pause(exc: client.SmartcarException, attempt: int) -> float | None:
-    """Seconds before the next attempt (doubling from 0.5 s, with jitter, at least any Retry-After), or None
-    when repeating cannot help."""
+    """Seconds before the next attempt (doubling from ``EXCHANGE_RETRY_FIRST_PAUSE``, with jitter, at least any
+    Retry-After), or None when repeating cannot help."""
     if not is_transient(exc):
         return None
-    ceiling = min(0.5 * 2**attempt, 4.0)
+    ceiling = min(EXCHANGE_RETRY_FIRST_PAUSE * 2**attempt, EXCHANGE_RETRY_MAX_PAUSE)
     backoff = ceiling / 2 + random.random() * ceiling / 2
     return max(backoff, float(exc.retry_after or 0))
 

@@ -50,7 +50,9 @@ def test_rotate_tokens_for_one_account_forces_it(smartcar, user):
     assert "1 rotated" in out
 
 
-def test_failures_are_summarised_and_fail_the_command_on_request(smartcar, user):
+def test_failures_are_summarised_and_fail_the_command_on_request(smartcar, user, settings):
+    # How failures are reported, not how long an exchange is repeated (tests/app/test_tokens.py).
+    settings.SMARTCAR = {**settings.SMARTCAR, "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=1)}
     make_accounts(smartcar, user, 2, refresh_expires_in=timedelta(days=3))
     faults.inject("server_errors", target="token", statuses=[502])
 

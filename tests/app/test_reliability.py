@@ -21,6 +21,7 @@ from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from django_smartcar.models import SmartcarAccount
+from django_smartcar.services import tokens
 from django_smartcar.services.clients import get_transport
 from django_smartcar.services.tokens import MAX_EXCHANGE_ATTEMPTS
 from django_smartcar.services.vehicles import DataPoint, apply_vehicle_data
@@ -63,7 +64,13 @@ def bulk_accounts(simulator, owner, count: int) -> list[SmartcarAccount]:
     return SmartcarAccount.objects.bulk_create(accounts)
 
 
-def test_fault_soak_rotates_every_account_and_loses_none(smartcar, user, settings, eager, capsys):
+def test_fault_soak_rotates_every_account_and_loses_none(
+    smartcar, user, settings, eager, capsys, monkeypatch
+):
+    # The pauses between repeated exchanges are compressed 100x: the soak counts requests and lost accounts, and
+    # its 1,000 accounts rotate one after another (eager tasks), so real pauses would only add minutes of sleep.
+    monkeypatch.setattr(tokens, "EXCHANGE_RETRY_FIRST_PAUSE", tokens.EXCHANGE_RETRY_FIRST_PAUSE / 100)
+    monkeypatch.setattr(tokens, "EXCHANGE_RETRY_MAX_PAUSE", tokens.EXCHANGE_RETRY_MAX_PAUSE / 100)
     settings.SMARTCAR = {
         **settings.SMARTCAR,
         "ROTATION_JITTER": timedelta(0),

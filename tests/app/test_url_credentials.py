@@ -4,6 +4,7 @@ messages, stored error texts, API answers, admin pages or logs, whether the orig
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -37,6 +38,8 @@ def use_origin(settings, base_url: str) -> None:
         "API_ORIGIN": origin,
         "MANAGEMENT_API_ORIGIN": origin,
         "REQUEST_TIMEOUT": 2,
+        # Failing token exchanges are not what this is about: no need to repeat them for 25 seconds.
+        "TOKEN_EXCHANGE_RETRY_WINDOW": timedelta(seconds=1),
     }
 
 
