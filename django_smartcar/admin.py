@@ -20,6 +20,7 @@ from . import client
 from .exceptions import DjangoSmartcarError
 from .models import SmartcarAccount, Vehicle, VehicleCommand, WebhookEvent
 from .services import commands, tokens, vehicles, webhooks
+from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
 
@@ -34,29 +35,43 @@ class CommandPermissionMixin:
         return super().changelist_view(request, extra_context)
 
 
+def confirmation_question(question: str, opts, count: int) -> str:
+    """``question`` ("Refresh the data of") completed as English: "... this vehicle?" or "... these 5 vehicles?"."""
+    if count == 1:
+        return f"{question} this {opts.verbose_name}?"
+    return f"{question} these {count} {opts.verbose_name_plural}?"
+
+
 def confirmed_action(
     description: str,
     verb: str,
     run: Callable[[HttpRequest, object], str],
     permissions: tuple[str, ...] = ("send_vehicle_commands",),
+    *,
+    question: str,
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet], TemplateResponse | None]:
     """An admin action that first shows a confirmation page, then runs ``run`` on each selected row.
 
-    ``run`` returns a success message or raises; a Smartcar error on one row is reported and the next row
-    is still processed.
+    ``question`` opens the confirmation sentence ("Refresh the data of" + "these 5 vehicles?"): a verb alone
+    does not always make English with the objects after it. ``run`` returns a success message or raises; a
+    Smartcar error on one row is reported and the next row is still processed. Each row's outcome, success or
+    failure, is recorded in the admin's history (a CHANGE LogEntry), so that "who locked this car?" has an
+    answer.
     """
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
         if request.POST.get("confirm") != "yes":
             opts = modeladmin.model._meta
+            objects = list(queryset)
             return TemplateResponse(
                 request,
                 "admin/django_smartcar/confirm_action.html",
                 {
                     **modeladmin.admin_site.each_context(request),
                     "title": f"{description}?",
+                    "question": confirmation_question(question, opts, len(objects)),
                     "opts": opts,
-                    "objects": list(queryset),
+                    "objects": objects,
                     "verb": verb,
                     "action_name": request.POST.get("action"),
                     "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -67,8 +82,10 @@ def confirmed_action(
             try:
                 outcome = run(request, obj)
             except (client.SmartcarException, DjangoSmartcarError) as exc:
+                modeladmin.log_change(request, obj, f"{verb} failed: {exc}")
                 modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
             else:
+                modeladmin.log_change(request, obj, f"{verb}: {outcome}")
                 modeladmin.message_user(request, f"{obj}: {outcome}", messages.SUCCESS)
         return None
 
@@ -100,6 +117,16 @@ def _rotate(request: HttpRequest, account: SmartcarAccount) -> str:
     return f"tokens rotated; refresh token now valid until {account.refresh_expires_at:%Y-%m-%d %H:%M} UTC."
 
 
+def _disconnect_account(request: HttpRequest, account: SmartcarAccount) -> str:
+    connect_service.disconnect_account(account)
+    return "disconnected; its vehicles were revoked at Smartcar and its tokens forgotten."
+
+
+def _disconnect_vehicle(request: HttpRequest, vehicle: Vehicle) -> str:
+    connect_service.disconnect_vehicle(vehicle)
+    return "disconnected; its access was revoked at Smartcar."
+
+
 def _sync(request: HttpRequest, account: SmartcarAccount) -> str:
     result = vehicles.sync_vehicles(account)
     return (
@@ -111,6 +138,7 @@ def _sync(request: HttpRequest, account: SmartcarAccount) -> str:
 @admin.register(SmartcarAccount)
 class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
     list_display = (
+        "__str__",
         "smartcar_user_id",
         "owner",
         "status",
@@ -142,8 +170,13 @@ class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = [
-        confirmed_action("Rotate tokens now", "Rotate tokens", _rotate),
-        confirmed_action("Sync vehicles from Smartcar", "Sync vehicles", _sync),
+        confirmed_action("Rotate tokens now", "Rotate tokens", _rotate, question="Rotate the tokens of"),
+        confirmed_action(
+            "Sync vehicles from Smartcar", "Sync vehicles", _sync, question="Sync the vehicles of"
+        ),
+        confirmed_action(
+            "Disconnect selected accounts", "Disconnect", _disconnect_account, question="Disconnect"
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -179,9 +212,14 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
     readonly_fields = [f.name for f in Vehicle._meta.fields]
     actions = [
-        confirmed_action("Lock selected vehicles", "Lock", _command("lock")),
-        confirmed_action("Unlock selected vehicles", "Unlock", _command("unlock")),
-        confirmed_action("Refresh data of selected vehicles", "Refresh data", _refresh),
+        confirmed_action("Lock selected vehicles", "Lock", _command("lock"), question="Lock"),
+        confirmed_action("Unlock selected vehicles", "Unlock", _command("unlock"), question="Unlock"),
+        confirmed_action(
+            "Refresh data of selected vehicles", "Refresh data", _refresh, question="Refresh the data of"
+        ),
+        confirmed_action(
+            "Disconnect selected vehicles", "Disconnect", _disconnect_vehicle, question="Disconnect"
+        ),
     ]
 
     @admin.display(description="Owner", ordering="account__owner")
@@ -231,7 +269,13 @@ class WebhookEventAdmin(admin.ModelAdmin):
     search_fields = ("event_id", "event_type")
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]
     actions = [
-        confirmed_action("Reprocess selected events", "Reprocess", _reprocess, permissions=("change",))
+        confirmed_action(
+            "Reprocess selected events",
+            "Reprocess",
+            _reprocess,
+            permissions=("change",),
+            question="Reprocess",
+        )
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

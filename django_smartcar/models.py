@@ -66,7 +66,9 @@ class SmartcarAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Smartcar account {self.smartcar_user_id} of {self.owner_id}"
+        # Read by people (admin lists, confirmation pages, messages): the owner's name and enough of the
+        # Smartcar user id to tell two accounts apart. Load ``owner`` with select_related where many are shown.
+        return f"{self.owner.get_username()} (Smartcar {self.smartcar_user_id[:8]})"
 
     def __repr__(self) -> str:
         # Spelled out so that no future field ever leaks a token into a traceback.

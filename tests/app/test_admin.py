@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Permission
 
@@ -126,3 +128,86 @@ def test_actions_refresh_tokens_on_sites_with_atomic_requests(account, operator,
     assert response.status_code == 200
     assert any("refreshed" in text for text in messages_of(response))
     assert SmartcarAccount.objects.get(pk=account.pk).access_expires_at > timezone.now()
+
+
+def test_confirmation_pages_read_as_english(account, operator):
+    vehicles = list(account.vehicles.order_by("pk"))[:2]
+    assert len(vehicles) == 2
+
+    several = run_action(operator, VEHICLES_URL, "refresh_data", vehicles, confirm=False).content.decode()
+    one = run_action(operator, ACCOUNTS_URL, "rotate_tokens", [account], confirm=False).content.decode()
+    lock_one = run_action(operator, VEHICLES_URL, "lock", vehicles[:1], confirm=False).content.decode()
+
+    assert "Refresh the data of these 2 vehicles?" in several
+    assert "Rotate the tokens of this Smartcar account?" in one
+    assert "Lock this vehicle?" in lock_one
+    assert "Refresh data these" not in several and "Rotate tokens this" not in one
+
+
+def test_accounts_are_labelled_by_owner_without_a_query_per_row(
+    smartcar, account, operator, django_user_model
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from .conftest import make_accounts
+
+    label = str(SmartcarAccount.objects.get(pk=account.pk))
+    assert label == f"ann (Smartcar {account.smartcar_user_id[:8]})"
+
+    with CaptureQueriesContext(connection) as one_row:
+        page = operator.get(ACCOUNTS_URL).content.decode()
+    assert label in page
+    for index in range(2):
+        owner = django_user_model.objects.create_user(f"owner{index}", password="pw")
+        make_accounts(smartcar, owner, 1, refresh_expires_in=timedelta(days=30), prefix=f"extra{index}")
+    with CaptureQueriesContext(connection) as three_rows:
+        page = operator.get(ACCOUNTS_URL).content.decode()
+    assert "owner0 (Smartcar" in page and "owner1 (Smartcar" in page
+    assert len(three_rows) == len(one_row)
+
+
+def test_actions_record_each_object_in_the_admin_history(account, operator):
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    vehicles = list(account.vehicles.order_by("pk"))
+    faults.inject("asleep", vehicle=vehicles[0].smartcar_id)
+
+    run_action(operator, VEHICLES_URL, "lock", vehicles, confirm=True)
+    run_action(operator, ACCOUNTS_URL, "rotate_tokens", [account], confirm=True)
+
+    entries = {(entry.object_id, entry.get_change_message()) for entry in LogEntry.objects.all()}
+    assert LogEntry.objects.count() == len(vehicles) + 1
+    assert all(entry.action_flag == CHANGE for entry in LogEntry.objects.all())
+    assert any(pk == str(vehicles[0].pk) and message.startswith("Lock failed:") for pk, message in entries)
+    for vehicle in vehicles[1:]:
+        assert (str(vehicle.pk), "Lock: Lock succeeded.") in entries
+    assert any(
+        pk == str(account.pk) and message.startswith("Rotate tokens: tokens rotated")
+        for pk, message in entries
+    )
+    assert not any(secret in message for _pk, message in entries for secret in (account.refresh_token,))
+
+
+def test_disconnect_actions_ask_for_confirmation_then_disconnect(account, operator):
+    from django.contrib.admin.models import LogEntry
+
+    vehicle = account.vehicles.order_by("pk").first()
+
+    page = run_action(operator, VEHICLES_URL, "disconnect", [vehicle], confirm=False)
+    assert page.status_code == 200 and "Disconnect this vehicle?" in page.content.decode()
+    page = run_action(operator, ACCOUNTS_URL, "disconnect", [account], confirm=False)
+    assert "Disconnect this Smartcar account?" in page.content.decode()
+    vehicle.refresh_from_db()
+    account.refresh_from_db()
+    assert vehicle.is_connected and account.status == "active"
+
+    run_action(operator, VEHICLES_URL, "disconnect", [vehicle], confirm=True)
+    vehicle.refresh_from_db()
+    assert not vehicle.is_connected
+
+    response = run_action(operator, ACCOUNTS_URL, "disconnect", [account], confirm=True)
+    assert any("disconnected" in text for text in messages_of(response))
+    account.refresh_from_db()
+    assert account.status == "disconnected" and account.refresh_token_encrypted == ""
+    assert LogEntry.objects.filter(change_message__startswith="Disconnect: disconnected").count() == 2
