@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import client
 from .conf import smartcar_settings
@@ -125,11 +125,31 @@ def callback(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(safe_next_url(request, state.next_url))
 
 
+def _confirm_disconnect(request: HttpRequest, question: str, consequence: str) -> HttpResponse:
+    """The page a GET shows: disconnecting is not undone by a click, so a link alone never does it."""
+    return render(
+        request,
+        "django_smartcar/confirm_disconnect.html",
+        {
+            "question": question,
+            "consequence": consequence,
+            "next_url": safe_next_url(request, request.GET.get("next")),
+        },
+    )
+
+
 @transaction.non_atomic_requests
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def disconnect_account(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(SmartcarAccount, pk=pk, owner=request.user)
+    """GET asks for confirmation; POST (the confirmation form, with its CSRF token) disconnects."""
+    account = get_object_or_404(SmartcarAccount.objects.select_related("owner"), pk=pk, owner=request.user)
+    if request.method == "GET":
+        return _confirm_disconnect(
+            request,
+            "Disconnect your Smartcar account?",
+            "Every vehicle connected through it is disconnected and this site can no longer reach them.",
+        )
     try:
         connect_service.disconnect_account(account)
     except (client.SmartcarException, DjangoSmartcarError) as exc:
@@ -140,10 +160,15 @@ def disconnect_account(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @transaction.non_atomic_requests
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def disconnect_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST (the confirmation form, with its CSRF token) disconnects."""
     vehicle = get_object_or_404(Vehicle.objects.select_related("account"), pk=pk, account__owner=request.user)
+    if request.method == "GET":
+        return _confirm_disconnect(
+            request, f"Disconnect {vehicle}?", "This site can no longer reach it until you connect it again."
+        )
     try:
         connect_service.disconnect_vehicle(vehicle)
     except (client.SmartcarException, DjangoSmartcarError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -200,8 +201,37 @@ def test_disconnecting_an_account_forgets_its_tokens(account, browser):
 def test_disconnect_needs_post_and_ownership(account, client, other_user):
     vehicle = account.vehicles.first()
     client.force_login(other_user)
-    assert client.get(f"/smartcar/vehicles/{vehicle.pk}/disconnect/").status_code == 405
+    assert client.get(f"/smartcar/vehicles/{vehicle.pk}/disconnect/").status_code == 404
+    assert client.get(f"/smartcar/accounts/{account.pk}/disconnect/").status_code == 404
+    assert client.put(f"/smartcar/vehicles/{vehicle.pk}/disconnect/").status_code == 405
     assert client.post(f"/smartcar/vehicles/{vehicle.pk}/disconnect/").status_code == 404
     assert client.post(f"/smartcar/accounts/{account.pk}/disconnect/").status_code == 404
     vehicle.refresh_from_db()
     assert vehicle.is_connected
+
+
+@pytest.mark.parametrize("kind", ["vehicle", "account"])
+def test_disconnect_asks_for_confirmation_on_get_and_its_form_posts_with_csrf(account, user, kind):
+    vehicle = account.vehicles.first()
+    url = {
+        "vehicle": f"/smartcar/vehicles/{vehicle.pk}/disconnect/",
+        "account": f"/smartcar/accounts/{account.pk}/disconnect/",
+    }[kind]
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+
+    page = browser.get(url, {"next": "/garage/"})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Disconnect" in html and 'method="post"' in html and 'value="/garage/"' in html
+    vehicle.refresh_from_db()
+    assert vehicle.is_connected  # a GET (a link, a prefetch) never disconnects
+    assert browser.post(url, {"next": "/garage/"}).status_code == 403  # no CSRF token: refused
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = browser.post(url, {"next": "/garage/", "csrfmiddlewaretoken": token})
+
+    assert response.status_code == 302 and response["Location"] == "/garage/"
+    vehicle.refresh_from_db()
+    assert not vehicle.is_connected
