@@ -73,10 +73,26 @@ def test_reencrypt_dry_run_writes_nothing(account, settings):
     assert raw_columns(account.pk) == before
 
 
-def test_reencrypt_reports_tokens_no_key_can_read(account, settings):
+def test_reencrypt_reports_tokens_no_key_can_read(account, settings, capsys):
     settings.SMARTCAR = {**settings.SMARTCAR, "ENCRYPTION_KEYS": [NEW_KEY]}
-    with pytest.raises(CommandError, match="1 account"):
-        call_command("smartcar_reencrypt_tokens")
+    call_command("smartcar_reencrypt_tokens")
+    output = capsys.readouterr()
+    assert "0 account(s) re-encrypted, 1 failed" in output.out
+    assert f"Account {account.pk}: no configured key decrypts its tokens." in output.err
+
+
+def test_reencrypt_fails_the_command_on_request(account, settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "ENCRYPTION_KEYS": [NEW_KEY]}
+    with pytest.raises(CommandError, match="1 account") as excinfo:
+        call_command("smartcar_reencrypt_tokens", "--fail-on-error")
+    assert excinfo.value.returncode == 1
+    assert account.refresh_token_encrypted not in str(excinfo.value)
+
+
+def test_reencrypt_with_fail_on_error_succeeds_when_every_row_is_readable(account, settings, capsys):
+    settings.SMARTCAR = {**settings.SMARTCAR, "ENCRYPTION_KEYS": [NEW_KEY, OLD_KEY]}
+    call_command("smartcar_reencrypt_tokens", "--fail-on-error")
+    assert "1 account(s) re-encrypted, 0 failed" in capsys.readouterr().out
 
 
 def test_a_lost_key_is_a_clear_error_without_the_ciphertext(account, settings):

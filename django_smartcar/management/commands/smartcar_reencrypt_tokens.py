@@ -21,8 +21,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Check every token decrypts; write nothing."
         )
+        parser.add_argument(
+            "--fail-on-error",
+            action="store_true",
+            help="Exit with status 1 if any account's tokens could not be re-encrypted.",
+        )
 
-    def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
+    def handle(self, *args: Any, dry_run: bool = False, fail_on_error: bool = False, **options: Any) -> None:
+        """Each failure is reported on stderr and counted; like smartcar_rotate_tokens, only ``--fail-on-error``
+        turns failures into a non-zero exit (for scripts and CI), so one unreadable row never hides the rest."""
         done = failed = 0
         ids = SmartcarAccount.objects.exclude(refresh_token_encrypted="").values_list("pk", flat=True)
         for pk in ids.iterator(chunk_size=BATCH_SIZE):
@@ -47,4 +54,8 @@ class Command(BaseCommand):
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
         self.stdout.write(f"{done} account(s) {verb}, {failed} failed.")
         if failed:
-            raise CommandError(f"{failed} account(s) could not be decrypted with the configured keys.")
+            self.stderr.write(f"{failed} account(s) could not be decrypted with the configured keys.")
+            if fail_on_error:
+                raise CommandError(
+                    f"{failed} account(s) could not be decrypted with the configured keys.", returncode=1
+                )
