@@ -172,6 +172,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_smartcar": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")}},
+    "formatters": {"plain": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # propagate=False: the Celery worker (``rundemo``) hijacks the root logger and gives it its own handler, so a
+    # record that also reached root would be written twice to var/celery.log.
+    "loggers": {
+        "django_smartcar": {
+            "handlers": ["console"],
+            "level": env("LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        }
+    },
 }
