@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -88,6 +89,13 @@ RETRY_AFTER = OpenApiParameter(
     response=[429],
     description="Seconds to wait before trying again, when known.",
 )
+LOCATION = OpenApiParameter(
+    "Location",
+    OpenApiTypes.URI,
+    OpenApiParameter.HEADER,
+    response=[202],
+    description="Where to GET the outcome of the queued work.",
+)
 ASYNC = OpenApiParameter(
     "async",
     OpenApiTypes.BOOL,
@@ -165,7 +173,7 @@ def command_schema(summary: str) -> dict[str, Any]:
     return {
         "summary": summary,
         "request": None,
-        "parameters": [ASYNC, RETRY_AFTER],
+        "parameters": [ASYNC, RETRY_AFTER, LOCATION],
         "responses": {
             200: OpenApiResponse(CommandSerializer, description="Smartcar confirmed the command."),
             202: OpenApiResponse(CommandSerializer, description="Queued; GET its url for the outcome."),
@@ -243,7 +251,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     @extend_schema(
         summary="Read every permitted data point from the car now (one Smartcar batch request)",
         request=None,
-        parameters=[ASYNC, RETRY_AFTER],
+        parameters=[ASYNC, RETRY_AFTER, LOCATION],
         responses={
             200: OpenApiResponse(
                 RefreshResultSerializer, description="The vehicle as now stored, and what could not be read."
@@ -260,8 +268,14 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         vehicle = self.get_object()
         if wants_async(request):
             vehicles.queue_refresh(vehicle)
+            # Like a queued command, the answer points at what to GET later: here the vehicle, once refreshed.
+            detail_url = request.build_absolute_uri(
+                reverse("django_smartcar_api:vehicle-detail", kwargs={"pk": vehicle.pk})
+            )
             return Response(
-                RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data, status=202
+                RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data,
+                status=202,
+                headers={"Location": detail_url},
             )
         result = vehicles.refresh_vehicle_data(vehicle)
         if result.errors and not result.updated:
