@@ -18,7 +18,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.fields import BooleanField
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -140,6 +140,14 @@ class SmartcarAPIMixin:
         # Token refreshes commit in their own transaction (services.tokens refuses to run inside one), so these
         # views opt out of ATOMIC_REQUESTS.
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method not in SAFE_METHODS:
+            # Actions such as lock/ take no body, so DRF would never parse it and a malformed one would still
+            # lock the car. Parsing it here (once signed in and allowed) makes it a 400 (415 for a media type
+            # no parser reads) before anything reaches Smartcar.
+            request.data  # noqa: B018
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, SMARTCAR_FAILURES):
