@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
@@ -160,6 +161,10 @@ class SmartcarAPIMixin:
 class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet):
     """A viewset of the user's own objects, looked up by integer id."""
 
+    # The one answer for any id that is not one of the user's objects, whether malformed, out of range, unused
+    # or someone else's: a client cannot tell these apart, and does not need to.
+    not_found_message = "Not found among your own objects."
+
     def get_object(self) -> Any:
         # An id no database column can hold is simply not found (SQLite would overflow: a 500).
         try:
@@ -167,8 +172,12 @@ class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet):
         except ValueError:
             in_range = False
         if not in_range:
-            raise NotFound()
-        return super().get_object()
+            raise NotFound(self.not_found_message)
+        try:
+            return super().get_object()
+        except Http404:
+            # Django's message ("No Vehicle matches the given query.") would differ from the one above.
+            raise NotFound(self.not_found_message) from None
 
     def filter_with(self, serializer_class: type) -> dict[str, Any]:
         """The list's validated filters (a 400 explains any invalid one)."""

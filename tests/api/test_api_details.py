@@ -48,3 +48,35 @@ def test_a_well_formed_json_body_is_still_accepted(account, browser):
     response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/", data={}, content_type="application/json")
 
     assert response.status_code == 200 and response.json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("kind", ["vehicles", "commands", "accounts"])
+def test_every_id_that_is_not_one_of_yours_gets_the_same_not_found_message(
+    account, other_account, browser, other_browser, kind
+):
+    mine = account.vehicles.order_by("pk").first()
+    browser.post(f"{API}/vehicles/{mine.pk}/lock/")
+    # Someone else's object: the other user's vehicle asked by the user, the user's command and account asked by
+    # the other user.
+    asker, theirs = {
+        "vehicles": (browser, other_account.vehicles.get().pk),
+        "commands": (other_browser, VehicleCommand.objects.get().pk),
+        "accounts": (other_browser, account.pk),
+    }[kind]
+
+    answers = [asker.get(f"{API}/{kind}/{lookup}/") for lookup in ("abc", "0", str(2**70), "999999", theirs)]
+
+    assert [answer.status_code for answer in answers] == [404] * 5
+    assert len({answer.json()["detail"] for answer in answers}) == 1, [answer.json() for answer in answers]
+
+
+def test_a_command_on_a_vehicle_that_is_not_yours_gets_the_same_not_found_message(
+    account, other_account, browser, smartcar_requests
+):
+    theirs = other_account.vehicles.get().pk
+
+    answers = [browser.post(f"{API}/vehicles/{lookup}/lock/") for lookup in ("abc", "999999", theirs)]
+
+    assert [answer.status_code for answer in answers] == [404] * 3
+    assert len({answer.json()["detail"] for answer in answers}) == 1
+    assert smartcar_requests == []
