@@ -128,6 +128,21 @@ class SmartcarAPIMixin:
         return [IsAuthenticated(), *(permission() for permission in project_classes)]
 
     @property
+    def authentication_classes(self) -> list[type]:
+        # Read when the request comes (as the permission classes are), not frozen when this module was imported.
+        return list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        # DRF asks only the FIRST authentication class for a challenge, so a site listing SessionAuthentication
+        # (which has none) before Token or Basic authentication answers anonymous clients 403. The first class
+        # that has a challenge makes it a 401 with WWW-Authenticate; 403 stays when none has.
+        for authenticator in self.get_authenticators():  # type: ignore[attr-defined]
+            header = authenticator.authenticate_header(request)
+            if header:
+                return header
+        return None
+
+    @property
     def parser_classes(self) -> list[type]:
         # The project's parsers, with JSON parsing that answers 400 (not 500) to absurdly nested documents.
         return parser_classes()

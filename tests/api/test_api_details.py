@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from django_smartcar.models import SmartcarAccount, VehicleCommand
 from django_smartcar.simulator.models import SimulatedVehicle
-from tests.api.conftest import API
+from tests.api.conftest import API, offline_account
 
 MALFORMED_JSON = "{not json"
 
@@ -80,3 +81,55 @@ def test_a_command_on_a_vehicle_that_is_not_yours_gets_the_same_not_found_messag
     assert [answer.status_code for answer in answers] == [404] * 3
     assert len({answer.json()["detail"] for answer in answers}) == 1
     assert smartcar_requests == []
+
+
+SESSION = "rest_framework.authentication.SessionAuthentication"
+BASIC = "rest_framework.authentication.BasicAuthentication"
+TOKEN = "rest_framework.authentication.TokenAuthentication"
+
+
+@pytest.mark.parametrize(
+    ("authentication_classes", "challenge"),
+    [
+        ([SESSION, BASIC], 'Basic realm="api"'),
+        ([SESSION, TOKEN, BASIC], "Token"),
+        ([BASIC, SESSION], 'Basic realm="api"'),
+    ],
+)
+def test_anonymous_clients_get_a_401_with_the_first_configured_challenge(
+    db, user, settings, smartcar_requests, authentication_classes, challenge
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_AUTHENTICATION_CLASSES": authentication_classes,
+    }
+    vehicle = offline_account(user, 1).vehicles.get()
+    anonymous = Client()
+
+    answers = [
+        anonymous.get(f"{API}/vehicles/"),
+        anonymous.get(f"{API}/vehicles/{vehicle.pk}/"),
+        anonymous.post(f"{API}/vehicles/{vehicle.pk}/lock/"),
+        anonymous.delete(f"{API}/accounts/{vehicle.account_id}/"),
+        anonymous.post(f"{API}/connect-url/"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [401] * 5
+    assert {answer["WWW-Authenticate"] for answer in answers} == {challenge}
+    assert smartcar_requests == [] and not VehicleCommand.objects.exists()
+
+
+def test_anonymous_clients_get_a_403_when_no_configured_class_has_a_challenge(db, user, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [SESSION]}
+    vehicle = offline_account(user, 1).vehicles.get()
+
+    response = Client().post(f"{API}/vehicles/{vehicle.pk}/lock/")
+
+    assert response.status_code == 403 and "WWW-Authenticate" not in response
+
+
+def test_a_signed_in_user_with_session_first_still_gets_in(db, user, browser, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [SESSION, TOKEN]}
+    offline_account(user, 2)
+
+    assert browser.get(f"{API}/vehicles/").json()["count"] == 2
