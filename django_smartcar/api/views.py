@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -17,7 +19,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.fields import BooleanField
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -88,6 +90,13 @@ RETRY_AFTER = OpenApiParameter(
     response=[429],
     description="Seconds to wait before trying again, when known.",
 )
+LOCATION = OpenApiParameter(
+    "Location",
+    OpenApiTypes.URI,
+    OpenApiParameter.HEADER,
+    response=[202],
+    description="Where to GET the outcome of the queued work.",
+)
 ASYNC = OpenApiParameter(
     "async",
     OpenApiTypes.BOOL,
@@ -119,6 +128,21 @@ class SmartcarAPIMixin:
         return [IsAuthenticated(), *(permission() for permission in project_classes)]
 
     @property
+    def authentication_classes(self) -> list[type]:
+        # Read when the request comes (as the permission classes are), not frozen when this module was imported.
+        return list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+
+    def get_authenticate_header(self, request: Request) -> str | None:
+        # DRF asks only the FIRST authentication class for a challenge, so a site listing SessionAuthentication
+        # (which has none) before Token or Basic authentication answers anonymous clients 403. The first class
+        # that has a challenge makes it a 401 with WWW-Authenticate; 403 stays when none has.
+        for authenticator in self.get_authenticators():  # type: ignore[attr-defined]
+            header = authenticator.authenticate_header(request)
+            if header:
+                return header
+        return None
+
+    @property
     def parser_classes(self) -> list[type]:
         # The project's parsers, with JSON parsing that answers 400 (not 500) to absurdly nested documents.
         return parser_classes()
@@ -133,6 +157,14 @@ class SmartcarAPIMixin:
         # views opt out of ATOMIC_REQUESTS.
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method not in SAFE_METHODS:
+            # Actions such as lock/ take no body, so DRF would never parse it and a malformed one would still
+            # lock the car. Parsing it here (once signed in and allowed) makes it a 400 (415 for a media type
+            # no parser reads) before anything reaches Smartcar.
+            request.data  # noqa: B018
+
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, SMARTCAR_FAILURES):
             return failure_response(self.request, SmartcarFailure.from_exception(exc))
@@ -144,6 +176,10 @@ class SmartcarAPIMixin:
 class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet):
     """A viewset of the user's own objects, looked up by integer id."""
 
+    # The one answer for any id that is not one of the user's objects, whether malformed, out of range, unused
+    # or someone else's: a client cannot tell these apart, and does not need to.
+    not_found_message = "Not found among your own objects."
+
     def get_object(self) -> Any:
         # An id no database column can hold is simply not found (SQLite would overflow: a 500).
         try:
@@ -151,8 +187,12 @@ class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet):
         except ValueError:
             in_range = False
         if not in_range:
-            raise NotFound()
-        return super().get_object()
+            raise NotFound(self.not_found_message)
+        try:
+            return super().get_object()
+        except Http404:
+            # Django's message ("No Vehicle matches the given query.") would differ from the one above.
+            raise NotFound(self.not_found_message) from None
 
     def filter_with(self, serializer_class: type) -> dict[str, Any]:
         """The list's validated filters (a 400 explains any invalid one)."""
@@ -165,7 +205,7 @@ def command_schema(summary: str) -> dict[str, Any]:
     return {
         "summary": summary,
         "request": None,
-        "parameters": [ASYNC, RETRY_AFTER],
+        "parameters": [ASYNC, RETRY_AFTER, LOCATION],
         "responses": {
             200: OpenApiResponse(CommandSerializer, description="Smartcar confirmed the command."),
             202: OpenApiResponse(CommandSerializer, description="Queued; GET its url for the outcome."),
@@ -243,7 +283,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     @extend_schema(
         summary="Read every permitted data point from the car now (one Smartcar batch request)",
         request=None,
-        parameters=[ASYNC, RETRY_AFTER],
+        parameters=[ASYNC, RETRY_AFTER, LOCATION],
         responses={
             200: OpenApiResponse(
                 RefreshResultSerializer, description="The vehicle as now stored, and what could not be read."
@@ -260,8 +300,14 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         vehicle = self.get_object()
         if wants_async(request):
             vehicles.queue_refresh(vehicle)
+            # Like a queued command, the answer points at what to GET later: here the vehicle, once refreshed.
+            detail_url = request.build_absolute_uri(
+                reverse("django_smartcar_api:vehicle-detail", kwargs={"pk": vehicle.pk})
+            )
             return Response(
-                RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data, status=202
+                RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data,
+                status=202,
+                headers={"Location": detail_url},
             )
         result = vehicles.refresh_vehicle_data(vehicle)
         if result.errors and not result.updated:

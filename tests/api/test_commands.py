@@ -73,6 +73,16 @@ def test_async_refresh_is_queued(account, browser, queued):
     assert queued == [("django_smartcar.refresh_vehicle_data", (vehicle.pk,))]
 
 
+def test_async_refresh_points_at_the_vehicle_to_get_later(account, browser, queued):
+    vehicle = account.vehicles.first()
+
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=1")
+
+    assert response.status_code == 202
+    assert response["Location"] == f"http://testserver{API}/vehicles/{vehicle.pk}/"
+    assert browser.get(response["Location"]).json()["id"] == vehicle.pk
+
+
 def test_an_invalid_async_flag_is_a_400(account, browser, queued):
     vehicle = account.vehicles.first()
 

@@ -62,6 +62,9 @@ def test_the_schema_describes_every_endpoint(db, client):
     assert {"200", "202", "403", "409", "429", "502"} <= set(lock["responses"])
     assert "Retry-After" in lock["responses"]["429"]["headers"]
     assert {"basicAuth": []} in lock["security"] and {} not in lock["security"]
+    refresh = paths["/api/smartcar/vehicles/{id}/refresh/"]["post"]
+    assert "Location" in refresh["responses"]["202"]["headers"]
+    assert "Location" in lock["responses"]["202"]["headers"]
 
 
 @pytest.fixture
