@@ -370,31 +370,20 @@ def resume_interrupted_exchanges() -> int:
 
 def mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
     """Record that only a reconnect can help (Smartcar refused the refresh token, or said so in a webhook)."""
-    account.status = Status.REAUTH_REQUIRED
-    account.consecutive_failures += 1
     reason = redact_text(reason)  # last line of defence: no credentials of a URL in the row, log or signal
-    account.last_refresh_error = reason[:255]
     account.token_exchange_started_at = None
-    account.save(
-        update_fields=[
-            "status",
-            "consecutive_failures",
-            "last_refresh_error",
-            "token_exchange_started_at",
-            "updated_at",
-        ]
-    )
+    _save_failure(account, Status.REAUTH_REQUIRED, reason)
     logger.warning("Smartcar account %s needs re-authentication: %s", account.pk, reason)
     transaction.on_commit(
         lambda: signals.reauth_required.send(sender=SmartcarAccount, account=account, reason=reason)
     )
 
 
-def _record_failure(account: SmartcarAccount, exc: client.SmartcarException) -> None:
-    # A transient failure never costs the account its connection: it stays usable and is retried.
-    account.status = Status.REFRESH_FAILING
+def _save_failure(account: SmartcarAccount, status: str, reason: str) -> None:
+    """Count a failed refresh and save it with its (already redacted) reason, and the in-flight marker as set."""
+    account.status = status
     account.consecutive_failures += 1
-    account.last_refresh_error = redact_text(str(exc))[:255]
+    account.last_refresh_error = reason[:255]
     account.save(
         update_fields=[
             "status",
@@ -404,6 +393,11 @@ def _record_failure(account: SmartcarAccount, exc: client.SmartcarException) -> 
             "updated_at",
         ]
     )
+
+
+def _record_failure(account: SmartcarAccount, exc: client.SmartcarException) -> None:
+    # A transient failure never costs the account its connection: it stays usable and is retried.
+    _save_failure(account, Status.REFRESH_FAILING, redact_text(str(exc)))
     logger.warning(
         "Refreshing Smartcar account %s failed (%s attempt(s)): %s",
         account.pk,

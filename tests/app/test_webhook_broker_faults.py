@@ -6,7 +6,6 @@ beat subprocesses on the test database, deliveries signed like Smartcar's over H
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
@@ -17,14 +16,14 @@ from pathlib import Path
 
 import pytest
 import redis
-import requests
 from django.utils import timezone
 
 from django_smartcar import tasks
 from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
-from django_smartcar.simulator import webhooks as simulated
 from tests.conftest import free_port
 from tests.processes import child_env, start_beat, start_worker, stop, wait_for
+
+from .test_webhooks import post_signed, state_event
 
 URL_ID = "hook-broker-faults-Yb2k9QmX"
 TOKEN = "test-management-token"
@@ -86,30 +85,6 @@ class RedisServer:
         return redis.Redis.from_url(self.url, socket_timeout=2).llen("celery")
 
 
-def post_signed(url: str, payload: dict) -> requests.Response:
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "SC-Signature": simulated.sign(TOKEN, body)}
-    return requests.post(url, data=body, headers=headers, timeout=30)
-
-
-def state_event(vehicle: Vehicle, odometer: float, event_id: str) -> dict:
-    at = timezone.now().isoformat()
-    return {
-        "eventId": event_id,
-        "eventType": "VEHICLE_STATE",
-        "data": {
-            "vehicle": {"id": vehicle.smartcar_id},
-            "signals": [
-                {
-                    "code": "odometer-traveleddistance",
-                    "body": {"value": odometer},
-                    "meta": {"oemUpdatedAt": at},
-                }
-            ],
-        },
-    }
-
-
 @pytest.fixture
 def receiver(live_server, account: SmartcarAccount, settings) -> str:
     settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_URL_ID": URL_ID, "MANAGEMENT_TOKEN": TOKEN}
@@ -122,8 +97,13 @@ def test_with_the_broker_down_a_delivery_is_stored_answered_2xx_and_recovered(ac
     with broker_at(nothing_listens):
         started = time.monotonic()
         answers = [
-            post_signed(receiver, state_event(vehicles[0], 1111.0, "down-redelivered")),
-            post_signed(receiver, state_event(vehicles[-1], 2222.0, "down-swept")),
+            post_signed(
+                receiver,
+                state_event(vehicles[0], odometer=1111.0, at=timezone.now(), event_id="down-redelivered"),
+            ),
+            post_signed(
+                receiver, state_event(vehicles[-1], odometer=2222.0, at=timezone.now(), event_id="down-swept")
+            ),
         ]
         elapsed = time.monotonic() - started
     assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
@@ -138,7 +118,10 @@ def test_with_the_broker_down_a_delivery_is_stored_answered_2xx_and_recovered(ac
 
     app.conf.task_always_eager = True
     try:
-        again = post_signed(receiver, state_event(vehicles[0], 1111.0, "down-redelivered"))
+        again = post_signed(
+            receiver,
+            state_event(vehicles[0], odometer=1111.0, at=timezone.now(), event_id="down-redelivered"),
+        )
         assert again.json() == {"status": "duplicate"}
         assert WebhookEvent.objects.get(event_id="down-redelivered").status == "processed"
         # ...and the beat sweep queues what is still pending once it is older than the bound.
@@ -167,7 +150,12 @@ def test_events_whose_tasks_redis_lost_are_processed_by_the_beat_sweep(account, 
             # No worker yet: every delivery is stored and its task waits in Redis.
             for index in range(6):
                 vehicle = vehicles[index % len(vehicles)]
-                answer = post_signed(receiver, state_event(vehicle, 1000.0 + index, f"lost-{index}"))
+                answer = post_signed(
+                    receiver,
+                    state_event(
+                        vehicle, odometer=1000.0 + index, at=timezone.now(), event_id=f"lost-{index}"
+                    ),
+                )
                 assert answer.status_code == 200, answer.text
             assert server.queued() == 6
 

@@ -54,7 +54,7 @@ def post_signed(
 ):
     body = raw if raw is not None else json.dumps(payload).encode()
     headers = {"Content-Type": "application/json", "SC-Signature": simulated.sign(token, body), **headers}
-    return requests.post(url, data=body, headers=headers, timeout=10)
+    return requests.post(url, data=body, headers=headers, timeout=30)
 
 
 def state_event(vehicle: Vehicle, *, odometer: float, at, event_id: str) -> dict:
