@@ -12,11 +12,12 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from . import client
+from .brands import display_make
 from .exceptions import DjangoSmartcarError
 from .models import SmartcarAccount, Vehicle, VehicleCommand, WebhookEvent
 from .services import commands, tokens, vehicles, webhooks
@@ -138,7 +139,7 @@ def _sync(request: HttpRequest, account: SmartcarAccount) -> str:
 @admin.register(SmartcarAccount)
 class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
     list_display = (
-        "__str__",
+        "display_name",
         "smartcar_user_id",
         "owner",
         "status",
@@ -184,7 +185,17 @@ class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(_connected_vehicles=Count("vehicles", Q(vehicles__is_connected=True)))
+            # display_name lists the makes of the connected cars.
+            .prefetch_related(
+                Prefetch(
+                    "vehicles", queryset=Vehicle.objects.connected().only("account", "make", "is_connected")
+                )
+            )
         )
+
+    @admin.display(description="Connection", ordering="owner__username")
+    def display_name(self, account: SmartcarAccount) -> str:
+        return account.display_name
 
     @admin.display(description="Vehicles", ordering="_connected_vehicles")
     def connected_vehicles(self, account: SmartcarAccount) -> int:
@@ -192,6 +203,20 @@ class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts come from Connect, never from a form
+
+
+class MakeFilter(admin.SimpleListFilter):
+    """Filter by make, each listed as the brand writes it (the stored value stays Smartcar's)."""
+
+    title = "make"
+    parameter_name = "make"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        makes = model_admin.get_queryset(request).exclude(make="").values_list("make", flat=True).distinct()
+        return sorted(((make, display_make(make)) for make in makes), key=lambda choice: choice[1].casefold())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(make=self.value()) if self.value() else queryset
 
 
 @admin.register(Vehicle)
@@ -207,7 +232,7 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "is_locked",
         "data_refreshed_at",
     )
-    list_filter = ("is_connected", "make")
+    list_filter = ("is_connected", MakeFilter)
     list_select_related = ("account__owner",)
     search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
     readonly_fields = [f.name for f in Vehicle._meta.fields]

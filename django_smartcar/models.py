@@ -10,6 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto
+from .brands import display_make
+
+# How many makes a connection's name lists before "and N more".
+NAMED_MAKES = 3
 
 
 class SmartcarAccount(models.Model):
@@ -94,6 +98,33 @@ class SmartcarAccount(models.Model):
     def is_usable(self) -> bool:
         return self.status in USABLE_STATUSES
 
+    @property
+    def display_name(self) -> str:
+        """The connection as its owner knows it: who connected it and the makes it holds.
+
+        ``"Ann Smith's BMW, Tesla and Toyota connection"`` (the owner's full name, else username), or
+        ``"ann's Smartcar connection"`` while no connected car is left. Reads ``vehicles.all()``: prefetch
+        ``vehicles`` (and ``owner``) where many accounts are shown; only connected cars are counted.
+        """
+        owner = self.owner.get_full_name().strip() or self.owner.get_username()
+        makes = sorted(
+            {
+                vehicle.display_make
+                for vehicle in self.vehicles.all()
+                if vehicle.is_connected and vehicle.make
+            },
+            key=str.casefold,
+        )
+        if len(makes) > NAMED_MAKES:
+            makes = [*makes[:NAMED_MAKES], f"{len(makes) - NAMED_MAKES} more"]
+        if not makes:
+            held = "Smartcar"
+        elif len(makes) == 1:
+            held = makes[0]
+        else:
+            held = f"{', '.join(makes[:-1])} and {makes[-1]}"
+        return f"{owner}'s {held} connection"
+
 
 # Statuses in which the account's tokens can still be used and refreshed.
 USABLE_STATUSES = (SmartcarAccount.Status.ACTIVE, SmartcarAccount.Status.REFRESH_FAILING)
@@ -160,11 +191,27 @@ class Vehicle(models.Model):
         permissions = [("send_vehicle_commands", _("Can send commands (lock, unlock, charge) to vehicles"))]
 
     def __str__(self) -> str:
-        name = " ".join(str(part) for part in (self.year, self.make, self.model) if part)
+        name = " ".join(str(part) for part in (self.year, self.display_make, self.model) if part)
         return name or self.smartcar_id
 
     def __repr__(self) -> str:
         return f"<Vehicle pk={self.pk} smartcar_id={self.smartcar_id!r}>"
+
+    @property
+    def display_make(self) -> str:
+        """The make as the brand writes it (``Tesla``, ``BMW``, ``Mercedes-Benz``); ``make`` keeps Smartcar's
+        value (``TESLA``)."""
+        return display_make(self.make)
+
+    @property
+    def map_url(self) -> str:
+        """The last known location on OpenStreetMap, or ``""`` while none is known."""
+        if self.latitude is None or self.longitude is None:
+            return ""
+        latitude, longitude = f"{self.latitude:.5f}", f"{self.longitude:.5f}"
+        return (
+            f"https://www.openstreetmap.org/?mlat={latitude}&mlon={longitude}#map=16/{latitude}/{longitude}"
+        )
 
     def has_permission(self, permission: str) -> bool:
         return permission in (self.permissions or [])
