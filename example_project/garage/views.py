@@ -49,13 +49,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     latest_command = Prefetch(
         "commands", queryset=VehicleCommand.objects.order_by("-requested_at")[:1], to_attr="latest_commands"
     )
+    # account.vehicles.all holds the connected cars only, which SmartcarAccount.display_name also reads.
     connected_vehicles = Prefetch(
         "vehicles",
         queryset=Vehicle.objects.connected().order_by("make", "model", "pk").prefetch_related(latest_command),
-        to_attr="connected_vehicles",
     )
     accounts = (
         SmartcarAccount.objects.filter(owner=request.user)
+        .select_related("owner")
         .exclude(status=SmartcarAccount.Status.DISCONNECTED)
         .order_by("connected_at", "pk")
         .prefetch_related(connected_vehicles)

@@ -76,4 +76,4 @@ def test_dead_connection_is_flagged_and_reconnect_revives_it(page: Page, demo_si
     expect(section.locator(".badge")).to_have_text("Active")
     expect(section.get_by_role("alert")).to_have_count(0)
     vehicle_card(page, vin).get_by_role("button", name="Lock", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("TOYOTA Camry is now locked.")
+    expect(page.get_by_role("status")).to_contain_text("Toyota Camry is now locked.")

@@ -47,7 +47,7 @@ def test_connecting_the_demo_cars_shows_them_on_the_dashboard(page: Page, demo_s
     for vin in vins:
         expect(section.locator(f"article.vehicle[data-vin='{vin}']")).to_be_visible()
     expect(section.locator("article.vehicle h3")).to_contain_text(
-        [re.compile("BMW 330i"), re.compile("TESLA"), re.compile("TESLA"), re.compile("TOYOTA Camry")]
+        [re.compile("BMW 330i"), re.compile("Tesla"), re.compile("Tesla"), re.compile("Toyota Camry")]
     )
     expect(section.locator(".badge")).to_have_text("Active")
     # Nothing has been read from the cars yet, and the page says how to get it.

@@ -19,7 +19,7 @@ def test_refresh_shows_the_fuel_cars_data_with_its_age(page: Page, demo_site: De
 
     card.get_by_role("button", name="Refresh").click()
 
-    expect(page.get_by_role("status")).to_contain_text("TOYOTA Camry: refreshed odometer, location, fuel")
+    expect(page.get_by_role("status")).to_contain_text("Toyota Camry: refreshed odometer, location, fuel")
     card = vehicle_card(page, vin)
     expect(data_row(card, "fuel")).to_have_text(re.compile(r"^\d{1,3}\s+%\s+·\s+[\d,]+\s+km range$"))
     expect(data_row(card, "odometer")).to_have_text(re.compile(r"^[\d,]+\s+km$"))
@@ -54,7 +54,7 @@ def test_unlock_then_lock_shows_the_cars_new_state(page: Page, demo_site: DemoSi
 
     vehicle_card(page, vin).get_by_role("button", name="Unlock").click()
 
-    expect(page.get_by_role("status")).to_contain_text("TESLA Model")
+    expect(page.get_by_role("status")).to_contain_text("Tesla Model")
     expect(page.get_by_role("status")).to_contain_text("is now unlocked.")
     card = vehicle_card(page, vin)
     expect(data_row(card, "lock")).to_have_text("Unlocked")
