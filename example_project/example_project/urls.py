@@ -4,12 +4,10 @@ bundled simulator while it stands in for Smartcar."""
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from garage.views import SignInView
+from garage.views import SignInView, favicon
 
 urlpatterns = [
     path("", include("garage.urls")),
@@ -20,8 +18,7 @@ urlpatterns = [
     path("api/smartcar/", include("django_smartcar.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the admin, the API docs).
-    path("favicon.ico", RedirectView.as_view(url=static("garage/favicon.svg"), permanent=True)),
+    path("favicon.ico", favicon),
 ]
 
 if settings.USE_SIMULATOR:

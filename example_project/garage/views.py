@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
@@ -41,6 +42,12 @@ class SignInView(LoginView):
                 "driver_email": DEMO_DRIVER_EMAIL,
             }
         return context
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin, the API docs)."""
+    return HttpResponseRedirect(static("garage/favicon.svg"))
 
 
 @require_safe

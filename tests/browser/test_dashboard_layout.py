@@ -132,7 +132,8 @@ def test_a_location_links_to_openstreetmap(page: Page, demo_site: DemoSite):
 
 
 def test_no_page_load_asks_for_something_missing(page: Page, anonymous_page: Page, demo_site: DemoSite):
-    """The sign-in page, the dashboard and the admin load without a single 4xx or 5xx, their icon included."""
+    """The sign-in page, the dashboard, the admin and the API docs load without a single 4xx or 5xx, their icons
+    included."""
     failed: list[str] = []
 
     def record(response: Response) -> None:
@@ -140,9 +141,15 @@ def test_no_page_load_asks_for_something_missing(page: Page, anonymous_page: Pag
             failed.append(f"{response.status} {response.url}")
 
     log_start = demo_site.log_path.stat().st_size
-    icons = []
-    for tab, path in ((anonymous_page, "/accounts/sign-in/"), (page, "/"), (page, "/admin/")):
+    for tab in (anonymous_page, page):
         tab.on("response", record)
+    icons = []
+    for tab, path in (
+        (anonymous_page, "/accounts/sign-in/"),
+        (page, "/"),
+        (page, "/admin/"),
+        (page, "/api/docs/"),
+    ):
         tab.goto(path)
         tab.wait_for_load_state("networkidle")
         # A browser asks for the icon the page names, or for /favicon.ico when it names none (as the admin).
