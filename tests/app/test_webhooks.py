@@ -500,7 +500,7 @@ def test_one_malformed_signal_is_skipped_and_noted_the_others_are_stored(hooked_
     assert "signal 0 (odometer-traveleddistance) skipped" in event.last_error
     assert "signal 1 (location-preciselocation) skipped" in event.last_error
     vehicle.refresh_from_db()
-    assert vehicle.battery_percent_remaining == 0.55 and vehicle.is_locked is True
+    assert vehicle.battery_percent_remaining == 55.0 and vehicle.is_locked is True  # v4 sends percents
 
 
 def test_a_nul_in_an_error_description_is_stored_sanitised(hooked_account, receiver_url):
