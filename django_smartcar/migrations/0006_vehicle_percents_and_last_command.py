@@ -2,45 +2,6 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
-from django.db.models import OuterRef, Subquery
-
-# Stored as 0-1 fractions (Smartcar's v2 convention) before this migration, as 0-100 percents after it.
-PERCENT_FIELDS = ("fuel_percent_remaining", "battery_percent_remaining", "oil_life_remaining")
-CHUNK = 1000
-
-
-def _scale(apps, schema_editor, convert):
-    Vehicle = apps.get_model("django_smartcar", "Vehicle")
-    vehicles = Vehicle.objects.using(schema_editor.connection.alias).only("pk", *PERCENT_FIELDS).order_by("pk")
-    batch = []
-    for vehicle in vehicles.iterator(chunk_size=CHUNK):
-        for name in PERCENT_FIELDS:
-            value = getattr(vehicle, name)
-            if value is not None:
-                setattr(vehicle, name, convert(value))
-        batch.append(vehicle)
-        if len(batch) == CHUNK:
-            Vehicle.objects.using(schema_editor.connection.alias).bulk_update(batch, PERCENT_FIELDS)
-            batch = []
-    if batch:
-        Vehicle.objects.using(schema_editor.connection.alias).bulk_update(batch, PERCENT_FIELDS)
-
-
-def fractions_to_percents(apps, schema_editor):
-    _scale(apps, schema_editor, lambda fraction: round(fraction * 100, 6))
-
-
-def percents_to_fractions(apps, schema_editor):
-    _scale(apps, schema_editor, lambda percent: round(percent / 100, 8))
-
-
-def set_last_commands(apps, schema_editor):
-    Vehicle = apps.get_model("django_smartcar", "Vehicle")
-    VehicleCommand = apps.get_model("django_smartcar", "VehicleCommand")
-    latest = VehicleCommand.objects.filter(vehicle=OuterRef("pk")).order_by("-requested_at", "-pk")
-    Vehicle.objects.using(schema_editor.connection.alias).update(last_command=Subquery(latest.values("pk")[:1]))
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -73,6 +34,4 @@ class Migration(migrations.Migration):
             name='oil_life_remaining',
             field=models.FloatField(blank=True, help_text='Percent, 0-100.', null=True),
         ),
-        migrations.RunPython(fractions_to_percents, percents_to_fractions),
-        migrations.RunPython(set_last_commands, migrations.RunPython.noop),
     ]

@@ -101,7 +101,7 @@ def test_the_migration_turns_stored_fractions_into_percents_and_back(django_user
     executor = MigrationExecutor(connection)
     before, after = (
         [("django_smartcar", "0005_tokens_exchange_started_at")],
-        [("django_smartcar", "0006_vehicle_percents_and_last_command")],
+        [("django_smartcar", "0007_vehicle_percents_data")],
     )
     executor.migrate(before)
     try:
