@@ -42,6 +42,12 @@ READ_PERMISSIONS = [
     "read_security",
 ]
 
+
+def _percent(fraction: float | None) -> float | None:
+    """The official package answers fractions (0-1); the app stores percents (0-100), as the baseline does."""
+    return None if fraction is None else fraction * 100
+
+
 # (batch path, the official Vehicle's method and batch attribute, the model fields its answer fills)
 OFFICIAL_READS: tuple[tuple[str, str, Callable[[Any], dict[str, Any]]], ...] = (
     ("/odometer", "odometer", lambda r: {"odometer_km": r.distance}),
@@ -50,7 +56,7 @@ OFFICIAL_READS: tuple[tuple[str, str, Callable[[Any], dict[str, Any]]], ...] = (
         "/fuel",
         "fuel",
         lambda r: {
-            "fuel_percent_remaining": r.percent_remaining,
+            "fuel_percent_remaining": _percent(r.percent_remaining),
             "fuel_range_km": r.range,
             "fuel_amount_liters": r.amount_remaining,
         },
@@ -58,10 +64,10 @@ OFFICIAL_READS: tuple[tuple[str, str, Callable[[Any], dict[str, Any]]], ...] = (
     (
         "/battery",
         "battery",
-        lambda r: {"battery_percent_remaining": r.percent_remaining, "battery_range_km": r.range},
+        lambda r: {"battery_percent_remaining": _percent(r.percent_remaining), "battery_range_km": r.range},
     ),
     ("/charge", "charge", lambda r: {"charge_state": r.state, "is_plugged_in": r.is_plugged_in}),
-    ("/engine/oil", "engine_oil", lambda r: {"oil_life_remaining": r.life_remaining}),
+    ("/engine/oil", "engine_oil", lambda r: {"oil_life_remaining": _percent(r.life_remaining)}),
     (
         "/tires/pressure",
         "tire_pressure",

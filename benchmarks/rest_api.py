@@ -73,7 +73,7 @@ def user_with_vehicles(username: str, count: int) -> tuple[Client, int]:
             latitude=37.77,
             longitude=-122.42,
             location_age=now,
-            battery_percent_remaining=0.76,
+            battery_percent_remaining=76.0,
             battery_range_km=310.0,
             battery_age=now,
             is_locked=True,

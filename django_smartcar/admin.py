@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from . import client
 from .brands import display_make
@@ -24,6 +25,20 @@ from .services import commands, tokens, vehicles, webhooks
 from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
+
+# Vehicle fields holding a percent (0-100), and the admin display showing each as "77.2 %".
+PERCENT_DISPLAYS = {
+    "battery_percent_remaining": "battery_percent",
+    "fuel_percent_remaining": "fuel_percent",
+    "oil_life_remaining": "oil_life_percent",
+}
+
+
+def format_percent(value: float | None) -> str | None:
+    """A stored percent (0-100) as people read it: 77.2 -> "77.2 %", 80.0 -> "80 %"; None stays empty."""
+    if value is None:
+        return None
+    return f"{value:.1f}".removesuffix(".0") + " %"
 
 
 class CommandPermissionMixin:
@@ -227,15 +242,20 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "owner",
         "is_connected",
         "odometer_km",
-        "battery_percent_remaining",
-        "fuel_percent_remaining",
+        "battery_percent",
+        "fuel_percent",
         "is_locked",
         "data_refreshed_at",
+        "last_command_summary",
     )
     list_filter = ("is_connected", MakeFilter)
-    list_select_related = ("account__owner",)
+    list_select_related = ("account__owner", "last_command")
     search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
-    readonly_fields = [f.name for f in Vehicle._meta.fields]
+    # Percentages as "77.2 %" (the fields hold 0-100); the last command apart from the data read from the car.
+    readonly_fields = [
+        PERCENT_DISPLAYS.get(f.name, "last_command_summary" if f.name == "last_command" else f.name)
+        for f in Vehicle._meta.fields
+    ]
     actions = [
         confirmed_action("Lock selected vehicles", "Lock", _command("lock"), question="Lock"),
         confirmed_action("Unlock selected vehicles", "Unlock", _command("unlock"), question="Unlock"),
@@ -250,6 +270,26 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     @admin.display(description="Owner", ordering="account__owner")
     def owner(self, vehicle: Vehicle):
         return vehicle.account.owner
+
+    @admin.display(description="Battery", ordering="battery_percent_remaining")
+    def battery_percent(self, vehicle: Vehicle) -> str | None:
+        return format_percent(vehicle.battery_percent_remaining)
+
+    @admin.display(description="Fuel", ordering="fuel_percent_remaining")
+    def fuel_percent(self, vehicle: Vehicle) -> str | None:
+        return format_percent(vehicle.fuel_percent_remaining)
+
+    @admin.display(description="Oil life remaining", ordering="oil_life_remaining")
+    def oil_life_percent(self, vehicle: Vehicle) -> str | None:
+        return format_percent(vehicle.oil_life_remaining)
+
+    @admin.display(description="Last command", ordering="last_command__requested_at")
+    def last_command_summary(self, vehicle: Vehicle) -> str | None:
+        command = vehicle.last_command
+        if command is None:
+            return None
+        when = f"{timezone.localtime(command.requested_at):%Y-%m-%d %H:%M %Z}"
+        return f"{command.get_action_display()}: {command.get_status_display().lower()} (requested {when})"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

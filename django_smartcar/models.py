@@ -139,7 +139,8 @@ class VehicleQuerySet(models.QuerySet):
 
 
 class Vehicle(models.Model):
-    """A car reachable through an account, with the last data Smartcar reported (always metric).
+    """A car reachable through an account, with the last data Smartcar reported (always metric, percentages
+    0-100).
 
     Each group of data carries the age Smartcar gave it (``sc-data-age``); services only overwrite a group with
     data that is newer, so a late webhook or a slow poll never rolls the state back.
@@ -161,11 +162,11 @@ class Vehicle(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     location_age = models.DateTimeField(null=True, blank=True)
-    fuel_percent_remaining = models.FloatField(null=True, blank=True)
+    fuel_percent_remaining = models.FloatField(null=True, blank=True, help_text=_("Percent, 0-100."))
     fuel_range_km = models.FloatField(null=True, blank=True)
     fuel_amount_liters = models.FloatField(null=True, blank=True)
     fuel_age = models.DateTimeField(null=True, blank=True)
-    battery_percent_remaining = models.FloatField(null=True, blank=True)
+    battery_percent_remaining = models.FloatField(null=True, blank=True, help_text=_("Percent, 0-100."))
     battery_range_km = models.FloatField(null=True, blank=True)
     battery_age = models.DateTimeField(null=True, blank=True)
     charge_state = models.CharField(max_length=20, blank=True)
@@ -174,11 +175,26 @@ class Vehicle(models.Model):
     is_locked = models.BooleanField(null=True, blank=True)
     lock_status = models.JSONField(null=True, blank=True, help_text=_("Doors, windows, sunroof, storage..."))
     lock_age = models.DateTimeField(null=True, blank=True)
-    oil_life_remaining = models.FloatField(null=True, blank=True)
+    oil_life_remaining = models.FloatField(null=True, blank=True, help_text=_("Percent, 0-100."))
     oil_age = models.DateTimeField(null=True, blank=True)
     tire_pressure_kpa = models.JSONField(null=True, blank=True)
     tires_age = models.DateTimeField(null=True, blank=True)
-    data_refreshed_at = models.DateTimeField(null=True, blank=True)
+    data_refreshed_at = models.DateTimeField(
+        _("last read from the car"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When data was last read from the car (a refresh or a webhook). Commands do not change it."
+        ),
+    )
+    last_command = models.ForeignKey(
+        "VehicleCommand",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The latest command sent to the car, whatever its outcome; not data read from the car."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

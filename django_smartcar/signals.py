@@ -17,8 +17,10 @@ model class of the main argument.
     Rotating the refresh token failed while it has less than ``EXPIRY_ALERT_WINDOW`` (48 hours) to live:
     unless a retry succeeds, the user will have to reconnect. ``error`` is the last failure.
 ``vehicle_data_refreshed(sender=Vehicle, vehicle, updated, errors)``
-    Data was fetched. ``updated`` lists the data groups that changed (e.g. ``["odometer", "location"]``);
-    ``errors`` maps a Smartcar path to the ``SmartcarException`` it answered.
+    Data was fetched. ``updated`` lists the data groups that changed (e.g. ``["odometer", "security"]``),
+    named as the REST API's vehicle JSON names them (``vin``, ``odometer``, ``location``, ``fuel``,
+    ``battery``, ``charge``, ``security``, ``engine_oil``, ``tire_pressure``); ``errors`` maps a Smartcar
+    path to the ``SmartcarException`` it answered.
 ``vehicle_command_sent(sender=VehicleCommand, command)``
     A command was sent; ``command.status`` says whether it succeeded.
 ``webhook_received(sender=WebhookEvent, event)``

@@ -77,7 +77,7 @@ class LocationSerializer(DataGroupSerializer):
 
 class FuelSerializer(DataGroupSerializer):
     percent_remaining = FiniteFloatField(
-        source="fuel_percent_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
+        source="fuel_percent_remaining", allow_null=True, help_text="Percent, 0-100."
     )
     range_km = FiniteFloatField(source="fuel_range_km", allow_null=True)
     amount_liters = FiniteFloatField(source="fuel_amount_liters", allow_null=True)
@@ -86,7 +86,7 @@ class FuelSerializer(DataGroupSerializer):
 
 class BatterySerializer(DataGroupSerializer):
     percent_remaining = FiniteFloatField(
-        source="battery_percent_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
+        source="battery_percent_remaining", allow_null=True, help_text="Percent, 0-100."
     )
     range_km = FiniteFloatField(source="battery_range_km", allow_null=True)
     age = serializers.DateTimeField(source="battery_age")
@@ -112,7 +112,7 @@ class SecuritySerializer(DataGroupSerializer):
 
 class EngineOilSerializer(DataGroupSerializer):
     life_remaining = FiniteFloatField(
-        source="oil_life_remaining", allow_null=True, help_text="A fraction, from 0 to 1."
+        source="oil_life_remaining", allow_null=True, help_text="Percent, 0-100."
     )
     age = serializers.DateTimeField(source="oil_age")
 
@@ -124,63 +124,6 @@ class TirePressureSerializer(DataGroupSerializer):
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_kpa(self, vehicle: Vehicle) -> dict[str, Any] | None:
         return finite_json(vehicle.tire_pressure_kpa)
-
-
-class VehicleSerializer(serializers.ModelSerializer):
-    # A plain string here: the choices are documented once, on the account's own status.
-    account_status = serializers.CharField(
-        source="account.status", read_only=True, help_text="The status of the vehicle's account."
-    )
-    permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
-    odometer = OdometerSerializer(source="*", read_only=True, allow_null=True)
-    location = LocationSerializer(source="*", read_only=True, allow_null=True)
-    fuel = FuelSerializer(source="*", read_only=True, allow_null=True)
-    battery = BatterySerializer(source="*", read_only=True, allow_null=True)
-    charge = ChargeSerializer(source="*", read_only=True, allow_null=True)
-    security = SecuritySerializer(source="*", read_only=True, allow_null=True)
-    engine_oil = EngineOilSerializer(source="*", read_only=True, allow_null=True)
-    tire_pressure = TirePressureSerializer(source="*", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Vehicle
-        fields = [
-            "id",
-            "account",
-            "account_status",
-            "smartcar_id",
-            "vin",
-            "make",
-            "model",
-            "year",
-            "permissions",
-            "is_connected",
-            "connected_at",
-            "disconnected_at",
-            "data_refreshed_at",
-            "odometer",
-            "location",
-            "fuel",
-            "battery",
-            "charge",
-            "security",
-            "engine_oil",
-            "tire_pressure",
-        ]
-        read_only_fields = fields
-
-
-class VehicleFilterSerializer(serializers.Serializer):
-    """The vehicle list's filters."""
-
-    account = serializers.IntegerField(
-        required=False, min_value=1, max_value=LARGEST_ID, help_text="Only this account's vehicles."
-    )
-    connected = serializers.BooleanField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text="Only connected (true) or disconnected (false).",
-    )
 
 
 class CommandErrorSerializer(serializers.Serializer):
@@ -215,6 +158,76 @@ class CommandSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class VehicleSerializer(serializers.ModelSerializer):
+    # A plain string here: the choices are documented once, on the account's own status.
+    account_status = serializers.CharField(
+        source="account.status", read_only=True, help_text="The status of the vehicle's account."
+    )
+    permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    odometer = OdometerSerializer(source="*", read_only=True, allow_null=True)
+    location = LocationSerializer(source="*", read_only=True, allow_null=True)
+    fuel = FuelSerializer(source="*", read_only=True, allow_null=True)
+    battery = BatterySerializer(source="*", read_only=True, allow_null=True)
+    charge = ChargeSerializer(source="*", read_only=True, allow_null=True)
+    security = SecuritySerializer(source="*", read_only=True, allow_null=True)
+    engine_oil = EngineOilSerializer(source="*", read_only=True, allow_null=True)
+    tire_pressure = TirePressureSerializer(source="*", read_only=True, allow_null=True)
+    data_refreshed_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When data was last read from the car (a refresh or a webhook); commands do not change it. "
+        "Each group's own age says when the car reported it.",
+    )
+    last_command = CommandSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The latest command sent to the car (lock, unlock...) and its outcome, kept apart from the "
+        "data read from the car: a lock that succeeded shows here, and in security only once it is read.",
+    )
+
+    class Meta:
+        model = Vehicle
+        fields = [
+            "id",
+            "account",
+            "account_status",
+            "smartcar_id",
+            "vin",
+            "make",
+            "model",
+            "year",
+            "permissions",
+            "is_connected",
+            "connected_at",
+            "disconnected_at",
+            "data_refreshed_at",
+            "last_command",
+            "odometer",
+            "location",
+            "fuel",
+            "battery",
+            "charge",
+            "security",
+            "engine_oil",
+            "tire_pressure",
+        ]
+        read_only_fields = fields
+
+
+class VehicleFilterSerializer(serializers.Serializer):
+    """The vehicle list's filters."""
+
+    account = serializers.IntegerField(
+        required=False, min_value=1, max_value=LARGEST_ID, help_text="Only this account's vehicles."
+    )
+    connected = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Only connected (true) or disconnected (false).",
+    )
+
+
 class CommandFilterSerializer(serializers.Serializer):
     vehicle = serializers.IntegerField(
         required=False, min_value=1, max_value=LARGEST_ID, help_text="Only this vehicle's commands."
@@ -231,7 +244,9 @@ class RefreshErrorSerializer(serializers.Serializer):
 class RefreshResultSerializer(serializers.Serializer):
     vehicle = VehicleSerializer()
     updated = serializers.ListField(
-        child=serializers.CharField(), help_text="Groups that changed (odometer, location...)."
+        child=serializers.CharField(),
+        help_text="Groups that changed, named as in the vehicle: vin, odometer, location, fuel, battery, charge, "
+        "security, engine_oil, tire_pressure.",
     )
     errors = RefreshErrorSerializer(many=True, help_text="Data points Smartcar could not give this time.")
 

@@ -242,7 +242,11 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     def get_queryset(self) -> QuerySet[Vehicle]:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view: no user
             return Vehicle.objects.none()
-        return Vehicle.objects.owned_by(self.request.user).select_related("account").order_by("pk")
+        return (
+            Vehicle.objects.owned_by(self.request.user)
+            .select_related("account", "last_command")
+            .order_by("pk")
+        )
 
     def filter_queryset(self, queryset: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
         if self.action != "list":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import client, signals
@@ -29,7 +29,6 @@ from ..models import Vehicle, VehicleCommand
 from . import queueing
 from .clients import get_vehicle_client
 from .tokens import get_access_token
-from .vehicles import DataPoint, apply_vehicle_data
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +168,15 @@ def fail_abandoned_commands(now: datetime | None = None) -> int:
 
 def create_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
     """The pending audit row for a command about to be sent (now, or by a Celery task given its id)."""
-    return VehicleCommand.objects.create(vehicle=vehicle, requested_by=user, action=Action(action))
+    with transaction.atomic():
+        command = VehicleCommand.objects.create(vehicle=vehicle, requested_by=user, action=Action(action))
+        # A conditional update: a command created meanwhile (a later ``requested_at``) stays the latest.
+        latest = Vehicle.objects.filter(pk=vehicle.pk).filter(
+            Q(last_command__isnull=True) | Q(last_command__requested_at__lte=command.requested_at)
+        )
+        if latest.update(last_command=command):
+            vehicle.last_command = command
+    return command
 
 
 def execute_command(command: VehicleCommand) -> VehicleCommand:
@@ -198,11 +205,9 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
         command.status = VehicleCommand.Status.SUCCEEDED
         command.smartcar_request_id = answer.meta.request_id or ""
         command.message = str(answer.data.get("message") or "")[:255]
-        if action in (Action.LOCK, Action.UNLOCK):
-            # The car confirmed the command; record the new state now rather than wait for the next poll.
-            apply_vehicle_data(
-                vehicle, [DataPoint("/security", {"isLocked": action == Action.LOCK}, timezone.now())]
-            )
+        # The vehicle's data is left as last read from the car: a lock that succeeded says nothing about the
+        # doors, and writing ``is_locked`` alone would contradict them. The command shows as the vehicle's
+        # ``last_command``; the next read (a refresh, a webhook) brings the car's own state.
     command.completed_at = timezone.now()
     command.save()
     logger.info(

@@ -143,7 +143,11 @@ def _all_permissions(remote: client.Vehicle) -> list[str]:
 
 @dataclass(frozen=True)
 class DataGroup:
-    """One Smartcar data endpoint and the Vehicle fields it fills."""
+    """One Smartcar data endpoint and the Vehicle fields it fills.
+
+    ``name`` is the group's key in the API's vehicle JSON; refreshes, signals, admin messages and webhooks
+    report these names as ``updated``. Bodies are in Smartcar's v2 shape (percentages as 0-1 fractions).
+    """
 
     name: str
     path: str
@@ -152,9 +156,38 @@ class DataGroup:
     extract: Callable[[dict[str, Any]], dict[str, Any]]
 
 
+# Stored (and served) as percents, 0-100; Smartcar's v2 bodies carry them as fractions, 0-1.
+PERCENT_FIELDS = frozenset({"fuel_percent_remaining", "battery_percent_remaining", "oil_life_remaining"})
+
+
+def _percent(fraction: Any) -> Any:
+    """A v2 fraction (0.772) as the stored percent (77.2); anything but a number passes on, to be refused.
+
+    Rounded, so 0.57 is stored as 57.0 and not 56.99999999999999.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        return fraction  # the field's validator says what is wrong with it
+    try:
+        return round(float(fraction) * 100, 6)
+    except OverflowError:
+        return fraction
+
+
 def _pick(**mapping: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Map Smartcar body keys to model fields, taking only the keys present (partial bodies update partially)."""
-    return lambda body: {model_field: body[key] for model_field, key in mapping.items() if key in body}
+    """Map Smartcar body keys to model fields, taking only the keys present (partial bodies update partially).
+
+    The one place where fractions become percents (``PERCENT_FIELDS``): polling, webhooks and commands all
+    store through ``apply_vehicle_data``.
+    """
+
+    def extract(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            model_field: _percent(body[key]) if model_field in PERCENT_FIELDS else body[key]
+            for model_field, key in mapping.items()
+            if key in body
+        }
+
+    return extract
 
 
 def _lock(body: dict[str, Any]) -> dict[str, Any]:
@@ -202,10 +235,16 @@ DATA_GROUPS: tuple[DataGroup, ...] = (
         "charge_age",
         _pick(charge_state="state", is_plugged_in="isPluggedIn"),
     ),
-    DataGroup("lock", "/security", "read_security", "lock_age", _lock),
-    DataGroup("oil", "/engine/oil", "read_engine_oil", "oil_age", _pick(oil_life_remaining="lifeRemaining")),
+    DataGroup("security", "/security", "read_security", "lock_age", _lock),
     DataGroup(
-        "tires", "/tires/pressure", "read_tires", "tires_age", lambda body: {"tire_pressure_kpa": body}
+        "engine_oil", "/engine/oil", "read_engine_oil", "oil_age", _pick(oil_life_remaining="lifeRemaining")
+    ),
+    DataGroup(
+        "tire_pressure",
+        "/tires/pressure",
+        "read_tires",
+        "tires_age",
+        lambda body: {"tire_pressure_kpa": body},
     ),
 )
 DATA_GROUPS_BY_PATH = {group.path: group for group in DATA_GROUPS}
@@ -287,16 +326,16 @@ FIELD_VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "odometer_km": _number(0, MAX_DISTANCE_KM),
     "latitude": _number(-90, 90),
     "longitude": _number(-180, 180),
-    "fuel_percent_remaining": _number(0, 1),
+    "fuel_percent_remaining": _number(0, 100),
     "fuel_range_km": _number(0, MAX_DISTANCE_KM),
     "fuel_amount_liters": _number(0, 100_000),
-    "battery_percent_remaining": _number(0, 1),
+    "battery_percent_remaining": _number(0, 100),
     "battery_range_km": _number(0, MAX_DISTANCE_KM),
     "charge_state": _text(Vehicle._meta.get_field("charge_state").max_length),
     "is_plugged_in": _boolean,
     "is_locked": _boolean,
     "lock_status": _json_object,
-    "oil_life_remaining": _number(0, 1),
+    "oil_life_remaining": _number(0, 100),
     "tire_pressure_kpa": _json_object,
 }
 

@@ -426,6 +426,7 @@ def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outc
 
 
 def _percent(body: dict[str, Any]) -> float:
+    """A v4 percentage (0-100, as Smartcar documents it) as a v2 body's fraction; stored as a percent again."""
     return float(body["value"]) / 100
 
 

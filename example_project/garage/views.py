@@ -90,8 +90,8 @@ def send_vehicle_command(request: HttpRequest, pk: int, action: str) -> HttpResp
     vehicle = _own_vehicle(request, pk)
     command = commands.send_command(vehicle, action, user=request.user)
     if command.status == VehicleCommand.Status.SUCCEEDED:
-        state = "locked" if action == VehicleCommand.Action.LOCK else "unlocked"
-        messages.success(request, f"{vehicle} is now {state}.")
+        # What the car confirmed; the data shown stays as last read from the car until the next refresh.
+        messages.success(request, f"{vehicle}: {command.get_action_display().lower()} succeeded.")
     else:
         messages.error(request, f"{vehicle}: {command.get_action_display()} failed. {command.error_message}")
     return _back_to(vehicle)

@@ -20,7 +20,8 @@ def test_lock_and_unlock_reach_the_car_and_are_audited(account, user, record_sig
     assert command.smartcar_request_id and command.completed_at
     assert SimulatedVehicle.objects.get(pk=vehicle.smartcar_id).is_locked is False
     vehicle.refresh_from_db()
-    assert vehicle.is_locked is False
+    assert vehicle.last_command == command
+    assert vehicle.is_locked is None  # data read from the car only: nothing was read yet
 
     assert send_command(vehicle, "lock", user=user).status == Status.SUCCEEDED
     assert SimulatedVehicle.objects.get(pk=vehicle.smartcar_id).is_locked is True

@@ -11,8 +11,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
+from django_smartcar.simulator import clock
 from django_smartcar.simulator import webhooks as simulated
-from django_smartcar.simulator.models import WebhookSubscription
+from django_smartcar.simulator.models import SimulatedVehicle, WebhookSubscription
 
 from .conftest import connect_through_views
 
@@ -129,6 +130,31 @@ def test_a_v2_webhook_updates_the_vehicle_too(hooked_account, smartcar, receiver
     assert delivery.status_code == 200
     vehicle.refresh_from_db()
     assert vehicle.odometer_km and vehicle.odometer_age and vehicle.lock_status is not None
+
+
+def test_v4_and_v2_deliveries_both_store_percentages_as_percents(
+    hooked_account, webhook, smartcar, receiver_url
+):
+    # v4 signals carry 0-100 percents, v2 bodies 0-1 fractions: the same level is stored as the same percent.
+    vehicle = hooked_account.vehicles.first()
+    car = SimulatedVehicle.objects.filter(pk=vehicle.smartcar_id)
+    car.filter(fuel_level__isnull=False).update(fuel_level=0.5)
+    car.filter(battery_level__isnull=False).update(battery_level=0.5, is_plugged_in=False)
+
+    def stored() -> float:
+        vehicle.refresh_from_db()
+        return vehicle.fuel_percent_remaining or vehicle.battery_percent_remaining
+
+    simulated.deliver(webhook, car)
+    assert stored() == pytest.approx(50, abs=1.0)
+
+    v2 = simulated.register_webhook(smartcar.application, receiver_url, webhook_id="v2-hook", version="2.0")
+    WebhookSubscription.objects.create(webhook=v2, vehicle_id=vehicle.smartcar_id)
+    car.filter(fuel_level__isnull=False).update(fuel_level=0.25)
+    car.filter(battery_level__isnull=False).update(battery_level=0.25)
+    clock.advance(2)  # reported after the v4 event, whatever the precision of its data age
+    simulated.deliver(v2, car)
+    assert stored() == pytest.approx(25, abs=1.0)
 
 
 def test_a_repeated_delivery_is_accepted_and_not_processed_twice(hooked_account, receiver_url, record_signal):
@@ -500,7 +526,7 @@ def test_one_malformed_signal_is_skipped_and_noted_the_others_are_stored(hooked_
     assert "signal 0 (odometer-traveleddistance) skipped" in event.last_error
     assert "signal 1 (location-preciselocation) skipped" in event.last_error
     vehicle.refresh_from_db()
-    assert vehicle.battery_percent_remaining == 0.55 and vehicle.is_locked is True
+    assert vehicle.battery_percent_remaining == 55.0 and vehicle.is_locked is True  # v4 sends percents
 
 
 def test_a_nul_in_an_error_description_is_stored_sanitised(hooked_account, receiver_url):

@@ -34,6 +34,7 @@ def test_admin_lock_action_locks_the_car(page: Page, demo_site: DemoSite):
     vin = seed_car(demo_site, email, "BMW")
     connect_car(page, email)
     vehicle_card(page, vin).get_by_role("button", name="Unlock").click()
+    vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
     expect(data_row(vehicle_card(page, vin), "lock")).to_have_text("Unlocked")
 
     page.get_by_role("link", name="Admin", exact=True).click()
@@ -44,6 +45,10 @@ def test_admin_lock_action_locks_the_car(page: Page, demo_site: DemoSite):
 
     expect(page.locator(".messagelist")).to_contain_text(re.compile(r"BMW 330i: Lock succeeded\."))
     page.goto("/")
+    card = vehicle_card(page, vin)
+    expect(card.locator(".last-command")).to_contain_text("Last command: Lock succeeded")
+    expect(data_row(card, "lock")).to_have_text("Unlocked")  # as last read, until the car is read again
+    card.get_by_role("button", name="Refresh").click()
     expect(data_row(vehicle_card(page, vin), "lock")).to_have_text("Locked")
 
 
@@ -76,4 +81,4 @@ def test_dead_connection_is_flagged_and_reconnect_revives_it(page: Page, demo_si
     expect(section.locator(".badge")).to_have_text("Active")
     expect(section.get_by_role("alert")).to_have_count(0)
     vehicle_card(page, vin).get_by_role("button", name="Lock", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Toyota Camry is now locked.")
+    expect(page.get_by_role("status")).to_contain_text("Toyota Camry: lock succeeded.")
