@@ -148,6 +148,13 @@ class Vehicle(models.Model):
     tire_pressure_kpa = models.JSONField(null=True, blank=True)
     tires_age = models.DateTimeField(null=True, blank=True)
     data_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # {data group name: ISO time it was learnt}: what Smartcar said this vehicle cannot give
+    # (COMPATIBILITY:VEHICLE_NOT_CAPABLE); refreshes skip it until NOT_CAPABLE_RECHECK_AFTER has passed.
+    not_capable = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Data points Smartcar says this vehicle cannot give, and when that was learnt."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
