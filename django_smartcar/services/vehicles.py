@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +17,7 @@ from django.utils import timezone
 from .. import client, signals
 from ..conf import smartcar_settings
 from ..db import select_for_update
-from ..exceptions import NotQueued, VehicleDisconnected
+from ..exceptions import VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from ..text import is_storable
 from . import queueing, subscriptions
@@ -113,8 +113,8 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         if is_new_here:
             result.connected.append(vehicle)
             _on_commit_send(signals.vehicle_connected, vehicle, account)
-            if smartcar_settings.REFRESH_ON_CONNECT:
-                _queue_first_refresh(vehicle)
+    if result.connected and smartcar_settings.REFRESH_ON_CONNECT:
+        _queue_first_refreshes([vehicle.pk for vehicle in result.connected])
     vanished = account.vehicles.filter(is_connected=True).exclude(smartcar_id__in=seen)
     for vehicle in vanished:
         mark_disconnected(vehicle)
@@ -122,17 +122,25 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
     return result
 
 
-def _queue_first_refresh(vehicle: Vehicle) -> None:
-    """Queue one background read of a newly connected vehicle's data, once the caller's rows are committed.
+def _queue_first_refreshes(vehicle_ids: list[int]) -> None:
+    """Queue one background read of each newly connected vehicle's data, once the caller's rows are committed.
 
-    A broker that is down does not fail the connection: the failure is logged, and Refresh (or beat) reads the
-    data later.
+    A broker that is down does not fail the connection: the first failure is logged and the rest are not tried
+    (each attempt would wait for the broker again); Refresh, or beat, reads the data later.
     """
     from .. import tasks  # tasks imports the services: imported here, when first needed
 
-    # Outside a transaction the publish runs at once, and a failure raises NotQueued: publish() has logged it.
-    with contextlib.suppress(NotQueued):
-        queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="first data refresh")
+    def send_all() -> None:
+        for index, vehicle_id in enumerate(vehicle_ids):
+            if not queueing.send_now(
+                partial(tasks.refresh_vehicle_data.delay, vehicle_id), what="first data refresh"
+            ):
+                logger.warning(
+                    "%s newly connected vehicle(s) not read in the background", len(vehicle_ids) - index
+                )
+                return
+
+    transaction.on_commit(send_all)
 
 
 def mark_disconnected(vehicle: Vehicle) -> None:
