@@ -147,3 +147,12 @@ def test_the_api_names_failures_and_shows_what_the_car_cannot_give(account, smar
         "permission not granted",
         "PERMISSION",
     )
+
+
+def test_the_admin_vehicle_page_shows_what_the_car_cannot_give(account, operator):  # noqa: F811
+    vehicle = fuel_car(account)
+    refresh_vehicle_data(vehicle)
+
+    page = operator.get(f"{VEHICLES_URL}{vehicle.pk}/change/").content.decode()
+
+    assert "Not capable" in page and '"battery"' in page.replace("&quot;", '"')
