@@ -122,10 +122,15 @@ def _command(action: str) -> Callable[[HttpRequest, Vehicle], str]:
 def _refresh(request: HttpRequest, vehicle: Vehicle) -> str:
     result = vehicles.refresh_vehicle_data(vehicle)
     if result.errors and not result.updated:
-        raise DjangoSmartcarError("; ".join(f"{path}: {exc}" for path, exc in result.errors.items()))
+        raise DjangoSmartcarError(f"could not read {result.describe_failures()}")
     summary = ", ".join(result.updated) or "nothing newer"
-    failed = f" ({len(result.errors)} data point(s) failed)" if result.errors else ""
-    return f"refreshed {summary}{failed}."
+    failed = f"; could not read {result.describe_failures()}" if result.errors else ""
+    learnt = (
+        f"; not capable of {', '.join(result.not_capable)} (no longer asked for)"
+        if result.not_capable
+        else ""
+    )
+    return f"refreshed {summary}{failed}{learnt}."
 
 
 def _rotate(request: HttpRequest, account: SmartcarAccount) -> str:

@@ -122,6 +122,11 @@ DEFAULTS: dict[str, Any] = {
     # Vehicle data reported this far in the future is refused (a car's clock may run a little ahead; an age in
     # year 9999 would freeze its data group, since newer data wins).
     "DATA_AGE_FUTURE_TOLERANCE": timedelta(minutes=5),
+    # A data point Smartcar says the vehicle cannot give (COMPATIBILITY:VEHICLE_NOT_CAPABLE) is not asked for
+    # again for this long: every path of a batch is billed (None: never again, until the vehicle reconnects).
+    "NOT_CAPABLE_RECHECK_AFTER": timedelta(days=30),
+    # Read each newly connected vehicle's data once in the background (a Celery task queued on commit).
+    "REFRESH_ON_CONNECT": True,
 }
 
 
@@ -146,6 +151,7 @@ class Accepts:
 
 
 _TYPE_NAMES = {
+    bool: "True or False",
     str: "a string",
     int: "an integer",
     float: "a number",
@@ -200,6 +206,8 @@ SCHEMA: dict[str, Accepts] = {
     "COMMAND_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "COMMAND_ABANDONED_AFTER": Accepts((timedelta,), minimum=timedelta(seconds=1)),
     "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
+    "NOT_CAPABLE_RECHECK_AFTER": Accepts((timedelta,), none=True, minimum=timedelta(0)),
+    "REFRESH_ON_CONNECT": Accepts((bool,)),
     "TOKEN_EXCHANGE_RETRY_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
     "EXCHANGE_RECOVERY_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),
 }

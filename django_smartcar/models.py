@@ -195,6 +195,13 @@ class Vehicle(models.Model):
         related_name="+",
         help_text=_("The latest command sent to the car, whatever its outcome; not data read from the car."),
     )
+    # {data group name: ISO time it was learnt}: what Smartcar said this vehicle cannot give
+    # (COMPATIBILITY:VEHICLE_NOT_CAPABLE); refreshes skip it until NOT_CAPABLE_RECHECK_AFTER has passed.
+    not_capable = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Data points Smartcar says this vehicle cannot give, and when that was learnt."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -164,6 +164,9 @@ class VehicleSerializer(serializers.ModelSerializer):
         source="account.status", read_only=True, help_text="The status of the vehicle's account."
     )
     permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    not_capable = serializers.SerializerMethodField(
+        help_text="Data points Smartcar says this vehicle cannot give (fuel, battery...): not asked for."
+    )
     odometer = OdometerSerializer(source="*", read_only=True, allow_null=True)
     location = LocationSerializer(source="*", read_only=True, allow_null=True)
     fuel = FuelSerializer(source="*", read_only=True, allow_null=True)
@@ -197,6 +200,7 @@ class VehicleSerializer(serializers.ModelSerializer):
             "model",
             "year",
             "permissions",
+            "not_capable",
             "is_connected",
             "connected_at",
             "disconnected_at",
@@ -212,6 +216,9 @@ class VehicleSerializer(serializers.ModelSerializer):
             "tire_pressure",
         ]
         read_only_fields = fields
+
+    def get_not_capable(self, vehicle: Vehicle) -> list[str]:
+        return sorted(vehicle.not_capable or {})
 
 
 class VehicleFilterSerializer(serializers.Serializer):
@@ -236,6 +243,8 @@ class CommandFilterSerializer(serializers.Serializer):
 
 class RefreshErrorSerializer(serializers.Serializer):
     path = serializers.CharField(help_text="The Smartcar data path that failed, e.g. /odometer.")
+    data_point = serializers.CharField(help_text="Its data group, e.g. odometer.")
+    reason = serializers.CharField(help_text='Why, in a few words, e.g. "rate limited".')
     type = serializers.CharField()
     code = serializers.CharField(allow_null=True)
     detail = serializers.CharField()
@@ -249,6 +258,10 @@ class RefreshResultSerializer(serializers.Serializer):
         "security, engine_oil, tire_pressure.",
     )
     errors = RefreshErrorSerializer(many=True, help_text="Data points Smartcar could not give this time.")
+    not_capable = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Groups Smartcar just said this vehicle cannot give: no failure, and no longer asked for.",
+    )
 
 
 class RefreshQueuedSerializer(serializers.Serializer):

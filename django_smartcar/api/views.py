@@ -321,9 +321,21 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         for path, exc in result.errors.items():
             failure = SmartcarFailure.from_exception(exc)
             errors.append(
-                {"path": path, "type": failure.type, "code": failure.code, "detail": failure.detail}
+                {
+                    "path": path,
+                    "data_point": vehicles.data_point_name(path),
+                    "reason": vehicles.failure_reason(exc),
+                    "type": failure.type,
+                    "code": failure.code,
+                    "detail": failure.detail,
+                }
             )
-        answer = {"vehicle": vehicle, "updated": result.updated, "errors": errors}
+        answer = {
+            "vehicle": vehicle,
+            "updated": result.updated,
+            "errors": errors,
+            "not_capable": result.not_capable,
+        }
         return Response(RefreshResultSerializer(answer, context=self.get_serializer_context()).data)
 
     def _send(self, request: Request, command_action: VehicleCommand.Action) -> Response:

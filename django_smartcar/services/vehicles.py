@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -99,6 +100,9 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
             result.updated.append(vehicle)
             if is_new_here:
                 vehicle.connected_at = now
+        if is_new_here or sorted(vehicle.permissions or []) != sorted(snapshot.permissions):
+            # A new connection or new permissions may bring what the car could not give before: ask again.
+            vehicle.not_capable = {}
         vehicle.account = account
         vehicle.make, vehicle.model, vehicle.year = snapshot.make, snapshot.model, snapshot.year
         vehicle.vin = snapshot.vin or vehicle.vin
@@ -109,11 +113,34 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         if is_new_here:
             result.connected.append(vehicle)
             _on_commit_send(signals.vehicle_connected, vehicle, account)
+    if result.connected and smartcar_settings.REFRESH_ON_CONNECT:
+        _queue_first_refreshes([vehicle.pk for vehicle in result.connected])
     vanished = account.vehicles.filter(is_connected=True).exclude(smartcar_id__in=seen)
     for vehicle in vanished:
         mark_disconnected(vehicle)
         result.disconnected.append(vehicle)
     return result
+
+
+def _queue_first_refreshes(vehicle_ids: list[int]) -> None:
+    """Queue one background read of each newly connected vehicle's data, once the caller's rows are committed.
+
+    A broker that is down does not fail the connection: the first failure is logged and the rest are not tried
+    (each attempt would wait for the broker again); Refresh, or beat, reads the data later.
+    """
+    from .. import tasks  # tasks imports the services: imported here, when first needed
+
+    def send_all() -> None:
+        for index, vehicle_id in enumerate(vehicle_ids):
+            if not queueing.send_now(
+                partial(tasks.refresh_vehicle_data.delay, vehicle_id), what="first data refresh"
+            ):
+                logger.warning(
+                    "%s newly connected vehicle(s) not read in the background", len(vehicle_ids) - index
+                )
+                return
+
+    transaction.on_commit(send_all)
 
 
 def mark_disconnected(vehicle: Vehicle) -> None:
@@ -248,6 +275,7 @@ DATA_GROUPS: tuple[DataGroup, ...] = (
     ),
 )
 DATA_GROUPS_BY_PATH = {group.path: group for group in DATA_GROUPS}
+DATA_GROUPS_BY_NAME = {group.name: group for group in DATA_GROUPS}
 
 
 # --- What a stored value may be ---------------------------------------------------------------------------------
@@ -387,16 +415,96 @@ class DataPoint:
 
 @dataclass
 class RefreshResult:
+    """What one refresh did: the groups that changed, the paths that failed, what the car cannot give.
+
+    ``errors`` (path -> exception) holds real failures only: a data point Smartcar says the vehicle is not
+    capable of is no failure; its group is in ``not_capable`` and is not asked for again for a while.
+    """
+
     updated: list[str] = field(default_factory=list)
     errors: dict[str, client.SmartcarException] = field(default_factory=dict)
+    not_capable: list[str] = field(default_factory=list)
+
+    def failures(self) -> list[tuple[str, str]]:
+        """``(data point, short reason)`` for each failed path, e.g. ``("fuel", "rate limited")``."""
+        return [(data_point_name(path), failure_reason(exc)) for path, exc in self.errors.items()]
+
+    def describe_failures(self) -> str:
+        """The failures in one line for people: ``"fuel: rate limited; location: permission not granted"``."""
+        return "; ".join(f"{name}: {reason}" for name, reason in self.failures())
 
 
-def refreshable_paths(vehicle: Vehicle) -> list[str]:
-    """The paths a refresh asks for: every permitted data point, and the VIN only while it is unknown."""
+def data_point_name(path: str) -> str:
+    group = DATA_GROUPS_BY_PATH.get(path)
+    return group.name if group else path
+
+
+def is_not_capable(exc: client.SmartcarException) -> bool:
+    """Whether Smartcar says the vehicle itself cannot give this data (not a permission, a limit or an outage)."""
+    return exc.type == "COMPATIBILITY" and exc.code == "VEHICLE_NOT_CAPABLE"
+
+
+_STATUS_REASONS = {429: "rate limited", 430: "billing limit reached", 504: "timed out"}
+_TYPE_REASONS = {
+    "RATE_LIMIT": "rate limited",
+    "BILLING": "billing limit reached",
+    "PERMISSION": "permission not granted",
+    "AUTHENTICATION": "authentication failed",
+    "CONNECTED_SERVICES_ACCOUNT": "car maker account issue",
+    "COMPATIBILITY": "not supported",
+    "SERVER": "Smartcar server error",
+    "UPSTREAM": "car maker unavailable",
+    "VALIDATION": "refused as invalid",
+    "RESOURCE_NOT_FOUND": "not found",
+}
+
+
+def failure_reason(exc: client.SmartcarException) -> str:
+    """A few words on why a data point could not be read (``"vehicle asleep"``, ``"rate limited"``).
+
+    Built from the error's type and code only, never its description (which may quote anything).
+    """
+    if exc.type == "VEHICLE_STATE":
+        return f"vehicle {(exc.code or 'state').lower().replace('_', ' ')}"
+    if exc.type in _TYPE_REASONS:
+        return _TYPE_REASONS[exc.type]
+    if isinstance(exc, client.SmartcarTimeout):
+        return "timed out"
+    if isinstance(exc, client.SmartcarConnectionError):
+        return "Smartcar unreachable"
+    if exc.status_code in _STATUS_REASONS:
+        return _STATUS_REASONS[exc.status_code]
+    if exc.status_code and exc.status_code >= 500:
+        return f"Smartcar error {exc.status_code}"
+    return "failed"
+
+
+def not_capable_now(vehicle: Vehicle, now: datetime | None = None) -> set[str]:
+    """The data groups a refresh skips: learnt not capable less than ``NOT_CAPABLE_RECHECK_AFTER`` ago."""
+    recheck_after = smartcar_settings.NOT_CAPABLE_RECHECK_AFTER
+    now = now or timezone.now()
+    skipped = set()
+    for name, learnt in (vehicle.not_capable or {}).items():
+        try:
+            learnt_at = datetime.fromisoformat(learnt)
+        except (TypeError, ValueError):
+            continue  # unreadable: ask again, and learn it anew
+        if timezone.is_naive(learnt_at):
+            continue
+        if recheck_after is None or now - learnt_at < recheck_after:
+            skipped.add(name)
+    return skipped
+
+
+def refreshable_paths(vehicle: Vehicle, now: datetime | None = None) -> list[str]:
+    """The paths a refresh asks for: every permitted data point the vehicle is capable of (as far as we know),
+    and the VIN only while it is unknown."""
+    skipped = not_capable_now(vehicle, now)
     return [
         group.path
         for group in DATA_GROUPS
         if vehicle.has_permission(group.permission)
+        and group.name not in skipped
         and (group.age_field or not getattr(vehicle, group.name, ""))
     ]
 
@@ -434,10 +542,22 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
         try:
             answer = batch.result(path)
         except client.SmartcarException as exc:
-            result.errors[path] = exc
+            if is_not_capable(exc) and path in DATA_GROUPS_BY_PATH:
+                result.not_capable.append(DATA_GROUPS_BY_PATH[path].name)
+            else:
+                result.errors[path] = exc
             continue
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
-    result.updated = apply_vehicle_data(vehicle, points)
+    result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
+    if result.not_capable:
+        logger.info(
+            "Vehicle pk=%s is not capable of %s: not asked for again before %s",
+            vehicle.pk,
+            ", ".join(result.not_capable),
+            "it reconnects"
+            if smartcar_settings.NOT_CAPABLE_RECHECK_AFTER is None
+            else "NOT_CAPABLE_RECHECK_AFTER has passed",
+        )
     transaction.on_commit(
         lambda: signals.vehicle_data_refreshed.send(
             sender=Vehicle, vehicle=vehicle, updated=result.updated, errors=result.errors
@@ -458,11 +578,15 @@ def queue_refresh(vehicle: Vehicle) -> None:
     queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="refresh")
 
 
-def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[str]:
+def apply_vehicle_data(
+    vehicle: Vehicle, points: Iterable[DataPoint], *, not_capable: Iterable[str] = ()
+) -> list[str]:
     """Store data points on the vehicle, skipping any older than what the row already holds.
 
     Every writer (polling, webhooks, commands) comes through here, so this is where values are validated: a
     group with an invalid value or a data age in the future is dropped (and logged), the others are stored.
+    ``not_capable`` names the groups Smartcar just said the vehicle cannot give (remembered, with the time); a
+    group that brings data again is forgotten from that memory.
 
     The row is locked and re-read, so a webhook and a poll landing together cannot undo each other. Returns the
     names of the groups that changed, and refreshes ``vehicle`` in place.
@@ -472,10 +596,14 @@ def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[st
     with transaction.atomic():
         locked = select_for_update(Vehicle.objects.filter(pk=vehicle.pk)).get()
         changed_fields: set[str] = set()
+        remembered = dict(locked.not_capable or {})
+        for name in not_capable:
+            remembered[name] = now.isoformat()
         for point in points:
             group = DATA_GROUPS_BY_PATH.get(point.path)
             if group is None:
                 continue
+            remembered.pop(group.name, None)  # it answered: capable after all
             try:
                 age = checked_age(group, point.age, now)
                 values = validated_values(group, point.body)
@@ -495,6 +623,9 @@ def apply_vehicle_data(vehicle: Vehicle, points: Iterable[DataPoint]) -> list[st
                 setattr(locked, model_field, value)
             changed_fields.update(values)
             updated.append(group.name)
+        if remembered != (locked.not_capable or {}):
+            locked.not_capable = remembered
+            changed_fields.add("not_capable")
         locked.data_refreshed_at = now
         locked.save(update_fields=[*changed_fields, "data_refreshed_at", "updated_at"])
     for name in [f.attname for f in Vehicle._meta.concrete_fields]:

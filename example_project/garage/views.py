@@ -107,15 +107,11 @@ def refresh_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
     except (client.SmartcarException, DjangoSmartcarError) as exc:
         messages.error(request, f"{vehicle}: could not refresh its data. {exc}")
         return _back_to(vehicle)
-    # A fuel car has no battery and an EV no fuel tank: that is not worth a warning.
-    failed = {
-        path: exc for path, exc in result.errors.items() if not isinstance(exc, client.CompatibilityException)
-    }
+    # What the car cannot give (a fuel car's battery) is no failure: the service remembers it and asks no more.
     if result.updated:
         messages.success(request, f"{vehicle}: refreshed {', '.join(result.updated)}.")
-    elif not failed:
+    elif not result.errors:
         messages.info(request, f"{vehicle}: the car has nothing newer to report.")
-    if failed:
-        details = "; ".join(f"{path}: {exc}" for path, exc in failed.items())
-        messages.warning(request, f"{vehicle}: some data could not be read ({details}).")
+    if result.errors:
+        messages.warning(request, f"{vehicle}: could not read {result.describe_failures()}.")
     return _back_to(vehicle)

@@ -59,16 +59,18 @@ def test_refresh_fetches_every_permitted_data_point_in_one_request(account, smar
     batch_calls = [path for method, path in smartcar_requests if path.endswith("/batch")]
     assert batch_calls == [f"/v2.0/vehicles/{vehicle.smartcar_id}/batch"]
     assert [path for method, path in smartcar_requests if "/oauth/" not in path] == batch_calls
-    # Only what the car lacks may fail (an EV has no fuel tank, a fuel car no EV battery).
-    assert set(result.errors) <= {"/fuel", "/battery", "/charge", "/engine/oil"}
+    # What the car lacks (an EV has no fuel tank, a fuel car no EV battery) is no failure.
+    assert not result.errors
+    powertrain_paths = ("/fuel", "/battery", "/charge", "/engine/oil")
+    assert set(result.not_capable) <= {DATA_GROUPS_BY_PATH[path].name for path in powertrain_paths}
     vehicle.refresh_from_db()
     state = live_state(SimulatedVehicle.objects.get(pk=vehicle.smartcar_id), timezone.now())
     assert abs(vehicle.odometer_km - state.odometer_km) < 5
     assert vehicle.latitude is not None and vehicle.is_locked is not None
     assert vehicle.lock_status and vehicle.odometer_age and vehicle.data_refreshed_at
-    # Every permitted data point was either stored or reported.
-    answered = set(result.updated) | {DATA_GROUPS_BY_PATH[path].name for path in result.errors}
-    assert answered == {DATA_GROUPS_BY_PATH[path].name for path in refreshable_paths(vehicle)}
+    # Every permitted data point was either stored or learnt to be beyond the car (and is no longer asked for).
+    asked = {DATA_GROUPS_BY_PATH[path].name for path in refreshable_paths(vehicle)}
+    assert set(result.updated) == asked and not asked & set(result.not_capable)
     assert "odometer" in result.updated and refreshed.calls[0]["updated"] == result.updated
 
 
@@ -81,9 +83,8 @@ def test_an_error_on_one_data_point_keeps_the_others(account):
 
     result = refresh_vehicle_data(vehicle)
 
-    # A car has either a fuel tank or a battery: the other answers an error, the rest is stored.
-    assert set(result.errors) & {"/fuel", "/battery"}
-    assert all(isinstance(exc, client.SmartcarException) for exc in result.errors.values())
+    # A car has either a fuel tank or a battery: the other is not capable (no failure), the rest is stored.
+    assert set(result.not_capable) & {"fuel", "battery"} and not result.errors
     assert "odometer" in result.updated
 
 

@@ -82,9 +82,12 @@ class Command(BaseCommand):
                     tally.fail(f"vehicle {vehicle.pk}", str(exc))
                     continue
                 if result.errors and not result.updated:
-                    reasons = "; ".join(f"{path}: {exc}" for path, exc in result.errors.items())
-                    tally.fail(f"vehicle {vehicle.pk}", reasons)
+                    tally.fail(f"vehicle {vehicle.pk}", f"could not read {result.describe_failures()}")
                 else:
+                    if result.errors:
+                        self.stdout.write(
+                            f"vehicle {vehicle.pk}: could not read {result.describe_failures()}"
+                        )
                     tally.add("vehicles refreshed")
         tally.summary()
         if options["fail_on_error"] and tally.failures:
