@@ -32,15 +32,17 @@ def dead_broker(monkeypatch) -> Iterator[str]:
     """The test's Celery app pointed at a Redis URL on a free 127.0.0.1 port where nothing listens."""
     names = (
         "broker_url",
+        "broker_write_url",
         "task_publish_retry_policy",
         "broker_connection_timeout",
         "broker_transport_options",
     )
-    saved = {name: celery_app.conf[name] for name in names}
+    saved = {name: celery_app.conf.get(name) for name in names}
     url = f"redis://:{BROKER_PASSWORD}@127.0.0.1:{free_port()}/0"
     monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its broker_url setting
     celery_app.conf.update(
         broker_url=url,
+        broker_write_url=url,  # in case an earlier test left a write URL of its own
         task_publish_retry_policy={
             "max_retries": 1,
             "interval_start": 0,

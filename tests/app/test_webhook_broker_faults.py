@@ -36,7 +36,9 @@ def broker_at(url: str) -> Iterator[None]:
     from tests.celery_app import app, forget_broker_connections
 
     # The write URL: Celery reads ``broker_url`` from CELERY_BROKER_URL in the environment first (CI's Redis leg).
-    saved = app.conf.broker_write_url, app.conf.task_always_eager
+    # The raw setting is saved, not ``app.conf.broker_write_url``: that property falls back to ``broker_url``, and
+    # restoring its value would pin every later test's writes to this test's broker.
+    saved = app.conf.get("broker_write_url"), app.conf.task_always_eager
 
     app.conf.broker_write_url, app.conf.task_always_eager = url, False
     forget_broker_connections()
