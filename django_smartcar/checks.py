@@ -229,33 +229,25 @@ def _check_mode() -> list:
     return errors
 
 
-def _path_on_this_site(value: Any) -> str | None:
-    """The path a URL setting (a URL name or a URL) stands for, or None when it does not resolve to a view of
-    this site. An absolute URL on another host (a central sign-in service) cannot be checked and passes."""
+def _is_page_of_this_site(value: Any) -> bool:
+    """Whether a URL setting (a URL name, a path, or an absolute URL) names a page of this site. An absolute URL
+    on a host (a central sign-in service) cannot be checked from here and passes; a URL name such as
+    ``garage:home`` is not taken for one."""
+    if urlsplit(str(value)).netloc:
+        return True
     try:
-        url = resolve_url(value)
-    except NoReverseMatch:
-        return None
-    parts = urlsplit(str(url))
-    if parts.netloc:
-        return parts.path or "/"
-    try:
-        resolve(parts.path or "/")
-    except Resolver404:
-        return None
-    return parts.path
-
-
-def _is_external(value: Any) -> bool:
-    """An absolute URL (``https://host/...`` or ``//host/...``); a URL name such as ``garage:home`` is not."""
-    return bool(urlsplit(str(value)).netloc)
+        path = urlsplit(str(resolve_url(value))).path
+        resolve(path or "/")
+    except (NoReverseMatch, Resolver404):
+        return False
+    return True
 
 
 def _check_login_url() -> list:
     """W007: the connect view sends signed-out users to settings.LOGIN_URL; Django's default,
     /accounts/login/, is a 404 on a site without that page."""
     login_url = settings.LOGIN_URL
-    if _is_external(login_url) or _path_on_this_site(login_url) is not None:
+    if _is_page_of_this_site(login_url):
         return []
     return [
         Warning(
@@ -272,7 +264,7 @@ def _check_success_url() -> list:
     """W008: after Connect (or a disconnect) without a ``next``, users land on CONNECT_SUCCESS_URL; a page that
     does not exist loses the success message."""
     value = smartcar_settings.CONNECT_SUCCESS_URL
-    if _is_external(value) or _path_on_this_site(value) is not None:
+    if _is_page_of_this_site(value):
         return []
     return [
         Warning(
