@@ -17,17 +17,24 @@ help:
 	@echo "make format - apply ruff's formatting and safe fixes"
 	@echo "make bench  - run the benchmarks (PostgreSQL and Redis on 127.0.0.1) and write benchmarks/results.md"
 
-# The stamp is rebuilt when the dependency declarations change.
-$(VENV)/.installed: setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# The stamps are rebuilt when the dependency declarations change. `make demo` installs only what the example
+# project needs (the `demo` extra); `make test` and `make venv` install the test tools too.
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+
+$(VENV)/.installed-demo: setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-demo
 
 venv: $(VENV)/.installed
 
 # SITE_URL follows HOST and PORT: the simulator's origins and the Connect redirect URI are built from it.
-demo: venv
+demo: $(VENV)/.installed-demo
 	cd example_project && SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} ../$(PY) manage.py rundemo $(HOST):$(PORT)
 
 lint: venv

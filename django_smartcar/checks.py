@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
-from django.urls import NoReverseMatch, reverse
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from . import conf, crypto
 from .client.redaction import redact_url
@@ -44,10 +45,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         (("MODE", "UNIT_SYSTEM"), _check_mode),
         (ORIGIN_SETTINGS, _check_origins),
         (("THROTTLE_CACHE",), _check_throttle_cache),
+        (("CONNECT_SUCCESS_URL",), _check_success_url),
     ):
         if not mistyped.intersection(names):
             errors += check()
-    return errors
+    return errors + _check_login_url()
 
 
 ORIGIN_SETTINGS = ("CONNECT_ORIGIN", "AUTH_ORIGIN", "API_ORIGIN", "MANAGEMENT_API_ORIGIN")
@@ -225,6 +227,54 @@ def _check_mode() -> list:
             )
         )
     return errors
+
+
+def _is_page_of_this_site(value: Any) -> bool:
+    """Whether a URL setting (a URL name, a path, or an absolute URL) names a page of this site. An absolute URL
+    on a host (a central sign-in service) cannot be checked from here and passes; a URL name such as
+    ``garage:home`` is not taken for one."""
+    if urlsplit(str(value)).netloc:
+        return True
+    try:
+        path = urlsplit(str(resolve_url(value))).path
+        resolve(path or "/")
+    except (NoReverseMatch, Resolver404):
+        return False
+    return True
+
+
+def _check_login_url() -> list:
+    """W007: the connect view sends signed-out users to settings.LOGIN_URL; Django's default,
+    /accounts/login/, is a 404 on a site without that page."""
+    login_url = settings.LOGIN_URL
+    if _is_page_of_this_site(login_url):
+        return []
+    return [
+        Warning(
+            f"settings.LOGIN_URL ({str(login_url)!r}) is not a page of this site: django-smartcar's Connect view "
+            "sends signed-out users there.",
+            hint='Set LOGIN_URL to your sign-in page\'s URL name or path, e.g. LOGIN_URL = "admin:login" on a '
+            "site whose only sign-in is the admin's.",
+            id="django_smartcar.W007",
+        )
+    ]
+
+
+def _check_success_url() -> list:
+    """W008: after Connect (or a disconnect) without a ``next``, users land on CONNECT_SUCCESS_URL; a page that
+    does not exist loses the success message."""
+    value = smartcar_settings.CONNECT_SUCCESS_URL
+    if _is_page_of_this_site(value):
+        return []
+    return [
+        Warning(
+            f"SMARTCAR['CONNECT_SUCCESS_URL'] ({value!r}) is not a page of this site: users would land on a "
+            "404 after connecting a vehicle.",
+            hint="Set it to a URL name or path of this site, or leave it out: the default, "
+            "\"django_smartcar:connections\", is the app's own page listing the user's vehicles.",
+            id="django_smartcar.W008",
+        )
+    ]
 
 
 # E008 decrypts a bounded sample, not every row: the OLDEST-updated accounts (they carry the oldest keys, the

@@ -93,8 +93,10 @@ DEFAULTS: dict[str, Any] = {
     # The cache alias the API's command throttle counts in: it must be shared by every server process
     # (Redis, Memcached, database), or each process lets the full rate through (system check W006).
     "THROTTLE_CACHE": "default",
-    # Where the user lands after connecting or disconnecting, when no safe ``next`` was given.
-    "CONNECT_SUCCESS_URL": "/",
+    # Where the user lands after connecting or disconnecting, when no safe ``next`` was given: a URL name or a
+    # path, resolved at every use. The default, the app's own "Your connections" page, exists wherever the app's
+    # URLs are included, and shows the success message.
+    "CONNECT_SUCCESS_URL": "django_smartcar:connections",
     # HTTP time-out for each Smartcar request, in seconds.
     "REQUEST_TIMEOUT": 10.0,
     # Application management token (webhook signatures, management API). A list is accepted while rotating it:

@@ -7,6 +7,7 @@ from . import views
 app_name = "django_smartcar"
 
 urlpatterns = [
+    path("", views.connections, name="connections"),
     path("connect/", views.connect, name="connect"),
     path("callback/", views.callback, name="callback"),
     path("accounts/<int:pk>/disconnect/", views.disconnect_account, name="disconnect-account"),

@@ -11,6 +11,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -42,7 +43,23 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
         )
     ):
         return candidate
-    return smartcar_settings.CONNECT_SUCCESS_URL
+    return connect_service.success_url()
+
+
+@require_GET
+@login_required
+def connections(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's Smartcar accounts and vehicles, with Connect and Disconnect links: the default
+    landing page after Connect (CONNECT_SUCCESS_URL), so the callback's success message is always shown."""
+    accounts = (
+        SmartcarAccount.objects.filter(owner=request.user)
+        .exclude(status=SmartcarAccount.Status.DISCONNECTED)
+        .prefetch_related(
+            Prefetch("vehicles", queryset=Vehicle.objects.connected().order_by("make", "model", "pk"))
+        )
+        .order_by("pk")
+    )
+    return render(request, "django_smartcar/connections.html", {"accounts": accounts})
 
 
 def _failure(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -92,7 +109,7 @@ def callback(request: HttpRequest) -> HttpResponse:
                 "django_smartcar/connect_failed.html",
                 {
                     "message": "You did not allow access to your vehicle, so nothing was connected.",
-                    "next_url": state.next_url or smartcar_settings.CONNECT_SUCCESS_URL,
+                    "next_url": state.next_url or connect_service.success_url(),
                 },
                 status=200,
             )

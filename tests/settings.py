@@ -133,6 +133,9 @@ SMARTCAR = {
     ),
 }
 
+# The test site's only sign-in page is the admin's (a fresh startproject's too; system check W007).
+LOGIN_URL = "admin:login"
+
 # The suite runs in simulated mode with DEBUG off on purpose; the warning is tested on its own.
 SILENCED_SYSTEM_CHECKS = ["django_smartcar.W001"]
 

@@ -7,6 +7,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 from django.utils import timezone
 
 from .. import client, signals
@@ -23,6 +25,20 @@ logger = logging.getLogger(__name__)
 
 # The longest ``next`` URL kept (the column's size).
 NEXT_URL_MAX_LENGTH = ConnectState._meta.get_field("next_url").max_length
+
+
+def success_url() -> str:
+    """Where users land after Connect or a disconnect when no safe ``next`` was given: ``CONNECT_SUCCESS_URL``,
+    a URL name or a path, resolved now. A name that does not resolve (system check W008 says so) falls back to
+    ``/`` rather than failing the user's request."""
+    configured = smartcar_settings.CONNECT_SUCCESS_URL
+    try:
+        return resolve_url(configured)
+    except NoReverseMatch:
+        logger.warning(
+            "SMARTCAR['CONNECT_SUCCESS_URL'] %r does not resolve; sending the user to /.", configured
+        )
+        return "/"
 
 
 def _check_option(name: str, value: str | None, max_length: int) -> str | None:

@@ -152,6 +152,8 @@ else:
     # SMARTCAR_REDIRECT_URI, SMARTCAR_MODE, SMARTCAR_ENCRYPTION_KEYS, SMARTCAR_MANAGEMENT_TOKEN... from the
     # environment itself. No key is made up here: without SMARTCAR_ENCRYPTION_KEYS, `manage.py check` fails.
     SMARTCAR = {}
+# After Connect, users land back on the garage's dashboard (which shows the message), not the app's own page.
+SMARTCAR["CONNECT_SUCCESS_URL"] = "garage:dashboard"
 
 # Celery: no server needed by default (kombu's filesystem transport under var/); set CELERY_BROKER_URL to
 # redis://... in production.

@@ -86,7 +86,7 @@ def test_connect_url_keeps_next_on_this_site(smartcar, user, browser):
         f"{API}/connect-url/", {"next": "https://evil.example/"}, content_type="application/json"
     ).json()
 
-    assert ConnectState.objects.get(state_hash=ConnectState.hash(body["state"])).next_url == "/"
+    assert ConnectState.objects.get(state_hash=ConnectState.hash(body["state"])).next_url == "/smartcar/"
 
 
 def test_connect_url_rejects_invalid_options_with_a_400(smartcar, user, browser):

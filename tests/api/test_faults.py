@@ -178,7 +178,7 @@ def test_connect_url_json_with_control_characters_is_refused_or_dropped(smartcar
     )
 
     dropped = browser.post(f"{API}/connect-url/", {"next": "/a\u0001b"}, content_type="application/json")
-    assert dropped.status_code == 200 and ConnectState.objects.get().next_url == "/"
+    assert dropped.status_code == 200 and ConnectState.objects.get().next_url == "/smartcar/"
 
 
 def api_views() -> Iterator[type]:

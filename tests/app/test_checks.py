@@ -293,3 +293,39 @@ def test_the_visibility_check_is_registered_with_django(good):
         assert "django_smartcar.W005" in ids(checks.run_checks())
     finally:
         conf.broker_url, conf.broker_transport_options = previous
+
+
+@pytest.mark.parametrize("login_url", ["admin:login", "/admin/login/", "https://sso.example.com/login"])
+def test_a_login_url_of_this_site_or_another_host_passes(good, login_url):
+    good.LOGIN_URL = login_url
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("login_url", ["/accounts/login/", "login", "/nowhere/"])
+def test_a_login_url_that_is_not_a_page_of_this_site_is_a_warning(good, login_url):
+    # Django's default, /accounts/login/, is a 404 on a fresh startproject site.
+    good.LOGIN_URL = login_url
+    (warning,) = check_settings()
+    assert warning.id == "django_smartcar.W007" and warning.level == checks.WARNING
+    assert repr(login_url) in warning.msg and "LOGIN_URL" in warning.hint
+
+
+@pytest.mark.parametrize(
+    "success_url", ["django_smartcar:connections", "/smartcar/", "/admin/", "https://example.com/garage/"]
+)
+def test_a_success_url_of_this_site_passes(good, success_url):
+    configure(good, CONNECT_SUCCESS_URL=success_url)
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("success_url", ["/", "garage:dashboard", "/no/such/page/"])
+def test_a_success_url_that_is_not_a_page_of_this_site_is_a_warning(good, success_url):
+    configure(good, CONNECT_SUCCESS_URL=success_url)
+    (warning,) = check_settings()
+    assert warning.id == "django_smartcar.W008" and warning.level == checks.WARNING
+    assert repr(success_url) in warning.msg and "django_smartcar:connections" in warning.hint
+
+
+def test_the_default_success_url_is_the_apps_own_page(good):
+    assert smartcar_settings.CONNECT_SUCCESS_URL == "django_smartcar:connections"
+    assert check_settings() == []

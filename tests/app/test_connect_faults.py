@@ -68,12 +68,12 @@ def test_an_unstorable_next_falls_back_to_the_landing_page(smartcar, browser, un
     response = browser.get("/smartcar/connect/", {"next": unsafe_next})
 
     assert response.status_code == 302
-    assert ConnectState.objects.get().next_url == "/"
+    assert ConnectState.objects.get().next_url == "/smartcar/"
 
 
 def test_a_nul_in_next_over_the_wire_is_not_a_500(smartcar, browser):
     response = browser.get("/smartcar/connect/?next=/%00/x")
-    assert response.status_code == 302 and ConnectState.objects.get().next_url == "/"
+    assert response.status_code == 302 and ConnectState.objects.get().next_url == "/smartcar/"
 
 
 @pytest.mark.parametrize("option", ["make", "single_select_vin"])

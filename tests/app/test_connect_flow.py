@@ -47,6 +47,50 @@ def test_connect_creates_the_account_and_its_vehicles(smartcar, browser, user, r
     assert {c["vehicle"].smartcar_id for c in vehicles_connected.calls} == expected.keys()
 
 
+def test_without_next_connect_lands_on_the_apps_page_with_the_message_and_the_vehicles(smartcar, browser):
+    # The default CONNECT_SUCCESS_URL is a page every site including the app's URLs has: "/" may be a 404.
+    response = connect_through_views(browser)
+    assert response.status_code == 302 and response["Location"] == "/smartcar/"
+
+    page = browser.get(response["Location"])
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Connected 3 vehicles through Smartcar." in text
+    for vehicle in driver_vehicles():
+        assert f"{vehicle.year} {vehicle.make} {vehicle.model}" in text
+    vehicle = Vehicle.objects.first()
+    assert f"/smartcar/vehicles/{vehicle.pk}/disconnect/?next=/smartcar/" in text
+    assert 'href="/smartcar/connect/?next=/smartcar/"' in text
+
+
+def test_the_success_url_may_be_a_url_name_or_a_path(smartcar, browser, settings):
+    settings.SMARTCAR = {**settings.SMARTCAR, "CONNECT_SUCCESS_URL": "admin:index"}
+    assert connect_through_views(browser)["Location"] == "/admin/"
+    settings.SMARTCAR = {**settings.SMARTCAR, "CONNECT_SUCCESS_URL": "/garage/"}
+    assert connect_through_views(browser)["Location"] == "/garage/"
+
+
+def test_the_connections_page_lists_only_the_users_connected_vehicles(account, browser, other_user):
+    gone = account.vehicles.first()
+    Vehicle.objects.filter(pk=gone.pk).update(is_connected=False)
+    stranger = Client()
+    stranger.force_login(other_user)
+
+    mine = browser.get("/smartcar/").content.decode()
+    theirs = stranger.get("/smartcar/").content.decode()
+
+    for vehicle in account.vehicles.all():
+        assert (f"/smartcar/vehicles/{vehicle.pk}/disconnect/" in mine) is (vehicle.pk != gone.pk)
+        assert f"/smartcar/vehicles/{vehicle.pk}/disconnect/" not in theirs
+    assert "You have not connected a vehicle yet." in theirs
+
+
+def test_the_connections_page_requires_sign_in(smartcar, client):
+    response = client.get("/smartcar/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/?next=/smartcar/")
+
+
 def test_connect_url_carries_the_configured_scope_and_options(smartcar, browser):
     url = start_connect(browser, make="TESLA", single_select="true", force="1")
     query = parse_qs(urlsplit(url).query)
@@ -170,7 +214,7 @@ def test_a_missing_code_is_refused(smartcar, browser):
 @pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/path", "javascript:alert(1)"])
 def test_next_never_redirects_off_site(smartcar, browser, next_url):
     response = connect_through_views(browser, next=next_url)
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/smartcar/"
 
 
 def test_disconnecting_a_vehicle_revokes_it_at_smartcar(account, browser, record_signal):

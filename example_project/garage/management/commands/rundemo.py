@@ -6,7 +6,9 @@ user, starts a Celery worker with beat, and serves the site. Ctrl-C (or SIGTERM)
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from garage.demo import (
     DEMO_DRIVER_EMAIL,
@@ -24,6 +26,31 @@ from garage.demo import (
     prepare_simulator,
     simulator_installed,
 )
+
+
+def split_addrport(addrport: str) -> tuple[str, int]:
+    """``"127.0.0.1:8000"``, ``"8000"`` or ``"[::1]:8000"`` as (host, port), as runserver reads them."""
+    host, _, port = addrport.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise CommandError(f"{addrport!r} is not an address and port, e.g. 127.0.0.1:8000.") from None
+    return (host.strip("[]") or "127.0.0.1"), number
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether runserver could listen there (with SO_REUSEADDR, as it does: a port just closed is free)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror:
+        return True  # an unknown host is runserver's own error to report
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -40,6 +67,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, addrport: str, no_celery: bool, **options: Any) -> None:
+        # Before anything else: a busy port is one clear line, not a traceback after the banner.
+        host, port = split_addrport(addrport)
+        if not port_is_free(host, port):
+            self.stderr.write(
+                f"Port {port} on {host} is in use; stop what uses it or run `make demo PORT={port + 1}`."
+            )
+            raise SystemExit(1)
         call_command("migrate", interactive=False, verbosity=0)
         if simulator_installed():
             prepare_simulator()
@@ -56,6 +90,9 @@ class Command(BaseCommand):
                 f'  In the simulated Connect, choose "Any brand" and sign in as {DEMO_DRIVER_EMAIL} for the '
                 "demo's cars (any other email gets a new one).\n"
             )
+        # The banner above already says this is a local demo: runserver's production warning (Django 5.2+)
+        # would only add noise.
+        os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
         # A plain `kill` (SIGTERM) stops the demo like Ctrl-C does, so the worker never outlives it.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         try:
