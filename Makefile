@@ -23,8 +23,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# -qq for the demo: every editable install of a flat-layout project gets setuptools' informational
+# "Editable installation" box, which is not for someone trying the demo; errors are still shown.
 $(VENV)/.installed-demo: setup.cfg pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[demo]'
+	$(PY) -m pip install -qq -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV)/bin/python
