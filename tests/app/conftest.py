@@ -67,12 +67,30 @@ def connect_through_views(browser, *, email: str = DRIVER, approve: bool = True,
     return return_to_callback(browser, final_url)
 
 
+def connect_through_service(simulator, user, *, email: str = DRIVER) -> SmartcarAccount:
+    """Connect the driver's vehicles through the service, without the Connect pages.
+
+    The simulator approves the vehicles and issues a code directly (what its Connect pages do when the driver
+    clicks Allow); ``services.connect.complete_connect`` then exchanges the code, reads the vehicles and stores
+    the account over real HTTP, as the callback view would. Tests about the flow itself (the views, the
+    pages, the state) use ``connect_through_views`` or the browser tests instead.
+    """
+    from django_smartcar.conf import smartcar_settings
+    from django_smartcar.services import connect as connect_service
+    from django_smartcar.simulator import grants
+    from django_smartcar.simulator.models import SimulatedVehicle
+    from django_smartcar.simulator.tokens import issue_code
+
+    vehicles = list(SimulatedVehicle.objects.filter(user__email=email).order_by("pk"))
+    grant = grants.approve(simulator.application, vehicles[0].user, vehicles, list(smartcar_settings.SCOPE))
+    code = issue_code(grant, simulator.redirect_uri)
+    return connect_service.complete_connect(user, code, redirect_uri=simulator.redirect_uri)
+
+
 @pytest.fixture
 def account(smartcar, browser, user) -> SmartcarAccount:
-    """An account connected through the real Connect flow, with the driver's vehicles synced."""
-    response = connect_through_views(browser)
-    assert response.status_code == 302, response.content
-    return SmartcarAccount.objects.get(owner=user)
+    """An account connected through the Connect service (not its pages), with the driver's vehicles synced."""
+    return connect_through_service(smartcar, user)
 
 
 class SignalRecorder:
