@@ -5,6 +5,7 @@ The soak's figures are printed (run with ``-s``) and quoted in the README's Reli
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,9 +27,10 @@ from django_smartcar.services.clients import get_transport
 from django_smartcar.services.tokens import MAX_EXCHANGE_ATTEMPTS
 from django_smartcar.services.vehicles import DataPoint, apply_vehicle_data
 from django_smartcar.simulator import clock, faults, grants, seeding
-from django_smartcar.simulator.models import RefreshToken
+from django_smartcar.simulator.models import FaultTarget, RefreshToken
 from django_smartcar.tasks import rotate_account_tokens, rotate_expiring_tokens
-from tests.processes import ROOT, child_env
+from tests.processes import ROOT, child_env, stop, wait_for
+from tests.races import RACE_LATENCY_MS, assert_all_inside_at_once
 
 from .conftest import make_accounts
 
@@ -180,43 +182,66 @@ def test_a_lost_response_recovered_too_late_means_reauth_with_its_signal(
 
 
 RACE_SCRIPT = """
-import os, sys, time
+import json, sys, time
+from pathlib import Path
 import django
 django.setup()
 from django_smartcar.models import SmartcarAccount
 from django_smartcar.services.tokens import get_access_token
-start_at = float(sys.argv[2])
-time.sleep(max(0.0, start_at - time.time()))
-print(get_access_token(SmartcarAccount.objects.get(pk=int(sys.argv[1]))))
+account_pk, folder, name = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+account = SmartcarAccount.objects.get(pk=account_pk)  # read before the race: expired, so it must refresh
+(folder / f"ready-{name}").touch()
+while not (folder / "go").exists():
+    time.sleep(0.002)
+enter = time.time()
+token = get_access_token(account)
+print(json.dumps({"token": token, "enter": enter, "exit": time.time()}))
 """
+RACERS = 4
 
 
-def test_concurrent_refreshes_in_separate_processes_cause_exactly_one(smartcar, user):
-    """Four processes race for one expired access token (PostgreSQL in CI's second leg, SQLite in the first)."""
+def test_concurrent_refreshes_in_separate_processes_cause_exactly_one(smartcar, user, tmp_path):
+    """Four processes race for one expired access token (PostgreSQL in CI's second leg, SQLite in the first).
+
+    Each process reads the expired account, says it is ready and waits; once all are ready they are released
+    together, and the slow token endpoint keeps the first refresh (and so the lock) busy until every process
+    has called ``get_access_token``: the test fails unless all four were inside at once.
+    """
     (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=30))
     SmartcarAccount.objects.filter(pk=account.pk).update(
         access_expires_at=timezone.now() - timedelta(minutes=1)
     )
+    faults.inject("latency", target=FaultTarget.TOKEN, latency_ms=RACE_LATENCY_MS)
     before = RefreshToken.objects.count()
     env = child_env(smartcar)
-    import time
-
-    start_at = str(time.time() + 3)  # after every interpreter has started
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", RACE_SCRIPT, str(account.pk), start_at],
+            [sys.executable, "-c", RACE_SCRIPT, str(account.pk), str(tmp_path), str(index)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for index in range(RACERS)
     ]
-    results = [process.communicate(timeout=90) for process in processes]
+    try:
+        wait_for(
+            lambda: (
+                len(list(tmp_path.glob("ready-*"))) == RACERS
+                or any(process.poll() is not None for process in processes)
+            ),
+            "every racing process to be ready",
+        )
+        (tmp_path / "go").touch()
+        results = [process.communicate(timeout=90) for process in processes]
+    finally:
+        stop(*processes)
 
     assert all(process.returncode == 0 for process in processes), [err[-2000:] for _out, err in results]
-    tokens = {out.strip() for out, _err in results}
+    answers = [json.loads(out) for out, _err in results]
+    assert_all_inside_at_once([(answer["enter"], answer["exit"]) for answer in answers], RACERS)
+    tokens = {answer["token"] for answer in answers}
     assert len(tokens) == 1
     assert RefreshToken.objects.count() == before + 1
     account.refresh_from_db()

@@ -15,7 +15,8 @@ from django_smartcar.models import SmartcarAccount
 from django_smartcar.services.clients import get_auth_client, get_transport
 from django_smartcar.services.tokens import get_access_token, rotate_tokens
 from django_smartcar.simulator import clock, faults
-from django_smartcar.simulator.models import RefreshToken
+from django_smartcar.simulator.models import FaultTarget, RefreshToken
+from tests.races import RACE_LATENCY_MS, CriticalSections
 
 Status = SmartcarAccount.Status
 
@@ -117,30 +118,40 @@ def test_refreshing_inside_a_callers_transaction_is_refused(account):
 
 
 def test_ten_concurrent_callers_cause_exactly_one_refresh(account):
-    """Threads with their own database connections race for an expired token (PostgreSQL in CI's second leg)."""
+    """Threads with their own database connections race for an expired token (PostgreSQL in CI's second leg).
+
+    Each caller holds the account as read before the race, expired, so each must go for the lock; the token
+    endpoint answers slowly, so every caller is inside ``get_access_token`` while the first one refreshes (the
+    test fails if they were not: then the lock was never contended).
+    """
     account = expire_access(account)
+    faults.inject("latency", target=FaultTarget.TOKEN, latency_ms=RACE_LATENCY_MS)
     before = issued_refresh_tokens()
     results: list[str] = []
     errors: list[BaseException] = []
-    start = threading.Barrier(10)
+    stale = [SmartcarAccount.objects.get(pk=account.pk) for _ in range(10)]
+    start = threading.Barrier(10, timeout=30)
+    sections = CriticalSections()
 
-    def caller():
+    def caller(mine: SmartcarAccount) -> None:
         try:
             start.wait()
-            results.append(get_access_token(SmartcarAccount.objects.get(pk=account.pk)))
+            with sections.inside():
+                results.append(get_access_token(mine))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
         finally:
             close_old_connections()
             connection.close()
 
-    threads = [threading.Thread(target=caller) for _ in range(10)]
+    threads = [threading.Thread(target=caller, args=(mine,)) for mine in stale]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
 
     assert errors == []
+    sections.assert_all_inside_at_once(10)
     assert issued_refresh_tokens() == before + 1
     assert len(results) == 10 and len(set(results)) == 1
     account.refresh_from_db()
