@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django_smartcar.services import rotation
 from django_smartcar.simulator import faults
 from django_smartcar.simulator.models import RefreshToken
 from django_smartcar.tasks import rotate_account_tokens, rotate_expiring_tokens
+from tests.races import CriticalSections, overlapping_pairs
 
 from .conftest import make_accounts
 
@@ -92,22 +94,40 @@ def test_claiming_streams_in_bounded_chunks(django_user_model, settings):
 
 
 def test_two_beats_at_once_queue_each_account_once(transactional_db, django_user_model, settings):
-    """Threads with their own connections claim concurrently (PostgreSQL in CI's second leg)."""
-    settings.SMARTCAR = {**settings.SMARTCAR, "ROTATION_JITTER": timedelta(0), "FANOUT_CHUNK_SIZE": 7}
+    """Threads with their own connections claim concurrently (PostgreSQL in CI's second leg).
+
+    The beats go in step: each asks for its next chunk only when the other is ready to as well, so their claims
+    run over the same rows at the same time (dozens of rounds, so a claim that is not exclusive shows); the
+    test fails unless their claims did overlap.
+    """
+    ACCOUNTS = 200
+    settings.SMARTCAR = {**settings.SMARTCAR, "ROTATION_JITTER": timedelta(0), "FANOUT_CHUNK_SIZE": 5}
     owner = django_user_model.objects.create(username="owner")
-    for index in range(60):
+    for index in range(ACCOUNTS):
         row = SmartcarAccount(owner=owner, smartcar_user_id=f"user-{index}")
         row.access_token = row.refresh_token = "unused"
         row.access_expires_at = row.refresh_expires_at = timezone.now()
         row.save()
     claimed: list[list[int]] = [[], []]
-    start = threading.Barrier(2)
+    sections = [CriticalSections(), CriticalSections()]
+    step = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
 
     def beat(slot: int) -> None:
+        chunks = rotation.claim_due_accounts()
         try:
-            start.wait()
-            for chunk in rotation.claim_due_accounts():
+            while True:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    step.wait()  # in step with the other beat, until one of them has claimed its last chunk
+                with sections[slot].inside():
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    step.abort()
+                    return
                 claimed[slot].extend(chunk)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            step.abort()
         finally:
             connection.close()
 
@@ -117,8 +137,11 @@ def test_two_beats_at_once_queue_each_account_once(transactional_db, django_user
     for thread in threads:
         thread.join(timeout=60)
 
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
+    overlaps = overlapping_pairs(sections[0].spans, sections[1].spans)
+    assert overlaps >= 2, f"The beats' claims did not overlap: {sections[0].spans} / {sections[1].spans}"
     everything = claimed[0] + claimed[1]
-    assert len(everything) == 60 and len(set(everything)) == 60
+    assert len(everything) == ACCOUNTS and len(set(everything)) == ACCOUNTS
 
 
 def test_the_beat_task_rotates_every_due_account(smartcar, user, celery_eager, settings):

@@ -642,15 +642,20 @@ def test_the_command_processes_only_stale_pending_events_with_pending(hooked_acc
     assert WebhookEvent.objects.get(event_id="fresh").status == "pending"  # may still be in the broker
 
 
-def test_an_event_queued_twice_at_once_is_processed_once(hooked_account, receiver_url, record_signal):
+def test_an_event_queued_twice_at_once_is_processed_once(
+    hooked_account, receiver_url, record_signal, monkeypatch
+):
     """A sweep and a redelivery (or two sweeps) queue the same event: two workers race on it; the row lock lets
-    exactly one apply it."""
+    exactly one apply it. Applying is made slow (the work under the lock waits a moment first), so both workers
+    are inside ``process_event`` at once: the test fails if they were not, as the lock was then never tested."""
     import threading
+    import time
 
     from django.db import connection
 
     from django_smartcar.services import webhooks
     from tests.celery_app import app
+    from tests.races import CriticalSections
 
     processed = record_signal("webhook_processed")
     vehicle = hooked_account.vehicles.first()
@@ -660,13 +665,22 @@ def test_an_event_queued_twice_at_once_is_processed_once(hooked_account, receive
     finally:
         app.conf.task_always_eager = True
     event = WebhookEvent.objects.get(event_id="twice")
+    apply = webhooks._apply
+
+    def slow_apply(*args, **kwargs):
+        time.sleep(0.5)  # under the row lock: the other worker reaches it meanwhile
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "_apply", slow_apply)
     barrier = threading.Barrier(2, timeout=30)
+    sections = CriticalSections()
     failures: list[BaseException] = []
 
     def worker() -> None:
         try:
             barrier.wait()  # both workers hold the task: the race is on
-            webhooks.process_event(event.pk)
+            with sections.inside():
+                webhooks.process_event(event.pk)
         except BaseException as exc:
             failures.append(exc)
         finally:
@@ -678,6 +692,7 @@ def test_an_event_queued_twice_at_once_is_processed_once(hooked_account, receive
     for thread in threads:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads) and not failures, failures
+    sections.assert_all_inside_at_once(2)
     event.refresh_from_db()
     assert event.status == "processed" and event.attempts == 1
     assert len(processed.calls) == 1
