@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -30,7 +31,7 @@ from django_smartcar.simulator import clock, faults, grants, seeding
 from django_smartcar.simulator.models import FaultTarget, RefreshToken
 from django_smartcar.tasks import rotate_account_tokens, rotate_expiring_tokens
 from tests.processes import ROOT, child_env, stop, wait_for
-from tests.races import RACE_LATENCY_MS, assert_all_inside_at_once
+from tests.races import RACE_LATENCY_MS, CriticalSections, assert_all_inside_at_once, overlapping_pairs
 
 from .conftest import make_accounts
 
@@ -249,53 +250,69 @@ def test_concurrent_refreshes_in_separate_processes_cause_exactly_one(smartcar, 
 
 
 def test_a_webhook_and_a_poll_updating_one_vehicle_lose_nothing(account):
-    """Two writers interleave on one vehicle: each group ends with its newest data, whoever wrote last."""
+    """Two writers interleave on one vehicle: each group ends with its newest data, whoever wrote last.
+
+    In each of 20 rounds the poll (older data) and the webhook (newer data, a second later) write at the same
+    moment; after each round the vehicle must hold the newest value of every group. The test fails unless some
+    writes of the two really ran at the same time (otherwise the row lock was never contended)."""
     vehicle = account.vehicles.first()
     start = timezone.now()
-    barrier = threading.Barrier(2)
+    rounds = 20
     errors: list[BaseException] = []
+    lost: list[str] = []
+    sections = {"poll": CriticalSections(), "webhook": CriticalSections()}
 
-    def poll():
+    def check_round() -> None:
+        # Runs in one of the writers once both finished the round; ``step`` is the round just written.
+        step = len(sections["poll"].spans) - 1
+        if step < 0:
+            return
+        row = type(vehicle).objects.get(pk=vehicle.pk)
+        if (row.odometer_km, row.latitude, row.is_locked) != (1000.5 + step, 1.0 * step, step % 2 == 0):
+            lost.append(f"round {step}: {row.odometer_km}, {row.latitude}, {row.is_locked}")
+
+    barrier = threading.Barrier(2, action=check_round, timeout=30)
+
+    def writer(name: str, points: Callable[[int], list[DataPoint]]) -> None:
         try:
+            for step in range(rounds):
+                barrier.wait()
+                with sections[name].inside():
+                    apply_vehicle_data(vehicle, points(step))
             barrier.wait()
-            for step in range(20):
-                at = start + timedelta(seconds=2 * step)
-                apply_vehicle_data(
-                    vehicle,
-                    [
-                        DataPoint("/odometer", {"distance": 1000.0 + step}, at),
-                        DataPoint("/location", {"latitude": 1.0 * step, "longitude": 2.0}, at),
-                    ],
-                )
         except BaseException as exc:
             errors.append(exc)
+            barrier.abort()
         finally:
             connection.close()
 
-    def webhook():
-        try:
-            barrier.wait()
-            for step in range(20):
-                at = start + timedelta(seconds=2 * step + 1)
-                apply_vehicle_data(
-                    vehicle,
-                    [
-                        DataPoint("/odometer", {"distance": 1000.5 + step}, at),
-                        DataPoint("/security", {"isLocked": step % 2 == 0}, at),
-                    ],
-                )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+    def poll_points(step: int) -> list[DataPoint]:
+        at = start + timedelta(seconds=2 * step)
+        return [
+            DataPoint("/odometer", {"distance": 1000.0 + step}, at),
+            DataPoint("/location", {"latitude": 1.0 * step, "longitude": 2.0}, at),
+        ]
 
-    threads = [threading.Thread(target=poll), threading.Thread(target=webhook)]
+    def webhook_points(step: int) -> list[DataPoint]:
+        at = start + timedelta(seconds=2 * step + 1)
+        return [
+            DataPoint("/odometer", {"distance": 1000.5 + step}, at),
+            DataPoint("/security", {"isLocked": step % 2 == 0}, at),
+        ]
+
+    threads = [
+        threading.Thread(target=writer, args=("poll", poll_points)),
+        threading.Thread(target=writer, args=("webhook", webhook_points)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
 
-    assert errors == []
+    assert errors == [] and not any(thread.is_alive() for thread in threads), errors
+    overlaps = overlapping_pairs(sections["poll"].spans, sections["webhook"].spans)
+    assert overlaps >= 1, "The poll's and the webhook's writes never ran at the same time"
+    assert lost == []
     vehicle.refresh_from_db()
     assert vehicle.odometer_km == 1019.5 and vehicle.odometer_age == start + timedelta(seconds=39)
     assert vehicle.latitude == 19.0 and vehicle.location_age == start + timedelta(seconds=38)
