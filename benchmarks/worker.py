@@ -12,11 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .measure import process_cpu_seconds, process_peak_rss
+from .process import launch, wait_until
 from .worker_stats import STATS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,27 +62,20 @@ class CeleryWorker:
             "WARNING",
         ]
         environment = {**os.environ, STATS_ENV: str(self.stats_path)}
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-            )
+        self.process = launch(command, self.log_path, cwd=ROOT, env=environment)
         try:
-            self.wait_until_ready()
+            wait_until(
+                self.stats_path.exists,
+                "The Celery worker",
+                process=self.process,
+                log_path=self.log_path,
+                timeout=START_TIMEOUT,
+                interval=0.05,
+            )
         except BaseException:
             self.process.kill()
             self.process.wait()
             raise
-
-    def wait_until_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The Celery worker exited early:\n{self.log_path.read_text()[-4000:]}")
-            if self.stats_path.exists():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"The Celery worker was not ready within {START_TIMEOUT:.0f} s")
 
     def cpu_seconds(self) -> float:
         assert self.process is not None

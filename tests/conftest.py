@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from django_smartcar.simulator.models import Application, SimulatedVehicle
 from django_smartcar.simulator.seeding import register_application, seed_vehicles
+from tests.processes import answers, free_port, launch, stop, wait_until
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
@@ -82,12 +79,6 @@ def simulator(live_server, transactional_db) -> LiveSimulator:
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def standalone_simulator():
     """``python -m django_smartcar.simulator`` in a subprocess on a free 127.0.0.1 port, for the session.
@@ -120,10 +111,15 @@ def standalone_simulator():
             str(Path(folder) / "simulator.sqlite3"),
         ]
         environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+        process = launch(command, log_path, env=environment)
         try:
-            wait_until_ready(process, f"{base_url}/_simulator/health", log_path)
+            wait_until(
+                lambda: answers(f"{base_url}/_simulator/health", status=200, timeout=1),
+                "The standalone simulator",
+                process=process,
+                log_path=log_path,
+                timeout=STANDALONE_START_TIMEOUT,
+            )
             yield StandaloneSimulator(
                 base_url=base_url,
                 origins=make_origins(base_url),
@@ -135,23 +131,4 @@ def standalone_simulator():
                 log_path=log_path,
             )
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_until_ready(process: subprocess.Popen, health_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STANDALONE_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"The standalone simulator exited early:\n{log_path.read_text()}")
-        try:
-            if requests.get(health_url, timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"The standalone simulator did not answer within {STANDALONE_START_TIMEOUT} s")
+            stop(process, timeout=10)

@@ -1,18 +1,39 @@
 """Child processes the suite starts for real: Celery workers and beat, scripts, servers. One way to start them
-with the test database and the live simulator, wait for them, and stop them."""
+with the test database and the live simulator, wait for them, and stop them.
+
+The start/wait/stop mechanics are ``benchmarks/process.py``'s (one helper for the suite and the benchmarks);
+this module adds what only the suite needs: the test settings and database in the child's environment, Celery
+commands, and failures reported through pytest."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
+
+from benchmarks.process import answers, free_port, launch, stop, wait_until
+
+__all__ = [
+    "ROOT",
+    "answers",
+    "child_env",
+    "database_url",
+    "free_port",
+    "launch",
+    "start",
+    "start_beat",
+    "start_python",
+    "start_worker",
+    "stop",
+    "wait_for",
+    "wait_until",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_SECONDS = 90
@@ -56,11 +77,7 @@ def start_python(
     name: str, args: list[str], env: dict[str, str], log_dir: Path
 ) -> tuple[subprocess.Popen, Path]:
     log = log_dir / f"{name}.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-    return process, log
+    return launch([sys.executable, *args], log, cwd=ROOT, env=env), log
 
 
 def start_worker(
@@ -83,24 +100,9 @@ def start_beat(env: dict[str, str], log_dir: Path, *, name: str = "beat") -> tup
 def wait_for(
     predicate: Callable[[], bool], what: str, logs: Iterable[Path] = (), timeout: float = DEADLINE_SECONDS
 ) -> None:
-    """Poll ``predicate`` until it holds; fail with the tail of every log after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    dump = "\n\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in logs)
-    pytest.fail(f"Timed out after {timeout} s waiting for {what}.\n{dump}")
-
-
-def stop(*processes: subprocess.Popen | None, timeout: float = 20) -> None:
-    """Terminate, then kill what is still running after ``timeout`` seconds; always reaps."""
-    running = [process for process in processes if process is not None and process.poll() is None]
-    for process in running:
-        process.terminate()
-    for process in running:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Poll ``predicate`` until it holds; fail the test with the tail of every log after ``timeout`` seconds."""
+    try:
+        wait_until(predicate, what, timeout=timeout, interval=0.2)
+    except RuntimeError:
+        dump = "\n\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in logs)
+        pytest.fail(f"Timed out after {timeout} s waiting for {what}.\n{dump}")

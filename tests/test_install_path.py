@@ -23,8 +23,8 @@ from docutils import nodes
 
 from django_smartcar.simulator.testing import complete_connect
 
-from .conftest import DRIVER_EMAIL, free_port
-from .processes import start_python, stop, wait_for
+from .conftest import DRIVER_EMAIL
+from .processes import free_port, start_python, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port
+from .processes import free_port
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "example_project"
 FIRST_START_SECONDS = 20

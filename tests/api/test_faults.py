@@ -18,7 +18,7 @@ from django_smartcar.services.connect import disconnect_vehicle
 from tests.api.conftest import API
 from tests.celery_app import app as celery_app
 from tests.celery_app import forget_broker_connections
-from tests.conftest import free_port
+from tests.processes import free_port
 
 Status = VehicleCommand.Status
 # Publishing to a port where nothing listens must fail fast: one retry, no waiting between attempts.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from tests.conftest import free_port
-from tests.processes import ROOT, database_url
+from tests.processes import ROOT, answers, database_url, free_port, launch, stop, wait_until
 
 from .conftest import API
 
@@ -35,37 +33,29 @@ def start_server(port: int, log: Path) -> subprocess.Popen:
     }
     if database_url():
         env["DATABASE_URL"] = database_url()
-    with log.open("wb") as handle:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                "1",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "django.core.wsgi:get_wsgi_application()",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "1",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "django.core.wsgi:get_wsgi_application()",
+    ]
+    return launch(command, log, cwd=ROOT, env=env)
 
 
 def wait_until_serving(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"The server exited early:\n{log.read_text()[-4000:]}")
-        try:
-            requests.get(f"{base_url}{API}/vehicles/", timeout=5)
-        except requests.RequestException:  # not listening yet, or still importing Django: try again
-            time.sleep(0.2)
-            continue
-        return
-    pytest.fail(f"The server did not start:\n{log.read_text()[-4000:]}")
+    # Any answer will do (a refused connection: not listening yet, or still importing Django).
+    wait_until(
+        lambda: answers(f"{base_url}{API}/vehicles/", timeout=5),
+        "The server",
+        process=process,
+        log_path=log,
+        timeout=START_TIMEOUT,
+        interval=0.2,
+    )
 
 
 @pytest.fixture
@@ -81,14 +71,7 @@ def two_servers(transactional_db, tmp_path) -> Iterator[list[str]]:
             wait_until_serving(base_url, process, log)
         yield [base_url for base_url, _, _ in servers]
     finally:
-        for _, process, _ in servers:
-            process.terminate()
-        for _, process, _ in servers:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(*(process for _, process, _ in servers), timeout=10)
         redis.Redis.from_url(THROTTLE_REDIS).flushdb()
 
 

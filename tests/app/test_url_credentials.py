@@ -17,7 +17,7 @@ from django_smartcar.services.commands import describe_failure
 from django_smartcar.services.tokens import mark_reauth_required, rotate_tokens
 from django_smartcar.simulator import faults
 
-from ..conftest import free_port
+from ..processes import free_port
 from .conftest import connect_through_views, start_connect
 
 ORIGIN_SECRET = "origin-pass-7f3a9c"

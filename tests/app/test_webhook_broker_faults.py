@@ -20,8 +20,7 @@ from django.utils import timezone
 
 from django_smartcar import tasks
 from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
-from tests.conftest import free_port
-from tests.processes import child_env, start_beat, start_worker, stop, wait_for
+from tests.processes import child_env, free_port, start_beat, start_worker, stop, wait_for
 
 from .test_webhooks import post_signed, state_event
 

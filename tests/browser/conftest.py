@@ -11,11 +11,8 @@ A failed test leaves a screenshot and the page's HTML in ``test-artifacts/``.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.processes import answers, free_port, launch, stop, wait_until
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
 CHROMIUM = "/usr/bin/chromium"
@@ -61,12 +60,6 @@ class DemoSite:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def site_environment(folder: Path, base_url: str) -> dict[str, str]:
     environment = {
         key: value
@@ -84,20 +77,6 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
     return environment
 
 
-def wait_until_serving(process: subprocess.Popen, url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"The example project exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"The example project did not answer {url} within {START_TIMEOUT} s")
-
-
 @pytest.fixture(scope="package")
 def demo_site() -> Iterator[DemoSite]:
     port = free_port()
@@ -105,24 +84,24 @@ def demo_site() -> Iterator[DemoSite]:
     with tempfile.TemporaryDirectory(prefix="demo-site-") as name:
         folder = Path(name)
         log_path = folder / "site.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}", "--no-celery"],
-                cwd=EXAMPLE_PROJECT,
-                env=site_environment(folder, base_url),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process = launch(
+            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}", "--no-celery"],
+            log_path,
+            cwd=EXAMPLE_PROJECT,
+            env=site_environment(folder, base_url),
+        )
         try:
-            wait_until_serving(process, f"{base_url}/accounts/sign-in/", log_path)
+            wait_until(
+                lambda: answers(f"{base_url}/accounts/sign-in/", status=200),
+                "The example project",
+                process=process,
+                log_path=log_path,
+                timeout=START_TIMEOUT,
+                interval=0.2,
+            )
             yield DemoSite(base_url=base_url, log_path=log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=10)
 
 
 @pytest.fixture(scope="package")
