@@ -15,7 +15,7 @@ from django_smartcar.simulator import clock
 from django_smartcar.simulator import webhooks as simulated
 from django_smartcar.simulator.models import SimulatedVehicle, WebhookSubscription
 
-from .conftest import connect_through_views
+from .conftest import connect_through_service
 
 URL_ID = "hook-Zq3v9WlXc1rT0eYh5sKd"
 WEBHOOK_ID = "webhook-under-test"
@@ -44,10 +44,10 @@ def webhook(smartcar, receiver_url):
 
 
 @pytest.fixture
-def hooked_account(webhook, browser, user, eager_tasks):
-    """An account connected after the webhook was configured, so its vehicles are subscribed."""
-    assert connect_through_views(browser).status_code == 302
-    return SmartcarAccount.objects.get(owner=user)
+def hooked_account(smartcar, webhook, user, eager_tasks):
+    """An account connected (through the Connect service) after the webhook was configured, so its vehicles are
+    subscribed."""
+    return connect_through_service(smartcar, user)
 
 
 def post_signed(
