@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -667,7 +668,7 @@ def test_an_event_queued_twice_at_once_is_processed_once(
     event = WebhookEvent.objects.get(event_id="twice")
     apply = webhooks._apply
 
-    def slow_apply(*args, **kwargs):
+    def slow_apply(*args: Any, **kwargs: Any) -> webhooks.Outcome:
         time.sleep(0.5)  # under the row lock: the other worker reaches it meanwhile
         return apply(*args, **kwargs)
 

@@ -32,7 +32,10 @@ def go_through_connect(page: Page, email: str, *, approve: bool = True) -> list[
     page.get_by_role("button", name="Any brand").click()
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Sign in").click()
-    offered = page.locator("form[data-step=grant] label").all_inner_texts()
+    # all_inner_texts() does not wait: on a loaded machine it could read the sign-in page's (no) labels.
+    grant = page.locator("form[data-step=grant]")
+    expect(grant).to_be_visible()
+    offered = grant.locator("label").all_inner_texts()
     vins = [re.search(r"VIN (\w{17})", label).group(1) for label in offered]
     page.get_by_role("button", name="Allow" if approve else "Deny").click()
     return vins
