@@ -121,7 +121,7 @@ def _command(action: str) -> Callable[[HttpRequest, Vehicle], str]:
 
 def _refresh(request: HttpRequest, vehicle: Vehicle) -> str:
     result = vehicles.refresh_vehicle_data(vehicle)
-    if result.errors and not result.updated:
+    if result.failed:
         raise DjangoSmartcarError(f"could not read {result.describe_failures()}")
     summary = ", ".join(result.updated) or "nothing newer"
     failed = f"; could not read {result.describe_failures()}" if result.errors else ""

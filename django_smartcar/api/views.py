@@ -314,7 +314,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
                 headers={"Location": detail_url},
             )
         result = vehicles.refresh_vehicle_data(vehicle)
-        if result.errors and not result.updated:
+        if result.failed:
             # Nothing could be read: Smartcar's first error says why better than a 200 with no news.
             raise next(iter(result.errors.values()))
         errors = []

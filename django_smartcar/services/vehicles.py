@@ -415,7 +415,7 @@ class DataPoint:
 
 @dataclass
 class RefreshResult:
-    """What one refresh did: the groups that changed, the paths that failed, what the car cannot give.
+    """What one refresh did: the groups read, those that changed, the paths that failed, what the car cannot give.
 
     ``errors`` (path -> exception) holds real failures only: a data point Smartcar says the vehicle is not
     capable of is no failure; its group is in ``not_capable`` and is not asked for again for a while.
@@ -424,6 +424,17 @@ class RefreshResult:
     updated: list[str] = field(default_factory=list)
     errors: dict[str, client.SmartcarException] = field(default_factory=dict)
     not_capable: list[str] = field(default_factory=list)
+    # Every group Smartcar answered with data, newer than what was stored or not.
+    read: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the refresh failed: something failed and nothing at all could be read.
+
+        Data that was read but was not newer than what is stored is no failure. The one rule that the admin, the
+        API, ``smartcar_sync`` and the demo apply.
+        """
+        return bool(self.errors) and not self.read
 
     def failures(self) -> list[tuple[str, str]]:
         """``(data point, short reason)`` for each failed path, e.g. ``("fuel", "rate limited")``."""
@@ -548,6 +559,7 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
                 result.errors[path] = exc
             continue
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
+        result.read.append(data_point_name(path))
     result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
     if result.not_capable:
         logger.info(
