@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -123,6 +124,25 @@ def queue_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand
         on_failure=lambda: _record_not_queued(command),
     )
     return command
+
+
+def execute_queued_command(
+    vehicle_id: int, action: str, user_id: int | None = None, command_id: int | None = None
+) -> VehicleCommand:
+    """What a worker does with a queued command: send it and record the outcome on its audit row.
+
+    ``queue_command`` passes the pending row's ``command_id``; a message without one (queued by hand, or by an
+    older version) gets its row created here, for the user ``user_id``.
+    """
+    if command_id is not None:
+        command = VehicleCommand.objects.select_related("vehicle__account").get(
+            pk=command_id, vehicle_id=vehicle_id
+        )
+    else:
+        vehicle = Vehicle.objects.select_related("account").get(pk=vehicle_id)
+        user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
+        command = create_command(vehicle, action, user=user)
+    return execute_command(command)
 
 
 def _record_not_queued(command: VehicleCommand) -> VehicleCommand:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from .. import client, signals
 from ..conf import smartcar_settings
 from ..db import select_for_update
-from ..exceptions import VehicleDisconnected
+from ..exceptions import AccountUnavailable, VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from ..text import is_storable
 from . import queueing, subscriptions
@@ -536,13 +536,22 @@ def refreshable_vehicle_ids(now: datetime | None = None) -> Iterator[int]:
     yield from queryset.iterator(chunk_size=int(smartcar_settings.FANOUT_CHUNK_SIZE))
 
 
+def ensure_refreshable(vehicle: Vehicle) -> None:
+    """The one eligibility rule for reading a vehicle's data, now or queued: ``VehicleDisconnected`` for a
+    disconnected vehicle, ``AccountUnavailable`` when its account needs reconnecting. Checked before any billed
+    request is sent."""
+    if not vehicle.is_connected:
+        raise VehicleDisconnected(vehicle)
+    if not vehicle.account.is_usable:
+        raise AccountUnavailable(vehicle.account)
+
+
 def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
     """Fetch every data point the vehicle permits in ONE batch request, and store what is newer.
 
-    A disconnected vehicle is refused here (``VehicleDisconnected``), before any billed request is sent.
+    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent.
     """
-    if not vehicle.is_connected:
-        raise VehicleDisconnected(vehicle)
+    ensure_refreshable(vehicle)
     result = RefreshResult()
     paths = refreshable_paths(vehicle)
     if not paths:
@@ -581,13 +590,26 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
 def queue_refresh(vehicle: Vehicle) -> None:
     """Queue a background refresh of ``vehicle``; ``NotQueued`` if the broker cannot take it.
 
-    A disconnected vehicle is refused at once (``VehicleDisconnected``) rather than silently skipped by the task.
+    A vehicle ``ensure_refreshable`` refuses is refused at once, as a refresh now would be, rather than silently
+    skipped by the task.
     """
     from .. import tasks  # tasks imports the services: imported here, when first needed
 
-    if not vehicle.is_connected:
-        raise VehicleDisconnected(vehicle)
+    ensure_refreshable(vehicle)
     queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="refresh")
+
+
+def refresh_queued_vehicle(vehicle_id: int) -> RefreshResult | None:
+    """What a worker does with a queued refresh: ``None`` (nothing sent) for a vehicle deleted, or refused by
+    ``ensure_refreshable`` since it was queued; otherwise ``refresh_vehicle_data``."""
+    vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id).first()
+    if vehicle is None:
+        return None
+    try:
+        ensure_refreshable(vehicle)
+    except (VehicleDisconnected, AccountUnavailable):
+        return None
+    return refresh_vehicle_data(vehicle)
 
 
 def apply_vehicle_data(
