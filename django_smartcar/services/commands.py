@@ -56,13 +56,28 @@ SENDERS: dict[Action, Callable[[client.Vehicle], client.ActionResult]] = {
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a call failed, in Smartcar's vocabulary: what audit rows record and what the API answers with."""
+    """Why a call failed, in Smartcar's vocabulary: what audit rows record and what the API answers with.
+
+    The one class for it: ``describe_failure`` names a raised failure, ``from_command`` reads one recorded on an
+    audit row, and ``api.errors`` maps either to an HTTP answer.
+    """
 
     type: str
     code: str
     message: str
     request_id: str = ""
     retry_after: int | None = None
+
+    @classmethod
+    def from_command(cls, command: VehicleCommand) -> Failure:
+        """The failure recorded on a command's audit row (``execute_command`` records, never raises)."""
+        return cls(
+            command.error_type or UNTYPED,
+            command.error_code,
+            command.error_message,
+            command.smartcar_request_id,
+            command.retry_after,
+        )
 
 
 # The type recorded when Smartcar gave none (a network error, a gateway's HTML page).
