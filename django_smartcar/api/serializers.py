@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..exceptions import InvalidConnectRequest
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
+from ..services import connect
 from ..services.vehicles import DATA_GROUPS, DATA_GROUPS_BY_NAME
 
 # Ids beyond a 64-bit integer cannot exist in any database column (and overflow SQLite's integers).
@@ -293,17 +295,41 @@ class RefreshQueuedSerializer(serializers.Serializer):
 
 
 class ConnectUrlRequestSerializer(serializers.Serializer):
+    """Connect's options, checked by ``services.connect`` as the HTML connect view checks them."""
+
     next = serializers.CharField(
-        required=False, allow_blank=True, max_length=2000, help_text="Where to land after the callback."
+        required=False,
+        allow_blank=True,
+        help_text="Where to land after the callback; one not on this site (or too long) lands on the default.",
     )
     make = serializers.CharField(
-        required=False, allow_blank=True, max_length=50, help_text="Skip Connect's brand selector."
+        required=False,
+        allow_blank=True,
+        help_text="Skip Connect's brand selector (plain text, at most "
+        f"{connect.CONNECT_OPTION_MAX_LENGTHS['make']} characters).",
     )
     single_select = serializers.BooleanField(required=False, allow_null=True, default=None)
-    single_select_vin = serializers.CharField(required=False, allow_blank=True, max_length=17)
+    single_select_vin = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=f"At most {connect.CONNECT_OPTION_MAX_LENGTHS['single_select_vin']} characters.",
+    )
     force = serializers.BooleanField(
         required=False, default=False, help_text="Show the approval screen even if already approved."
     )
+
+    def validate_make(self, value: str) -> str | None:
+        return _connect_option("make", value)
+
+    def validate_single_select_vin(self, value: str) -> str | None:
+        return _connect_option("single_select_vin", value)
+
+
+def _connect_option(name: str, value: str) -> str | None:
+    try:
+        return connect.check_connect_option(name, value)
+    except InvalidConnectRequest as exc:
+        raise serializers.ValidationError(str(exc)) from None
 
 
 class ConnectUrlSerializer(serializers.Serializer):

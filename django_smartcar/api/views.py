@@ -30,7 +30,6 @@ from ..exceptions import InvalidConnectRequest, NotQueued
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
 from ..services import commands, connect, vehicles
 from ..services.clients import get_redirect_uri
-from ..views import safe_next_url
 from .errors import SMARTCAR_FAILURES, failure_response, unavailable_response
 from .pagination import SmartcarPagination
 from .parsers import parser_classes
@@ -454,7 +453,7 @@ class ConnectUrlView(SmartcarAPIMixin, APIView):
             url, state = connect.start_connect(
                 request.user,
                 redirect_uri=get_redirect_uri(request),
-                next_url=safe_next_url(request, chosen.get("next")),
+                next_url=connect.safe_next_url(request, chosen.get("next")),
                 make=chosen.get("make") or None,
                 single_select=chosen.get("single_select"),
                 single_select_vin=chosen.get("single_select_vin") or None,
