@@ -14,7 +14,6 @@ whoever next takes the lock (a page, a task, the recovery beat) that the stored 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -28,6 +27,7 @@ from urllib3.exceptions import NewConnectionError
 
 from .. import client, signals
 from ..client.redaction import redact_text
+from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
 from ..db import process_lock, select_for_update
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
@@ -236,8 +236,7 @@ def _retry_pause(exc: client.SmartcarException, attempt: int) -> float | None:
     Retry-After), or None when repeating cannot help."""
     if not is_transient(exc):
         return None
-    ceiling = min(EXCHANGE_RETRY_FIRST_PAUSE * 2**attempt, EXCHANGE_RETRY_MAX_PAUSE)
-    backoff = ceiling / 2 + random.random() * ceiling / 2
+    backoff = backoff_delay(attempt, EXCHANGE_RETRY_FIRST_PAUSE, EXCHANGE_RETRY_MAX_PAUSE)
     return max(backoff, float(exc.retry_after or 0))
 
 
