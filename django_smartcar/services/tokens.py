@@ -13,10 +13,12 @@ whoever next takes the lock (a page, a task, the recovery beat) that the stored 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +31,7 @@ from .. import client, signals
 from ..client.redaction import redact_text
 from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
+from ..crypto import EncryptionKeyError, reencrypt
 from ..db import process_lock, select_for_update
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import USABLE_STATUSES, SmartcarAccount
@@ -352,3 +355,40 @@ def _copy_token_fields(source: SmartcarAccount, target: SmartcarAccount) -> None
         return
     for field in (*TOKEN_FIELDS, "token_exchange_started_at"):
         setattr(target, field, getattr(source, field))
+
+
+# --- Re-encryption with the newest key ------------------------------------------------------------------------
+
+REENCRYPT_BATCH_SIZE = 500
+
+
+@dataclass
+class ReencryptionResult:
+    """How many accounts' tokens were (or, in a dry run, would be) re-encrypted, and the accounts that failed."""
+
+    done: int = 0
+    failed: list[int] = dataclasses.field(default_factory=list)
+
+
+def reencrypt_all_tokens(*, dry_run: bool = False) -> ReencryptionResult:
+    """Re-encrypt every stored token with the newest key in ``ENCRYPTION_KEYS`` (``dry_run``: only check that
+    each decrypts). An account that no configured key decrypts is listed in ``failed`` and the rest go on."""
+    result = ReencryptionResult()
+    ids = SmartcarAccount.objects.exclude(refresh_token_encrypted="").values_list("pk", flat=True)
+    for pk in ids.iterator(chunk_size=REENCRYPT_BATCH_SIZE):
+        # One short transaction per account: a token refresh racing with this one waits on the row lock
+        # instead of having its new tokens overwritten with re-encrypted old ones.
+        with transaction.atomic():
+            account = select_for_update(SmartcarAccount.objects.filter(pk=pk)).get()
+            try:
+                access = reencrypt(account.access_token_encrypted) if account.access_token_encrypted else ""
+                refresh = reencrypt(account.refresh_token_encrypted)
+            except EncryptionKeyError:
+                result.failed.append(pk)
+                continue
+            if not dry_run:
+                account.access_token_encrypted = access
+                account.refresh_token_encrypted = refresh
+                account.save(update_fields=["access_token_encrypted", "refresh_token_encrypted"])
+            result.done += 1
+    return result
