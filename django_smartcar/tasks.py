@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any, NoReturn
 
 from celery import shared_task
 from django.db import transaction
@@ -17,6 +18,14 @@ from .conf import smartcar_settings
 from .services import commands, connect, rotation, tokens, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
+
+
+def _retry_or_raise(task: Any, exc: client.SmartcarException, transient: bool) -> NoReturn:
+    """The tasks' one retry policy: a transient failure is retried up to ``TASK_MAX_RETRIES`` times, after
+    ``rotation.retry_delay`` (Smartcar's Retry-After, else the client's backoff); anything else is raised."""
+    if not transient or task.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+        raise exc
+    raise task.retry(exc=exc, countdown=rotation.retry_delay(task.request.retries, exc.retry_after)) from exc
 
 
 @shared_task(name="django_smartcar.rotate_expiring_tokens", ignore_result=True)
@@ -44,11 +53,7 @@ def rotate_account_tokens(self, account_id: int) -> str:
     try:
         return rotation.rotate_account(account_id).outcome
     except client.SmartcarException as exc:
-        if not rotation.is_transient(exc) or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
-            raise
-        raise self.retry(
-            exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
-        ) from exc
+        _retry_or_raise(self, exc, rotation.is_transient(exc))
 
 
 @shared_task(name="django_smartcar.resume_interrupted_token_exchanges", ignore_result=True)
@@ -63,11 +68,7 @@ def refresh_vehicle_data(self, vehicle_id: int) -> list[str]:
     try:
         result = vehicles.refresh_queued_vehicle(vehicle_id)
     except client.SmartcarException as exc:
-        if not exc.retryable or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
-            raise
-        raise self.retry(
-            exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
-        ) from exc
+        _retry_or_raise(self, exc, exc.retryable)
     return result.updated if result is not None else []
 
 
