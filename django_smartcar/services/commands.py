@@ -31,6 +31,7 @@ from ..models import Vehicle, VehicleCommand
 from . import queueing
 from .clients import get_vehicle_client
 from .tokens import get_access_token
+from .vehicles import ensure_connected
 
 logger = logging.getLogger(__name__)
 
@@ -109,12 +110,6 @@ def describe_failure(exc: Exception) -> Failure:
         )
     # Last line of defence: the message is stored on the audit row and answered by the API.
     return Failure("ERROR", type(exc).__name__, redact_text(str(exc)))
-
-
-def ensure_connected(vehicle: Vehicle) -> None:
-    """Raise ``VehicleDisconnected`` for a disconnected vehicle: every call Smartcar would refuse is billed."""
-    if not vehicle.is_connected:
-        raise VehicleDisconnected(vehicle)
 
 
 def ensure_permitted(vehicle: Vehicle, action: str) -> None:

@@ -536,12 +536,18 @@ def refreshable_vehicle_ids(now: datetime | None = None) -> Iterator[int]:
     yield from queryset.iterator(chunk_size=int(smartcar_settings.FANOUT_CHUNK_SIZE))
 
 
+def ensure_connected(vehicle: Vehicle) -> None:
+    """Raise ``VehicleDisconnected`` for a disconnected vehicle: every call Smartcar would refuse is billed.
+    Checked before a refresh and before a command."""
+    if not vehicle.is_connected:
+        raise VehicleDisconnected(vehicle)
+
+
 def ensure_refreshable(vehicle: Vehicle) -> None:
     """The one eligibility rule for reading a vehicle's data, now or queued: ``VehicleDisconnected`` for a
     disconnected vehicle, ``AccountUnavailable`` when its account needs reconnecting. Checked before any billed
     request is sent."""
-    if not vehicle.is_connected:
-        raise VehicleDisconnected(vehicle)
+    ensure_connected(vehicle)
     if not vehicle.account.is_usable:
         raise AccountUnavailable(vehicle.account)
 
