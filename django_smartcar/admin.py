@@ -109,7 +109,7 @@ def confirmed_action(
     return admin.action(description=description, permissions=list(permissions))(action)
 
 
-def _command(action: str) -> Callable[[HttpRequest, Vehicle], str]:
+def _command(action: VehicleCommand.Action) -> Callable[[HttpRequest, Vehicle], str]:
     def run(request: HttpRequest, vehicle: Vehicle) -> str:
         command = commands.send_command(vehicle, action, user=request.user)
         if command.status != VehicleCommand.Status.SUCCEEDED:
@@ -121,7 +121,7 @@ def _command(action: str) -> Callable[[HttpRequest, Vehicle], str]:
 
 def _refresh(request: HttpRequest, vehicle: Vehicle) -> str:
     result = vehicles.refresh_vehicle_data(vehicle)
-    if result.errors and not result.updated:
+    if result.failed:
         raise DjangoSmartcarError(f"could not read {result.describe_failures()}")
     summary = ", ".join(result.updated) or "nothing newer"
     failed = f"; could not read {result.describe_failures()}" if result.errors else ""
@@ -262,8 +262,12 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         for f in Vehicle._meta.fields
     ]
     actions = [
-        confirmed_action("Lock selected vehicles", "Lock", _command("lock"), question="Lock"),
-        confirmed_action("Unlock selected vehicles", "Unlock", _command("unlock"), question="Unlock"),
+        confirmed_action(
+            "Lock selected vehicles", "Lock", _command(VehicleCommand.Action.LOCK), question="Lock"
+        ),
+        confirmed_action(
+            "Unlock selected vehicles", "Unlock", _command(VehicleCommand.Action.UNLOCK), question="Unlock"
+        ),
         confirmed_action(
             "Refresh data of selected vehicles", "Refresh data", _refresh, question="Refresh the data of"
         ),

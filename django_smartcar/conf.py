@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .client import config as client_config
 from .client.config import ALL_SCOPES, CONNECT_MODES, UNIT_SYSTEMS
 
 # Re-exported for the checks; the client is where Smartcar's vocabulary lives.
@@ -49,10 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "MODE": "live",
     "UNIT_SYSTEM": "metric",
     # Smartcar's origins; point them at the simulator for development and tests.
-    "CONNECT_ORIGIN": "https://connect.smartcar.com",
-    "AUTH_ORIGIN": "https://auth.smartcar.com/oauth/token",
-    "API_ORIGIN": "https://api.smartcar.com",
-    "MANAGEMENT_API_ORIGIN": "https://management.smartcar.com",
+    # Smartcar's hosts, as the client knows them (client/config.py is their one home).
+    "CONNECT_ORIGIN": client_config.DEFAULT_CONNECT_ORIGIN,
+    "AUTH_ORIGIN": client_config.DEFAULT_AUTH_URL,
+    "API_ORIGIN": client_config.DEFAULT_API_ORIGIN,
+    "MANAGEMENT_API_ORIGIN": client_config.DEFAULT_MANAGEMENT_ORIGIN,
     # Fernet keys (urlsafe base64, 32 bytes) that encrypt tokens at rest, newest first. Older keys still decrypt,
     # so a key is rotated by putting a new one first and running ``manage.py smartcar_reencrypt_tokens``.
     "ENCRYPTION_KEYS": [],
@@ -216,16 +218,16 @@ SCHEMA: dict[str, Accepts] = {
 
 
 # Settings that fall back to an environment variable when the SMARTCAR dict leaves them out. The names match
-# the official SDK's where it has one.
+# the official SDK's where it has one; those the client reads too are named once, in client/config.py.
 ENV_FALLBACKS: dict[str, str] = {
-    "CLIENT_ID": "SMARTCAR_CLIENT_ID",
-    "CLIENT_SECRET": "SMARTCAR_CLIENT_SECRET",
-    "REDIRECT_URI": "SMARTCAR_REDIRECT_URI",
+    "CLIENT_ID": client_config.CLIENT_ID_ENV,
+    "CLIENT_SECRET": client_config.CLIENT_SECRET_ENV,
+    "REDIRECT_URI": client_config.REDIRECT_URI_ENV,
     "MODE": "SMARTCAR_MODE",
-    "CONNECT_ORIGIN": "SMARTCAR_CONNECT_ORIGIN",
-    "AUTH_ORIGIN": "SMARTCAR_AUTH_ORIGIN",
-    "API_ORIGIN": "SMARTCAR_API_ORIGIN",
-    "MANAGEMENT_API_ORIGIN": "SMARTCAR_MANAGEMENT_API_ORIGIN",
+    "CONNECT_ORIGIN": client_config.CONNECT_ORIGIN_ENV,
+    "AUTH_ORIGIN": client_config.AUTH_ORIGIN_ENV,
+    "API_ORIGIN": client_config.API_ORIGIN_ENV,
+    "MANAGEMENT_API_ORIGIN": client_config.MANAGEMENT_ORIGIN_ENV,
     "ENCRYPTION_KEYS": "SMARTCAR_ENCRYPTION_KEYS",
     "MANAGEMENT_TOKEN": "SMARTCAR_MANAGEMENT_TOKEN",
     "WEBHOOK_ID": "SMARTCAR_WEBHOOK_ID",

@@ -1,11 +1,21 @@
-"""Row locking that holds on every database Django supports, SQLite included."""
+"""Locking that holds on every database Django supports, SQLite included: row locks (``select_for_update``) and
+locks held by a process across transactions (``process_lock``)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F, Model, QuerySet
+
+try:
+    import fcntl
+except ImportError:  # Windows: process locks on SQLite are then held per process only
+    fcntl = None
 
 M = TypeVar("M", bound=Model)
 
@@ -23,3 +33,83 @@ def select_for_update(queryset: QuerySet[M]) -> QuerySet[M]:
         pk = queryset.model._meta.pk.attname
         queryset.update(**{pk: F(pk)})
     return queryset.select_for_update()
+
+
+# Striped: the number of locks stays fixed however many rows there are.
+LOCK_STRIPES = 64
+_thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+INT4_MAX = 2**31 - 1
+
+
+@contextmanager
+def process_lock(
+    db: str, model: type[Model], pk: int, *, namespace: int, blocking: bool = True
+) -> Iterator[bool]:
+    """Serialize work on one row (``model`` ``pk``) across threads and processes; yields whether it is held.
+
+    The lock belongs to the process, not to a transaction, so that work can be committed while it is held,
+    and it dies with the process. PostgreSQL: a session advisory lock (``namespace``, ``pk``). SQLite: an
+    ``flock`` on a file beside the database. With ``blocking=False`` the block runs at once, with False, when
+    another live process holds the lock.
+    """
+    connection = connections[db]
+    if connection.vendor == "postgresql":
+        with _postgresql_advisory_lock(db, namespace, pk, blocking=blocking) as held:
+            yield held
+        return
+    if connection.vendor == "sqlite":
+        with _sqlite_file_lock(db, pk, blocking=blocking) as held:
+            yield held
+        return
+    # Other databases: the row lock of one transaction around the whole exchange (the marker is then only
+    # committed with the outcome, so recovery from a killed process relies on the rotation task's retry).
+    with transaction.atomic(using=db, durable=True):
+        rows = model._default_manager.using(db).filter(pk=pk)
+        rows = rows.select_for_update() if blocking else rows.select_for_update(skip_locked=True)
+        yield rows.exists()
+
+
+@contextmanager
+def _postgresql_advisory_lock(db: str, namespace: int, pk: int, *, blocking: bool) -> Iterator[bool]:
+    key = (namespace, pk % INT4_MAX)
+    with connections[db].cursor() as cursor:
+        if blocking:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+            held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connections[db].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+@contextmanager
+def _sqlite_file_lock(db: str, pk: int, *, blocking: bool = True) -> Iterator[bool]:
+    stripe = pk % LOCK_STRIPES
+    name = str(connections[db].settings_dict["NAME"])
+    if fcntl is None or name == ":memory:" or name.startswith("file:"):
+        # No lock files (Windows, or an in-memory database, which only one process can see anyway).
+        lock = _thread_locks[stripe]
+        held = lock.acquire(blocking=blocking)
+        try:
+            yield held
+        finally:
+            if held:
+                lock.release()
+        return
+    lock_dir = Path(f"{name}.smartcar-locks")
+    lock_dir.mkdir(exist_ok=True)
+    with open(lock_dir / f"{stripe}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any, NoReturn
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from . import client
 from .conf import smartcar_settings
-from .models import Vehicle, VehicleCommand
 from .services import commands, connect, rotation, tokens, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
+
+
+def _retry_or_raise(task: Any, exc: client.SmartcarException, transient: bool) -> NoReturn:
+    """The tasks' one retry policy: a transient failure is retried up to ``TASK_MAX_RETRIES`` times, after
+    ``rotation.retry_delay`` (Smartcar's Retry-After, else the client's backoff); anything else is raised."""
+    if not transient or task.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+        raise exc
+    raise task.retry(exc=exc, countdown=rotation.retry_delay(task.request.retries, exc.retry_after)) from exc
 
 
 @shared_task(name="django_smartcar.rotate_expiring_tokens", ignore_result=True)
@@ -46,11 +53,7 @@ def rotate_account_tokens(self, account_id: int) -> str:
     try:
         return rotation.rotate_account(account_id).outcome
     except client.SmartcarException as exc:
-        if not rotation.is_transient(exc) or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
-            raise
-        raise self.retry(
-            exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
-        ) from exc
+        _retry_or_raise(self, exc, rotation.is_transient(exc))
 
 
 @shared_task(name="django_smartcar.resume_interrupted_token_exchanges", ignore_result=True)
@@ -62,18 +65,11 @@ def resume_interrupted_token_exchanges() -> int:
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
 def refresh_vehicle_data(self, vehicle_id: int) -> list[str]:
     """Fetch a vehicle's data (one batch request) and store what is newer."""
-    vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id, is_connected=True).first()
-    if vehicle is None or not vehicle.account.is_usable:
-        return []
     try:
-        result = vehicles.refresh_vehicle_data(vehicle)
+        result = vehicles.refresh_queued_vehicle(vehicle_id)
     except client.SmartcarException as exc:
-        if not exc.retryable or self.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
-            raise
-        raise self.retry(
-            exc=exc, countdown=rotation.retry_delay(self.request.retries, exc.retry_after)
-        ) from exc
-    return result.updated
+        _retry_or_raise(self, exc, exc.retryable)
+    return result.updated if result is not None else []
 
 
 @shared_task(name="django_smartcar.refresh_connected_vehicles", ignore_result=True)
@@ -92,17 +88,9 @@ def send_vehicle_command(
 ) -> str:
     """Send a command in the background. Never retried: a command may have reached the car before failing.
 
-    With ``command_id``, the pending audit row created by the caller (e.g. the API answering 202) is used.
+    ``commands.queue_command`` queues it with the pending audit row's ``command_id``.
     """
-    if command_id is not None:
-        command = VehicleCommand.objects.select_related("vehicle__account").get(
-            pk=command_id, vehicle_id=vehicle_id
-        )
-    else:
-        vehicle = Vehicle.objects.select_related("account").get(pk=vehicle_id)
-        user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
-        command = commands.create_command(vehicle, action, user=user)
-    return commands.execute_command(command).status
+    return commands.execute_queued_command(vehicle_id, action, user_id, command_id).status
 
 
 @shared_task(name="django_smartcar.process_webhook_event", ignore_result=True)

@@ -14,7 +14,6 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,25 +24,10 @@ from .models import SmartcarAccount, Vehicle
 from .services import connect as connect_service
 from .services import webhooks as webhook_service
 from .services.clients import get_redirect_uri
-from .text import is_plain_text
 
 logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
-
-
-def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
-    """``candidate`` if it points back to this site and can be stored, else the configured landing page (no open
-    redirects, no NUL or control characters that the database would refuse)."""
-    if (
-        candidate
-        and is_plain_text(candidate, connect_service.NEXT_URL_MAX_LENGTH)
-        and url_has_allowed_host_and_scheme(
-            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return candidate
-    return connect_service.success_url()
 
 
 @require_GET
@@ -78,10 +62,10 @@ def connect(request: HttpRequest) -> HttpResponse:
             request.user,
             redirect_uri=get_redirect_uri(request),
             session_key=request.session.session_key,
-            next_url=safe_next_url(request, request.GET.get("next")),
-            make=(request.GET.get("make") or "")[:50] or None,
+            next_url=connect_service.safe_next_url(request, request.GET.get("next")),
+            make=request.GET.get("make") or None,
             single_select=(single_select.lower() in _TRUE) if single_select else None,
-            single_select_vin=(request.GET.get("single_select_vin") or "")[:17] or None,
+            single_select_vin=request.GET.get("single_select_vin") or None,
             force=(request.GET.get("force") or "").lower() in _TRUE,
         )
     except InvalidConnectRequest as exc:
@@ -139,7 +123,7 @@ def callback(request: HttpRequest) -> HttpResponse:
 
     count = account.vehicles.filter(is_connected=True).count()
     messages.success(request, f"Connected {count} vehicle{'s' if count != 1 else ''} through Smartcar.")
-    return HttpResponseRedirect(safe_next_url(request, state.next_url))
+    return HttpResponseRedirect(connect_service.safe_next_url(request, state.next_url))
 
 
 def _confirm_disconnect(request: HttpRequest, question: str, consequence: str) -> HttpResponse:
@@ -150,7 +134,7 @@ def _confirm_disconnect(request: HttpRequest, question: str, consequence: str) -
         {
             "question": question,
             "consequence": consequence,
-            "next_url": safe_next_url(request, request.GET.get("next")),
+            "next_url": connect_service.safe_next_url(request, request.GET.get("next")),
         },
     )
 
@@ -173,7 +157,7 @@ def disconnect_account(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Could not disconnect: {exc}")
     else:
         messages.success(request, "Smartcar account disconnected.")
-    return HttpResponseRedirect(safe_next_url(request, request.POST.get("next")))
+    return HttpResponseRedirect(connect_service.safe_next_url(request, request.POST.get("next")))
 
 
 @transaction.non_atomic_requests
@@ -192,7 +176,7 @@ def disconnect_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Could not disconnect {vehicle}: {exc}")
     else:
         messages.success(request, f"{vehicle} disconnected.")
-    return HttpResponseRedirect(safe_next_url(request, request.POST.get("next")))
+    return HttpResponseRedirect(connect_service.safe_next_url(request, request.POST.get("next")))
 
 
 @csrf_exempt  # Smartcar signs its deliveries (SC-Signature); there is no browser session to protect here.

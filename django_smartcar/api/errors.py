@@ -8,7 +8,6 @@ the status a client can act on: wait (429), reconnect (403/409 with ``reconnect_
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.urls import reverse
@@ -18,8 +17,8 @@ from rest_framework.response import Response
 from .. import client
 from ..crypto import EncryptionKeyError
 from ..exceptions import AccountUnavailable, MissingPermission, NotQueued, VehicleDisconnected
-from ..models import VehicleCommand
 from ..services import commands
+from ..services.commands import Failure, describe_failure
 
 logger = logging.getLogger(__name__)
 
@@ -59,63 +58,27 @@ RECONNECT_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class SmartcarFailure:
-    """What went wrong, in Smartcar's vocabulary."""
-
-    type: str
-    code: str | None
-    detail: str
-    request_id: str | None = None
-    retry_after: int | None = None
-
-    @property
-    def status(self) -> int:
-        return STATUS_FOR_TYPE.get(self.type, UPSTREAM_FAILURE_STATUS)
-
-    @classmethod
-    def from_exception(
-        cls,
-        exc: client.SmartcarException
-        | MissingPermission
-        | AccountUnavailable
-        | VehicleDisconnected
-        | NotQueued,
-    ) -> SmartcarFailure:
-        """The failure a service raised, named as its command audit row would name it."""
-        failure = commands.describe_failure(exc)
-        return cls(
-            failure.type,
-            failure.code or None,
-            failure.message,
-            request_id=failure.request_id or None,
-            retry_after=failure.retry_after,
-        )
-
-    @classmethod
-    def from_command(cls, command: VehicleCommand) -> SmartcarFailure:
-        """The failure recorded on a command's audit row (``services.commands`` records, never raises)."""
-        return cls(
-            command.error_type or commands.UNTYPED,
-            command.error_code or None,
-            command.error_message,
-            request_id=command.smartcar_request_id or None,
-            retry_after=command.retry_after,
-        )
+def status_for(failure: Failure) -> int:
+    """The HTTP status answering a failure named by ``services.commands`` (raised, or recorded on a command)."""
+    return STATUS_FOR_TYPE.get(failure.type, UPSTREAM_FAILURE_STATUS)
 
 
-def failure_response(request: Request, failure: SmartcarFailure, **extra: Any) -> Response:
-    """The HTTP answer for a failure; ``extra`` adds fields to the body (e.g. the failed command)."""
+def failure_response(request: Request, failure: Failure | Exception, **extra: Any) -> Response:
+    """The HTTP answer for a failure (or an exception, named by ``describe_failure``); ``extra`` adds fields to
+    the body (e.g. the failed command)."""
+    if not isinstance(failure, Failure):
+        failure = describe_failure(failure)
+    status = status_for(failure)
     body: dict[str, Any] = {
-        "detail": failure.detail,
+        "detail": failure.message,
         "type": failure.type,
-        "code": failure.code,
-        "request_id": failure.request_id,
+        "code": failure.code or None,
+        "request_id": failure.request_id or None,
     }
     headers = {}
     if failure.type in RECONNECT_TYPES:
         body["reconnect_url"] = request.build_absolute_uri(reverse("django_smartcar:connect"))
-    if failure.status == 429 and failure.retry_after is not None:
+    if status == 429 and failure.retry_after is not None:
         body["retry_after"] = failure.retry_after
         headers["Retry-After"] = str(failure.retry_after)
     body.update(extra)
@@ -124,9 +87,9 @@ def failure_response(request: Request, failure: SmartcarFailure, **extra: Any) -
         getattr(request.user, "pk", None),
         failure.type,
         failure.code or "",
-        failure.status,
+        status,
     )
-    return Response(body, status=failure.status, headers=headers)
+    return Response(body, status=status, headers=headers)
 
 
 def unavailable_response(request: Request, exc: EncryptionKeyError) -> Response:

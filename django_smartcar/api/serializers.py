@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..exceptions import InvalidConnectRequest
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
+from ..services import connect
+from ..services.vehicles import DATA_GROUPS, DATA_GROUPS_BY_NAME
 
 # Ids beyond a 64-bit integer cannot exist in any database column (and overflow SQLite's integers).
 LARGEST_ID = 2**63 - 1
@@ -56,7 +59,23 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class DataGroupSerializer(serializers.Serializer):
-    """One group of a vehicle's last known data with its ``age``: when the car reported it. Null until then."""
+    """One group of a vehicle's last known data with its ``age``: when the car reported it. Null until then.
+
+    Each subclass names its ``group`` in ``services.vehicles.DATA_GROUPS``, the one registry of data groups:
+    the vehicle JSON's key and the ``age`` field come from there.
+    """
+
+    group: ClassVar[str]
+    by_group: ClassVar[dict[str, type[DataGroupSerializer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        DataGroupSerializer.by_group[DATA_GROUPS_BY_NAME[cls.group].name] = cls
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["age"] = serializers.DateTimeField(source=DATA_GROUPS_BY_NAME[self.group].age_field)
+        return fields
 
     def to_representation(self, vehicle: Vehicle) -> dict[str, Any] | None:
         if getattr(vehicle, self.fields["age"].source) is None:
@@ -64,46 +83,61 @@ class DataGroupSerializer(serializers.Serializer):
         return super().to_representation(vehicle)
 
 
+def data_group_fields() -> dict[str, DataGroupSerializer]:
+    """The vehicle JSON's data groups, in the registry's order, each under its registry name."""
+    return {
+        group.name: DataGroupSerializer.by_group[group.name](source="*", read_only=True, allow_null=True)
+        for group in DATA_GROUPS
+        if group.age_field  # static data (the VIN) is a plain field of the vehicle
+    }
+
+
 class OdometerSerializer(DataGroupSerializer):
+    group = "odometer"
+
     distance_km = FiniteFloatField(source="odometer_km", allow_null=True)
-    age = serializers.DateTimeField(source="odometer_age")
 
 
 class LocationSerializer(DataGroupSerializer):
+    group = "location"
+
     latitude = FiniteFloatField(allow_null=True)
     longitude = FiniteFloatField(allow_null=True)
-    age = serializers.DateTimeField(source="location_age")
 
 
 class FuelSerializer(DataGroupSerializer):
+    group = "fuel"
+
     percent_remaining = FiniteFloatField(
         source="fuel_percent_remaining", allow_null=True, help_text="Percent, 0-100."
     )
     range_km = FiniteFloatField(source="fuel_range_km", allow_null=True)
     amount_liters = FiniteFloatField(source="fuel_amount_liters", allow_null=True)
-    age = serializers.DateTimeField(source="fuel_age")
 
 
 class BatterySerializer(DataGroupSerializer):
+    group = "battery"
+
     percent_remaining = FiniteFloatField(
         source="battery_percent_remaining", allow_null=True, help_text="Percent, 0-100."
     )
     range_km = FiniteFloatField(source="battery_range_km", allow_null=True)
-    age = serializers.DateTimeField(source="battery_age")
 
 
 class ChargeSerializer(DataGroupSerializer):
+    group = "charge"
+
     state = serializers.CharField(
         source="charge_state", help_text="CHARGING, FULLY_CHARGED or NOT_CHARGING (empty if unknown)."
     )
     is_plugged_in = serializers.BooleanField(allow_null=True)
-    age = serializers.DateTimeField(source="charge_age")
 
 
 class SecuritySerializer(DataGroupSerializer):
+    group = "security"
+
     is_locked = serializers.BooleanField(allow_null=True)
     details = serializers.SerializerMethodField(help_text="Doors, windows, sunroof, storage, charging port.")
-    age = serializers.DateTimeField(source="lock_age")
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_details(self, vehicle: Vehicle) -> dict[str, Any] | None:
@@ -111,15 +145,17 @@ class SecuritySerializer(DataGroupSerializer):
 
 
 class EngineOilSerializer(DataGroupSerializer):
+    group = "engine_oil"
+
     life_remaining = FiniteFloatField(
         source="oil_life_remaining", allow_null=True, help_text="Percent, 0-100."
     )
-    age = serializers.DateTimeField(source="oil_age")
 
 
 class TirePressureSerializer(DataGroupSerializer):
+    group = "tire_pressure"
+
     kpa = serializers.SerializerMethodField(help_text="Pressure of each tire (frontLeft, ...) in kPa.")
-    age = serializers.DateTimeField(source="tires_age")
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_kpa(self, vehicle: Vehicle) -> dict[str, Any] | None:
@@ -167,14 +203,6 @@ class VehicleSerializer(serializers.ModelSerializer):
     not_capable = serializers.SerializerMethodField(
         help_text="Data points Smartcar says this vehicle cannot give (fuel, battery...): not asked for."
     )
-    odometer = OdometerSerializer(source="*", read_only=True, allow_null=True)
-    location = LocationSerializer(source="*", read_only=True, allow_null=True)
-    fuel = FuelSerializer(source="*", read_only=True, allow_null=True)
-    battery = BatterySerializer(source="*", read_only=True, allow_null=True)
-    charge = ChargeSerializer(source="*", read_only=True, allow_null=True)
-    security = SecuritySerializer(source="*", read_only=True, allow_null=True)
-    engine_oil = EngineOilSerializer(source="*", read_only=True, allow_null=True)
-    tire_pressure = TirePressureSerializer(source="*", read_only=True, allow_null=True)
     data_refreshed_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -206,16 +234,12 @@ class VehicleSerializer(serializers.ModelSerializer):
             "disconnected_at",
             "data_refreshed_at",
             "last_command",
-            "odometer",
-            "location",
-            "fuel",
-            "battery",
-            "charge",
-            "security",
-            "engine_oil",
-            "tire_pressure",
         ]
         read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # After the vehicle's own fields, one object per data group, named as in the registry.
+        return {**super().get_fields(), **data_group_fields()}
 
     def get_not_capable(self, vehicle: Vehicle) -> list[str]:
         return sorted(vehicle.not_capable or {})
@@ -254,8 +278,9 @@ class RefreshResultSerializer(serializers.Serializer):
     vehicle = VehicleSerializer()
     updated = serializers.ListField(
         child=serializers.CharField(),
-        help_text="Groups that changed, named as in the vehicle: vin, odometer, location, fuel, battery, charge, "
-        "security, engine_oil, tire_pressure.",
+        help_text="Groups that changed, named as in the vehicle: "
+        + ", ".join(group.name for group in DATA_GROUPS)
+        + ".",
     )
     errors = RefreshErrorSerializer(many=True, help_text="Data points Smartcar could not give this time.")
     not_capable = serializers.ListField(
@@ -270,17 +295,41 @@ class RefreshQueuedSerializer(serializers.Serializer):
 
 
 class ConnectUrlRequestSerializer(serializers.Serializer):
+    """Connect's options, checked by ``services.connect`` as the HTML connect view checks them."""
+
     next = serializers.CharField(
-        required=False, allow_blank=True, max_length=2000, help_text="Where to land after the callback."
+        required=False,
+        allow_blank=True,
+        help_text="Where to land after the callback; one not on this site (or too long) lands on the default.",
     )
     make = serializers.CharField(
-        required=False, allow_blank=True, max_length=50, help_text="Skip Connect's brand selector."
+        required=False,
+        allow_blank=True,
+        help_text="Skip Connect's brand selector (plain text, at most "
+        f"{connect.CONNECT_OPTION_MAX_LENGTHS['make']} characters).",
     )
     single_select = serializers.BooleanField(required=False, allow_null=True, default=None)
-    single_select_vin = serializers.CharField(required=False, allow_blank=True, max_length=17)
+    single_select_vin = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=f"At most {connect.CONNECT_OPTION_MAX_LENGTHS['single_select_vin']} characters.",
+    )
     force = serializers.BooleanField(
         required=False, default=False, help_text="Show the approval screen even if already approved."
     )
+
+    def validate_make(self, value: str) -> str | None:
+        return _connect_option("make", value)
+
+    def validate_single_select_vin(self, value: str) -> str | None:
+        return _connect_option("single_select_vin", value)
+
+
+def _connect_option(name: str, value: str) -> str | None:
+    try:
+        return connect.check_connect_option(name, value)
+    except InvalidConnectRequest as exc:
+        raise serializers.ValidationError(str(exc)) from None
 
 
 class ConnectUrlSerializer(serializers.Serializer):

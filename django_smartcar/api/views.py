@@ -30,8 +30,7 @@ from ..exceptions import InvalidConnectRequest, NotQueued
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
 from ..services import commands, connect, vehicles
 from ..services.clients import get_redirect_uri
-from ..views import safe_next_url
-from .errors import SMARTCAR_FAILURES, SmartcarFailure, failure_response, unavailable_response
+from .errors import SMARTCAR_FAILURES, failure_response, unavailable_response
 from .pagination import SmartcarPagination
 from .parsers import parser_classes
 from .serializers import (
@@ -167,7 +166,7 @@ class SmartcarAPIMixin:
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, SMARTCAR_FAILURES):
-            return failure_response(self.request, SmartcarFailure.from_exception(exc))
+            return failure_response(self.request, exc)
         if isinstance(exc, EncryptionKeyError):
             return unavailable_response(self.request, exc)
         return super().handle_exception(exc)  # type: ignore[misc]
@@ -314,20 +313,20 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
                 headers={"Location": detail_url},
             )
         result = vehicles.refresh_vehicle_data(vehicle)
-        if result.errors and not result.updated:
+        if result.failed:
             # Nothing could be read: Smartcar's first error says why better than a 200 with no news.
             raise next(iter(result.errors.values()))
         errors = []
         for path, exc in result.errors.items():
-            failure = SmartcarFailure.from_exception(exc)
+            failure = commands.describe_failure(exc)
             errors.append(
                 {
                     "path": path,
                     "data_point": vehicles.data_point_name(path),
                     "reason": vehicles.failure_reason(exc),
                     "type": failure.type,
-                    "code": failure.code,
-                    "detail": failure.detail,
+                    "code": failure.code or None,
+                    "detail": failure.message,
                 }
             )
         answer = {
@@ -347,7 +346,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
                 command = commands.queue_command(vehicle, command_action, user=request.user)
             except NotQueued as exc:
                 failed = CommandSerializer(exc.command, context=context).data
-                return failure_response(request, SmartcarFailure.from_exception(exc), command=failed)
+                return failure_response(request, exc, command=failed)
             queued = CommandSerializer(command, context=context).data
             # str(): the serialized url is a Hyperlink, which WSGI servers refuse in a header.
             return Response(queued, status=202, headers={"Location": str(queued["url"])})
@@ -355,7 +354,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         sent = CommandSerializer(command, context=context).data
         if command.status == VehicleCommand.Status.SUCCEEDED:
             return Response(sent)
-        return failure_response(request, SmartcarFailure.from_command(command), command=sent)
+        return failure_response(request, commands.Failure.from_command(command), command=sent)
 
 
 @extend_schema_view(
@@ -454,7 +453,7 @@ class ConnectUrlView(SmartcarAPIMixin, APIView):
             url, state = connect.start_connect(
                 request.user,
                 redirect_uri=get_redirect_uri(request),
-                next_url=safe_next_url(request, chosen.get("next")),
+                next_url=connect.safe_next_url(request, chosen.get("next")),
                 make=chosen.get("make") or None,
                 single_select=chosen.get("single_select"),
                 single_select_vin=chosen.get("single_select_vin") or None,

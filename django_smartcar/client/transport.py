@@ -40,6 +40,21 @@ DEFAULT_TIMEOUT: TimeoutSetting = 10.0
 POOL_MAXSIZE = 32
 
 
+def backoff_delay(
+    retries: int,
+    backoff: float,
+    max_backoff: float | None = None,
+    jitter: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before retry number ``retries + 1``: doubling from ``backoff`` (capped at ``max_backoff``), with
+    "equal jitter" (half fixed, half random) so that many workers do not retry in step. The one backoff rule, of
+    the client's retries and of the Celery tasks' alike."""
+    ceiling = backoff * 2**retries
+    if max_backoff is not None:
+        ceiling = min(max_backoff, ceiling)
+    return ceiling / 2 + jitter() * ceiling / 2
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When and how long to wait before repeating a request that is safe to repeat.
@@ -70,8 +85,7 @@ class RetryPolicy:
             return None
         if error.retry_after is not None:
             return float(error.retry_after) if error.retry_after <= self.max_retry_after else None
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-        return ceiling / 2 + self.jitter() * ceiling / 2
+        return backoff_delay(attempt - 1, self.backoff, self.max_backoff, self.jitter)
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)

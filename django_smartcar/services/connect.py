@@ -7,9 +7,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import client, signals
 from ..conf import smartcar_settings
@@ -41,8 +43,30 @@ def success_url() -> str:
         return "/"
 
 
-def _check_option(name: str, value: str | None, max_length: int) -> str | None:
-    if value and not is_plain_text(value, max_length):
+def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
+    """``candidate`` if it points back to this site and can be stored, else the configured landing page (no open
+    redirects, no NUL or control characters that the database would refuse). The one rule for ``next``, in the
+    HTML views and the API alike: a ``next`` that is not safe is never an error, the landing page is used."""
+    if (
+        candidate
+        and is_plain_text(candidate, NEXT_URL_MAX_LENGTH)
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return candidate
+    return success_url()
+
+
+# The longest value of each Connect option passed on to Smartcar (a brand name, a VIN).
+CONNECT_OPTION_MAX_LENGTHS = {"make": 50, "single_select_vin": 17}
+
+
+def check_connect_option(name: str, value: str | None) -> str | None:
+    """A Connect option (``make``, ``single_select_vin``) as given, or ``None`` when empty; one that is too long
+    or not plain text raises ``InvalidConnectRequest``. The one rule, applied by ``start_connect`` and by the
+    API's serializer: an option is refused, never truncated."""
+    if value and not is_plain_text(value, CONNECT_OPTION_MAX_LENGTHS[name]):
         raise InvalidConnectRequest(f"The {name} parameter is invalid.")
     return value or None
 
@@ -66,8 +90,8 @@ def start_connect(
     ``InvalidConnectRequest``. The user's live states are bounded by ``MAX_CONNECT_STATES_PER_USER``: the
     oldest ones beyond it are dropped, so repeated clicks cannot fill the table.
     """
-    make = _check_option("make", make, 50)
-    single_select_vin = _check_option("single_select_vin", single_select_vin, 17)
+    make = check_connect_option("make", make)
+    single_select_vin = check_connect_option("single_select_vin", single_select_vin)
     if next_url and not is_plain_text(next_url, NEXT_URL_MAX_LENGTH):
         next_url = ""
     state = secrets.token_urlsafe(32)

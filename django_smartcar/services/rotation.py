@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import client, signals
+from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import USABLE_STATUSES, SmartcarAccount
@@ -138,12 +138,12 @@ def alert_if_expiring(account: SmartcarAccount, error: Exception) -> None:
 
 
 def retry_delay(retries: int, retry_after: int | None = None) -> float:
-    """Seconds before retry number ``retries + 1``: Smartcar's Retry-After, else doubling backoff with jitter.
+    """Seconds before retry number ``retries + 1``: Smartcar's Retry-After, else the client's doubling backoff
+    with jitter (``client.transport.backoff_delay``) from ``RETRY_BACKOFF``, uncapped.
 
     The first retries come quickly on purpose: if Smartcar rotated the token but the answer was lost, the old
     refresh token only keeps working for one minute.
     """
     if retry_after is not None:
         return float(retry_after)
-    ceiling = float(smartcar_settings.RETRY_BACKOFF) * 2**retries
-    return ceiling / 2 + random.random() * ceiling / 2
+    return backoff_delay(retries, float(smartcar_settings.RETRY_BACKOFF))

@@ -13,33 +13,29 @@ whoever next takes the lock (a page, a task, the recovery beat) that the stored 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import random
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import requests
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.utils import timezone
 from urllib3.exceptions import NewConnectionError
 
 from .. import client, signals
 from ..client.redaction import redact_text
+from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
-from ..db import select_for_update
+from ..crypto import EncryptionKeyError, reencrypt
+from ..db import process_lock, select_for_update
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import USABLE_STATUSES, SmartcarAccount
 from .clients import get_auth_client
-
-try:
-    import fcntl
-except ImportError:  # Windows: refreshes on SQLite are then serialized per process only
-    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -126,84 +122,18 @@ def _refresh(account: SmartcarAccount, *, needed: Callable[[SmartcarAccount], bo
     return locked
 
 
-# Striped: the number of locks stays fixed however many accounts there are.
-LOCK_STRIPES = 64
-_thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 # First key of PostgreSQL's two-key advisory locks: "django_smartcar token exchange" (any fixed int4 would do).
 ADVISORY_LOCK_NAMESPACE = 0x5C7A0E
-INT4_MAX = 2**31 - 1
 
 
-@contextmanager
-def account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Iterator[bool]:
+def account_lock(db: str, account_pk: int, *, blocking: bool = True) -> AbstractContextManager[bool]:
     """Serialize token exchanges of one account across threads and processes; yields whether it is held.
 
     The lock belongs to the process, not to a transaction, so that the in-flight marker can be committed
     while it is held, and it dies with the process: a worker or web process killed mid-exchange frees the
-    account at once. PostgreSQL: a session advisory lock. SQLite: an ``flock`` on a file beside the database.
-    With ``blocking=False`` the block runs at once, with False, when another live process holds the lock.
+    account at once (``db.process_lock``: an advisory lock on PostgreSQL, a lock file on SQLite).
     """
-    connection = connections[db]
-    if connection.vendor == "postgresql":
-        with _postgresql_advisory_lock(db, account_pk, blocking=blocking) as held:
-            yield held
-        return
-    if connection.vendor == "sqlite":
-        with _sqlite_account_lock(db, account_pk, blocking=blocking) as held:
-            yield held
-        return
-    # Other databases: the row lock of one transaction around the whole exchange (the marker is then only
-    # committed with the outcome, so recovery from a killed process relies on the rotation task's retry).
-    with transaction.atomic(using=db, durable=True):
-        rows = SmartcarAccount.objects.using(db).filter(pk=account_pk)
-        rows = rows.select_for_update() if blocking else rows.select_for_update(skip_locked=True)
-        yield rows.exists()
-
-
-@contextmanager
-def _postgresql_advisory_lock(db: str, account_pk: int, *, blocking: bool) -> Iterator[bool]:
-    key = (ADVISORY_LOCK_NAMESPACE, account_pk % INT4_MAX)
-    with connections[db].cursor() as cursor:
-        if blocking:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
-            held = True
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-            held = bool(cursor.fetchone()[0])
-    try:
-        yield held
-    finally:
-        if held:
-            with connections[db].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-
-
-@contextmanager
-def _sqlite_account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Iterator[bool]:
-    stripe = account_pk % LOCK_STRIPES
-    name = str(connections[db].settings_dict["NAME"])
-    if fcntl is None or name == ":memory:" or name.startswith("file:"):
-        # No lock files (Windows, or an in-memory database, which only one process can see anyway).
-        lock = _thread_locks[stripe]
-        held = lock.acquire(blocking=blocking)
-        try:
-            yield held
-        finally:
-            if held:
-                lock.release()
-        return
-    lock_dir = Path(f"{name}.smartcar-locks")
-    lock_dir.mkdir(exist_ok=True)
-    with open(lock_dir / f"{stripe}.lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return process_lock(db, SmartcarAccount, account_pk, namespace=ADVISORY_LOCK_NAMESPACE, blocking=blocking)
 
 
 def _exchange_if_needed(
@@ -309,8 +239,7 @@ def _retry_pause(exc: client.SmartcarException, attempt: int) -> float | None:
     Retry-After), or None when repeating cannot help."""
     if not is_transient(exc):
         return None
-    ceiling = min(EXCHANGE_RETRY_FIRST_PAUSE * 2**attempt, EXCHANGE_RETRY_MAX_PAUSE)
-    backoff = ceiling / 2 + random.random() * ceiling / 2
+    backoff = backoff_delay(attempt, EXCHANGE_RETRY_FIRST_PAUSE, EXCHANGE_RETRY_MAX_PAUSE)
     return max(backoff, float(exc.retry_after or 0))
 
 
@@ -426,3 +355,40 @@ def _copy_token_fields(source: SmartcarAccount, target: SmartcarAccount) -> None
         return
     for field in (*TOKEN_FIELDS, "token_exchange_started_at"):
         setattr(target, field, getattr(source, field))
+
+
+# --- Re-encryption with the newest key ------------------------------------------------------------------------
+
+REENCRYPT_BATCH_SIZE = 500
+
+
+@dataclass
+class ReencryptionResult:
+    """How many accounts' tokens were (or, in a dry run, would be) re-encrypted, and the accounts that failed."""
+
+    done: int = 0
+    failed: list[int] = dataclasses.field(default_factory=list)
+
+
+def reencrypt_all_tokens(*, dry_run: bool = False) -> ReencryptionResult:
+    """Re-encrypt every stored token with the newest key in ``ENCRYPTION_KEYS`` (``dry_run``: only check that
+    each decrypts). An account that no configured key decrypts is listed in ``failed`` and the rest go on."""
+    result = ReencryptionResult()
+    ids = SmartcarAccount.objects.exclude(refresh_token_encrypted="").values_list("pk", flat=True)
+    for pk in ids.iterator(chunk_size=REENCRYPT_BATCH_SIZE):
+        # One short transaction per account: a token refresh racing with this one waits on the row lock
+        # instead of having its new tokens overwritten with re-encrypted old ones.
+        with transaction.atomic():
+            account = select_for_update(SmartcarAccount.objects.filter(pk=pk)).get()
+            try:
+                access = reencrypt(account.access_token_encrypted) if account.access_token_encrypted else ""
+                refresh = reencrypt(account.refresh_token_encrypted)
+            except EncryptionKeyError:
+                result.failed.append(pk)
+                continue
+            if not dry_run:
+                account.access_token_encrypted = access
+                account.refresh_token_encrypted = refresh
+                account.save(update_fields=["access_token_encrypted", "refresh_token_encrypted"])
+            result.done += 1
+    return result

@@ -17,7 +17,7 @@ from django.utils import timezone
 from .. import client, signals
 from ..conf import smartcar_settings
 from ..db import select_for_update
-from ..exceptions import VehicleDisconnected
+from ..exceptions import AccountUnavailable, VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from ..text import is_storable
 from . import queueing, subscriptions
@@ -415,7 +415,7 @@ class DataPoint:
 
 @dataclass
 class RefreshResult:
-    """What one refresh did: the groups that changed, the paths that failed, what the car cannot give.
+    """What one refresh did: the groups read, those that changed, the paths that failed, what the car cannot give.
 
     ``errors`` (path -> exception) holds real failures only: a data point Smartcar says the vehicle is not
     capable of is no failure; its group is in ``not_capable`` and is not asked for again for a while.
@@ -424,6 +424,17 @@ class RefreshResult:
     updated: list[str] = field(default_factory=list)
     errors: dict[str, client.SmartcarException] = field(default_factory=dict)
     not_capable: list[str] = field(default_factory=list)
+    # Every group Smartcar answered with data, newer than what was stored or not.
+    read: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the refresh failed: something failed and nothing at all could be read.
+
+        Data that was read but was not newer than what is stored is no failure. The one rule that the admin, the
+        API, ``smartcar_sync`` and the demo apply.
+        """
+        return bool(self.errors) and not self.read
 
     def failures(self) -> list[tuple[str, str]]:
         """``(data point, short reason)`` for each failed path, e.g. ``("fuel", "rate limited")``."""
@@ -525,13 +536,28 @@ def refreshable_vehicle_ids(now: datetime | None = None) -> Iterator[int]:
     yield from queryset.iterator(chunk_size=int(smartcar_settings.FANOUT_CHUNK_SIZE))
 
 
+def ensure_connected(vehicle: Vehicle) -> None:
+    """Raise ``VehicleDisconnected`` for a disconnected vehicle: every call Smartcar would refuse is billed.
+    Checked before a refresh and before a command."""
+    if not vehicle.is_connected:
+        raise VehicleDisconnected(vehicle)
+
+
+def ensure_refreshable(vehicle: Vehicle) -> None:
+    """The one eligibility rule for reading a vehicle's data, now or queued: ``VehicleDisconnected`` for a
+    disconnected vehicle, ``AccountUnavailable`` when its account needs reconnecting. Checked before any billed
+    request is sent."""
+    ensure_connected(vehicle)
+    if not vehicle.account.is_usable:
+        raise AccountUnavailable(vehicle.account)
+
+
 def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
     """Fetch every data point the vehicle permits in ONE batch request, and store what is newer.
 
-    A disconnected vehicle is refused here (``VehicleDisconnected``), before any billed request is sent.
+    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent.
     """
-    if not vehicle.is_connected:
-        raise VehicleDisconnected(vehicle)
+    ensure_refreshable(vehicle)
     result = RefreshResult()
     paths = refreshable_paths(vehicle)
     if not paths:
@@ -548,6 +574,7 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
                 result.errors[path] = exc
             continue
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
+        result.read.append(data_point_name(path))
     result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
     if result.not_capable:
         logger.info(
@@ -569,13 +596,26 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
 def queue_refresh(vehicle: Vehicle) -> None:
     """Queue a background refresh of ``vehicle``; ``NotQueued`` if the broker cannot take it.
 
-    A disconnected vehicle is refused at once (``VehicleDisconnected``) rather than silently skipped by the task.
+    A vehicle ``ensure_refreshable`` refuses is refused at once, as a refresh now would be, rather than silently
+    skipped by the task.
     """
     from .. import tasks  # tasks imports the services: imported here, when first needed
 
-    if not vehicle.is_connected:
-        raise VehicleDisconnected(vehicle)
+    ensure_refreshable(vehicle)
     queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="refresh")
+
+
+def refresh_queued_vehicle(vehicle_id: int) -> RefreshResult | None:
+    """What a worker does with a queued refresh: ``None`` (nothing sent) for a vehicle deleted, or refused by
+    ``ensure_refreshable`` since it was queued; otherwise ``refresh_vehicle_data``."""
+    vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id).first()
+    if vehicle is None:
+        return None
+    try:
+        ensure_refreshable(vehicle)
+    except (VehicleDisconnected, AccountUnavailable):
+        return None
+    return refresh_vehicle_data(vehicle)
 
 
 def apply_vehicle_data(

@@ -38,7 +38,7 @@ from ..models import Vehicle, WebhookEvent
 from ..text import is_storable, storable
 from . import queueing
 from .tokens import mark_reauth_required
-from .vehicles import DataPoint, apply_vehicle_data
+from .vehicles import DATA_GROUPS_BY_NAME, DataPoint, apply_vehicle_data
 
 logger = logging.getLogger(__name__)
 
@@ -435,18 +435,18 @@ def _distance_km(body: dict[str, Any]) -> float:
     return value * MILES_IN_KM if str(body.get("unit", "km")).lower() in ("mi", "miles") else value
 
 
-# v4 signal codes -> (the v2 path whose data group they fill, body in that path's shape).
+# v4 signal codes -> (the data group they fill, named as in DATA_GROUPS; body in that group's v2 shape).
 SIGNALS = {
-    "odometer-traveleddistance": ("/odometer", lambda body: {"distance": _distance_km(body)}),
+    "odometer-traveleddistance": ("odometer", lambda body: {"distance": _distance_km(body)}),
     "location-preciselocation": (
-        "/location",
+        "location",
         lambda body: {"latitude": float(body["latitude"]), "longitude": float(body["longitude"])},
     ),
     # Passed as sent: apply_vehicle_data refuses what is not a boolean / a short string.
-    "closure-islocked": ("/security", lambda body: {"isLocked": body["value"]}),
-    "tractionbattery-stateofcharge": ("/battery", lambda body: {"percentRemaining": _percent(body)}),
-    "charge-detailedchargingstatus": ("/charge", lambda body: {"state": body["value"]}),
-    "internalcombustionengine-fuellevel": ("/fuel", lambda body: {"percentRemaining": _percent(body)}),
+    "closure-islocked": ("security", lambda body: {"isLocked": body["value"]}),
+    "tractionbattery-stateofcharge": ("battery", lambda body: {"percentRemaining": _percent(body)}),
+    "charge-detailedchargingstatus": ("charge", lambda body: {"state": body["value"]}),
+    "internalcombustionengine-fuellevel": ("fuel", lambda body: {"percentRemaining": _percent(body)}),
 }
 
 
@@ -457,7 +457,8 @@ def _signal_point(signal: Any, received_at: datetime) -> DataPoint | None:
         or not isinstance(signal.get("body"), dict)
     ):
         return None  # signals this app does not store
-    path, convert = SIGNALS[signal["code"]]
+    group, convert = SIGNALS[signal["code"]]
+    path = DATA_GROUPS_BY_NAME[group].path
     meta = signal.get("meta") if isinstance(signal.get("meta"), dict) else {}
     age = parse_datetime(meta.get("oemUpdatedAt") or meta.get("retrievedAt"))
     return DataPoint(path, convert(signal["body"]), age or received_at)

@@ -108,9 +108,12 @@ def refresh_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"{vehicle}: could not refresh its data. {exc}")
         return _back_to(vehicle)
     # What the car cannot give (a fuel car's battery) is no failure: the service remembers it and asks no more.
+    if result.failed:
+        messages.error(request, f"{vehicle}: could not read {result.describe_failures()}.")
+        return _back_to(vehicle)
     if result.updated:
         messages.success(request, f"{vehicle}: refreshed {', '.join(result.updated)}.")
-    elif not result.errors:
+    else:
         messages.info(request, f"{vehicle}: the car has nothing newer to report.")
     if result.errors:
         messages.warning(request, f"{vehicle}: could not read {result.describe_failures()}.")

@@ -136,6 +136,30 @@ def test_the_services_refuse_a_disconnected_vehicle_for_tasks_and_admin(disconne
     assert smartcar_requests == []
 
 
+@pytest.mark.parametrize("path", ["refresh/", "refresh/?async=1"])
+def test_a_refresh_now_or_queued_is_refused_alike_when_the_account_needs_reconnecting(
+    account, browser, smartcar_requests, queued, path
+):
+    vehicle = account.vehicles.first()
+    account.status = account.Status.REAUTH_REQUIRED
+    account.save(update_fields=["status"])
+
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/{path}")
+
+    assert response.status_code == 409, response.content
+    assert response.json()["type"] == "REAUTHENTICATE" and "reconnect_url" in response.json()
+    assert smartcar_requests == [] and queued == []
+
+
+def test_a_queued_refresh_sends_nothing_once_the_vehicle_is_refused(account, smartcar_requests):
+    vehicle = account.vehicles.first()
+    account.status = account.Status.REAUTH_REQUIRED
+    account.save(update_fields=["status"])
+
+    assert tasks.refresh_vehicle_data(vehicle.pk) == []
+    assert smartcar_requests == []
+
+
 def test_admin_actions_refuse_a_disconnected_vehicle(disconnected, django_user_model, smartcar_requests):
     staff = django_user_model.objects.create_user("staff", "staff@example.com", "pw", is_staff=True)
     staff.user_permissions.add(

@@ -222,3 +222,13 @@ def _encrypted(value: str) -> str:
     from django_smartcar import crypto
 
     return crypto.encrypt(value)
+
+
+def test_a_refresh_task_retries_a_transient_failure_until_the_data_is_read(account, celery_eager):
+    from django_smartcar.tasks import refresh_vehicle_data
+
+    vehicle = account.vehicles.order_by("pk").first()
+    # More 502s than the client's own attempts: the task itself must retry (the same policy as rotation's).
+    faults.inject("server_errors", statuses=[502], remaining=4)
+
+    assert "odometer" in refresh_vehicle_data.delay(vehicle.pk).get()

@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 except (client.SmartcarException, DjangoSmartcarError) as exc:
                     tally.fail(f"vehicle {vehicle.pk}", str(exc))
                     continue
-                if result.errors and not result.updated:
+                if result.failed:
                     tally.fail(f"vehicle {vehicle.pk}", f"could not read {result.describe_failures()}")
                 else:
                     if result.errors:
