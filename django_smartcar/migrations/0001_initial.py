@@ -5,9 +5,11 @@
 # percents, has nothing to convert in a new database).
 #
 # No ``replaces``: the squash keeps the name ``0001_initial``, so a database that applied all eight old
-# migrations already has it recorded and needs nothing (Django ignores the old names still recorded). A
-# database that stopped part-way (0002-0007 not all applied) must first be migrated to the end with the
-# pre-release code it was installed from (README, "Upgrade notes").
+# migrations already has it recorded and needs nothing (Django ignores the old names still recorded). (A
+# replacing migration may not carry the name of one it replaces, and under a new name with ``replaces`` a
+# database that stopped part-way would be left with no usable migration at all.) A
+# database that stopped part-way must first be migrated to the end with the pre-release code it was installed
+# from (README, "Upgrade notes"); the database check E015 (checks.py) stops ``migrate`` on one until then.
 
 import django.db.models.deletion
 import django.utils.timezone

@@ -3,6 +3,7 @@ database that applied the eight pre-release migrations from a clone is already u
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from io import StringIO
 from pathlib import Path
@@ -75,30 +76,72 @@ def test_a_new_database_is_created_by_the_one_initial_migration(tmp_path):
     }
 
 
-def test_a_database_migrated_before_the_squash_has_the_same_schema_and_nothing_to_apply(tmp_path):
-    new, old = tmp_path / "new.sqlite3", tmp_path / "old.sqlite3"
-    for database in (new, old):
-        assert_succeeds(run_django(f"sqlite:///{database}", "migrate", "--noinput"))
-    # The old database: the app's tables as the eight pre-release migrations made them, and their records.
-    with sqlite3.connect(old) as database:
+def pre_release_database(path: Path, stopped_after: str = PRE_RELEASE_MIGRATIONS[-1]) -> str:
+    """A SQLite database as a clone's ``migrate`` left it before the squash, up to ``stopped_after``: Django's
+    own tables migrated, the app's tables and migration records as the pre-release migrations made them."""
+    url = f"sqlite:///{path}"
+    assert_succeeds(run_django(url, "migrate", "--noinput"))
+    applied = PRE_RELEASE_MIGRATIONS[: PRE_RELEASE_MIGRATIONS.index(stopped_after) + 1]
+    schema = PRE_RELEASE_SCHEMA.read_text()
+    if "0006_vehicle_percents_and_last_command" not in applied:
+        schema = re.sub(r', "last_command_id" [^,]*DEFERRABLE INITIALLY DEFERRED', "", schema)
+        schema = "\n".join(line for line in schema.splitlines() if "vehicle_last_command_id" not in line)
+    if "0008_vehicle_not_capable" not in applied:
+        schema = re.sub(
+            r', "not_capable" text NOT NULL CHECK \(\(JSON_VALID\("not_capable"\)[^)]*\)\)', "", schema
+        )
+    assert applied == PRE_RELEASE_MIGRATIONS or schema != PRE_RELEASE_SCHEMA.read_text()
+    with sqlite3.connect(path) as database:
         for (table,) in database.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'django_smartcar_%'"
         ).fetchall():
             database.execute(f'DROP TABLE "{table}"')
-        database.executescript(PRE_RELEASE_SCHEMA.read_text())
+        database.executescript(schema)
         database.execute("DELETE FROM django_migrations WHERE app = 'django_smartcar'")
         database.executemany(
             "INSERT INTO django_migrations (app, name, applied) VALUES ('django_smartcar', ?, '2026-11-30')",
-            [(name,) for name in PRE_RELEASE_MIGRATIONS],
+            [(name,) for name in applied],
         )
+    return url
+
+
+def test_a_database_migrated_before_the_squash_has_the_same_schema_and_nothing_to_apply(tmp_path):
+    new = tmp_path / "new.sqlite3"
+    assert_succeeds(run_django(f"sqlite:///{new}", "migrate", "--noinput"))
+    old = tmp_path / "old.sqlite3"
+    old_url = pre_release_database(old)
 
     assert app_schema(old) == app_schema(new)
-    migrated = run_django(f"sqlite:///{old}", "migrate", "--noinput")
+    migrated = run_django(old_url, "migrate", "--noinput")
     assert_succeeds(migrated)
     assert "No migrations to apply." in migrated.stdout
-    plan = run_django(f"sqlite:///{old}", "showmigrations", "django_smartcar")
+    plan = run_django(old_url, "showmigrations", "django_smartcar")
     assert_succeeds(plan)
     assert plan.stdout.split() == ["django_smartcar", "[X]", "0001_initial"]
     assert_succeeds(
         run_django(f"sqlite:///{old}", "check", "--database", "default", "--fail-level", "WARNING")
     )
+
+
+@pytest.mark.parametrize(
+    ("stopped_after", "unapplied"),
+    [
+        (
+            "0005_tokens_exchange_started_at",
+            "0006_vehicle_percents_and_last_command, 0008_vehicle_not_capable",
+        ),
+        ("0006_vehicle_percents_and_last_command", "0007_vehicle_percents_data, 0008_vehicle_not_capable"),
+    ],
+)
+def test_a_database_that_stopped_part_way_before_the_squash_is_refused_with_what_to_do(
+    tmp_path, stopped_after, unapplied
+):
+    # Without the check, migrate would find 0001_initial applied, say nothing to apply, and the site would fail
+    # on the missing columns at its first request.
+    old = pre_release_database(tmp_path / "old.sqlite3", stopped_after)
+    for command in (["migrate", "--noinput"], ["check", "--database", "default"]):
+        refused = run_django(old, *command)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert "django_smartcar.E015" in refused.stderr
+        assert f"({unapplied} not applied)" in refused.stderr
+        assert "manage.py migrate django_smartcar 0008" in refused.stderr
