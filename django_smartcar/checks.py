@@ -468,7 +468,8 @@ def _check_pre_release_migrations_in(alias: str) -> list:
         # Only a database with nothing recorded after the squash can be a pre-release one.
         if "0001_initial" not in applied or not applied <= {"0001_initial", *PRE_RELEASE_MIGRATIONS}:
             return []
-        with connection.cursor() as cursor:
+        # Django reads a PostgreSQL table's columns with a query on the table: bounded, as for E008.
+        with _time_limited(alias), connection.cursor() as cursor:
             tables = set(connection.introspection.table_names(cursor))
             missing = []
             for name, (table, column) in PRE_RELEASE_MIGRATIONS.items():
@@ -479,7 +480,7 @@ def _check_pre_release_migrations_in(alias: str) -> list:
                     if column not in columns:
                         missing.append(name)
     except DatabaseError:
-        return []  # an unreachable database: W002 says so
+        return []  # an unreachable or locked database: E008's check says so (W002)
     # 0007 leaves no trace in the schema: a database with 0006 recorded but not 0007 still stores fractions.
     if "0006_vehicle_percents_and_last_command" in applied and "0007_vehicle_percents_data" not in applied:
         missing.append("0007_vehicle_percents_data")
