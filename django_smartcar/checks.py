@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
@@ -434,6 +435,67 @@ def _all_decrypt(ciphertexts: tuple[str, ...]) -> bool:
 
 # kombu's visibility timeouts when ``broker_transport_options`` leaves it out.
 DEFAULT_VISIBILITY_TIMEOUTS = {"redis": 3600, "rediss": 3600, "sentinel": 3600, "sqs": 1800}
+
+
+# The pre-release migrations squashed into 0001_initial (README, "Upgrade notes"), and what each of them added
+# that a database which stopped before it lacks (0007 converted stored fractions to percents and added nothing).
+PRE_RELEASE_MIGRATIONS: dict[str, tuple[str, str | None]] = {
+    "0002_rotation_queued_at": ("django_smartcar_smartcaraccount", "rotation_queued_at"),
+    "0003_webhook_event": ("django_smartcar_webhookevent", None),
+    "0004_command_retry_after": ("django_smartcar_vehiclecommand", "retry_after"),
+    "0005_tokens_exchange_started_at": ("django_smartcar_smartcaraccount", "token_exchange_started_at"),
+    "0006_vehicle_percents_and_last_command": ("django_smartcar_vehicle", "last_command_id"),
+    "0007_vehicle_percents_data": ("django_smartcar_vehicle", None),
+    "0008_vehicle_not_capable": ("django_smartcar_vehicle", "not_capable"),
+}
+
+
+@register(Tags.database)
+def check_pre_release_migrations(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """A database migrated from a pre-release clone that stopped part-way has ``0001_initial`` recorded, so the
+    squashed migration would never run and the missing columns would fail at the first request: say so before
+    ``migrate`` (which runs this check) reports nothing to apply."""
+    return [error for alias in databases or () for error in _check_pre_release_migrations_in(alias)]
+
+
+def _check_pre_release_migrations_in(alias: str) -> list:
+    connection = connections[alias]
+    try:
+        recorder = MigrationRecorder(connection)
+        if not recorder.has_table():
+            return []
+        applied = set(recorder.migration_qs.filter(app="django_smartcar").values_list("name", flat=True))
+        # Only a database with nothing recorded after the squash can be a pre-release one.
+        if "0001_initial" not in applied or not applied <= {"0001_initial", *PRE_RELEASE_MIGRATIONS}:
+            return []
+        # Django reads a PostgreSQL table's columns with a query on the table: bounded, as for E008.
+        with _time_limited(alias), connection.cursor() as cursor:
+            tables = set(connection.introspection.table_names(cursor))
+            missing = []
+            for name, (table, column) in PRE_RELEASE_MIGRATIONS.items():
+                if table not in tables:
+                    missing.append(name)
+                elif column is not None:
+                    columns = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+                    if column not in columns:
+                        missing.append(name)
+    except DatabaseError:
+        return []  # an unreachable or locked database: E008's check says so (W002)
+    # 0007 leaves no trace in the schema: a database with 0006 recorded but not 0007 still stores fractions.
+    if "0006_vehicle_percents_and_last_command" in applied and "0007_vehicle_percents_data" not in applied:
+        missing.append("0007_vehicle_percents_data")
+    if not missing:
+        return []
+    return [
+        Error(
+            f"Database {alias!r} stopped part-way through django-smartcar's pre-release migrations "
+            f"({', '.join(sorted(missing))} not applied); the first release's single 0001_initial cannot "
+            "finish them.",
+            hint="With the django-smartcar code this database was migrated with, run manage.py migrate "
+            'django_smartcar 0008, then upgrade (README, "Upgrade notes").',
+            id="django_smartcar.E015",
+        )
+    ]
 
 
 @register()

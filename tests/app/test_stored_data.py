@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from django_smartcar.api.serializers import VehicleSerializer
@@ -94,59 +92,6 @@ def test_the_admin_shows_percentages_as_percents(account, admin_client):
     assert "77.2 %" in changelist and "80 %" in changelist
     assert "77.2 %" in detail and "80 %" in detail and "57 %" in detail
     assert "0.772" not in changelist + detail
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_turns_stored_fractions_into_percents_and_back(django_user_model):
-    executor = MigrationExecutor(connection)
-    before, after = (
-        [("django_smartcar", "0005_tokens_exchange_started_at")],
-        [("django_smartcar", "0007_vehicle_percents_data")],
-    )
-    executor.migrate(before)
-    try:
-        apps = executor.loader.project_state(before).apps
-        owner = apps.get_model("auth", "User").objects.create(username="owner")
-        account = apps.get_model("django_smartcar", "SmartcarAccount").objects.create(
-            owner_id=owner.pk,
-            smartcar_user_id="u1",
-            access_expires_at=timezone.now(),
-            refresh_expires_at=timezone.now(),
-        )
-        old_vehicle = apps.get_model("django_smartcar", "Vehicle")
-        old_vehicle.objects.create(
-            account=account,
-            smartcar_id="a",
-            fuel_percent_remaining=0.772,
-            battery_percent_remaining=None,
-            oil_life_remaining=0.57,
-        )
-        old_vehicle.objects.create(account=account, smartcar_id="b", battery_percent_remaining=1.0)
-        command_model = apps.get_model("django_smartcar", "VehicleCommand")
-        first = old_vehicle.objects.get(smartcar_id="a")
-        command_model.objects.create(vehicle=first, action="unlock", requested_at=timezone.now())
-        latest = command_model.objects.create(
-            vehicle=first, action="lock", requested_at=timezone.now() + timedelta(seconds=1)
-        )
-
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        apps = executor.loader.project_state(after).apps
-        migrated = {v.smartcar_id: v for v in apps.get_model("django_smartcar", "Vehicle").objects.all()}
-        assert migrated["a"].fuel_percent_remaining == 77.2 and migrated["a"].oil_life_remaining == 57.0
-        assert migrated["a"].battery_percent_remaining is None
-        assert migrated["b"].battery_percent_remaining == 100.0
-        assert migrated["a"].last_command_id == latest.pk and migrated["b"].last_command_id is None
-
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)
-        apps = executor.loader.project_state(before).apps
-        reverted = {v.smartcar_id: v for v in apps.get_model("django_smartcar", "Vehicle").objects.all()}
-        assert reverted["a"].fuel_percent_remaining == 0.772 and reverted["a"].oil_life_remaining == 0.57
-        assert reverted["b"].battery_percent_remaining == 1.0
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 # --- Item 2: a command never rewrites data read from the car ---------------------------------------------------
