@@ -16,7 +16,7 @@ from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import InvalidConnectRequest, InvalidConnectState
 from ..models import ConnectState, SmartcarAccount, Vehicle
-from ..text import is_plain_text
+from ..text import column_length, is_plain_text
 from . import subscriptions, tokens, vehicles
 from .clients import get_auth_client, get_transport, get_vehicle_client
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 # The longest ``next`` URL kept (the column's size).
-NEXT_URL_MAX_LENGTH = ConnectState._meta.get_field("next_url").max_length
+NEXT_URL_MAX_LENGTH = column_length(ConnectState, "next_url")
 
 
 def success_url() -> str:

@@ -35,7 +35,7 @@ from ..client.results import parse_datetime
 from ..conf import management_tokens, smartcar_settings
 from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
-from ..text import is_storable, storable
+from ..text import column_length, is_storable, storable
 from . import queueing
 from .tokens import mark_reauth_required
 from .vehicles import DataPoint, apply_vehicle_data
@@ -45,10 +45,10 @@ logger = logging.getLogger(__name__)
 # Headers kept with an event: enough to audit a delivery, nothing a proxy might add that carries credentials.
 KEPT_HEADERS = ("Content-Type", "Content-Length", "SC-Signature", "User-Agent")
 MILES_IN_KM = 1.609344
-EVENT_ID_MAX_LENGTH = WebhookEvent._meta.get_field("event_id").max_length
-EVENT_TYPE_MAX_LENGTH = WebhookEvent._meta.get_field("event_type").max_length
+EVENT_ID_MAX_LENGTH = column_length(WebhookEvent, "event_id")
+EVENT_TYPE_MAX_LENGTH = column_length(WebhookEvent, "event_type")
 LAST_ERROR_MAX_LENGTH = 2000
-VEHICLE_ID_MAX_LENGTH = Vehicle._meta.get_field("smartcar_id").max_length
+VEHICLE_ID_MAX_LENGTH = column_length(Vehicle, "smartcar_id")
 
 
 class WebhookRejected(Exception):
