@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
+from django.db.models import Field
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
@@ -337,7 +338,9 @@ def _check_tokens_decrypt_in(alias: str) -> list:
     except (crypto.EncryptionKeyError, ImproperlyConfigured):
         return []  # no usable key at all: E002 / E003 / E010 already say so
     meta = SmartcarAccount._meta
-    columns = [meta.pk.column] + [meta.get_field(name).column for name in _TOKEN_CHECK_FIELDS]
+    wanted = [meta.pk, *(meta.get_field(name) for name in _TOKEN_CHECK_FIELDS)]
+    # All concrete columns; the test narrows the types (a relation or a field without a column has none).
+    columns = [field.column for field in wanted if isinstance(field, Field) and field.column]
     try:
         with _time_limited(alias):
             if not _table_has_columns(alias, meta.db_table, columns):

@@ -242,8 +242,9 @@ def exception_from_body(status_code: int, body: Any, headers: Mapping[str, str])
     retry_after = parse_retry_after(headers.get("retry-after"))
     if not isinstance(body, Mapping):
         cls = exception_class_for(status_code, None, None)
-        description = f"HTTP {status_code} with an unexpected body"
-        return cls(description, status_code=status_code, request_id=request_id)
+        return cls(
+            f"HTTP {status_code} with an unexpected body", status_code=status_code, request_id=request_id
+        )
 
     error = body.get("error")
     if isinstance(error, str) and not body.get("type"):

@@ -70,7 +70,7 @@ class RetryPolicy:
             return None
         if error.retry_after is not None:
             return float(error.retry_after) if error.retry_after <= self.max_retry_after else None
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + self.jitter() * ceiling / 2
 
 

@@ -88,8 +88,9 @@ class BatchResult(Mapping[str, dict[str, Any]]):
                 raise InvalidResponseException(
                     "A batch response item has no 'path'", request_id=meta.request_id
                 )
+            raw_code: Any = answer.get("code")  # whatever Smartcar sent: int() refuses what is not a number
             try:
-                code = int(answer.get("code"))
+                code = int(raw_code)
             except (TypeError, ValueError) as exc:
                 raise InvalidResponseException(
                     f"The batch item for {answer['path']!r} has no numeric 'code'",

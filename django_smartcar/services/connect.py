@@ -174,7 +174,7 @@ def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
 
 
 def _lock_or_create_account(
-    user, smartcar_user_id: str, mode: str, access: dict
+    user, smartcar_user_id: str, mode: str, access: client.Access
 ) -> tuple[SmartcarAccount, bool]:
     """The account row for this Smartcar user, locked, and whether it was created now. Call inside a transaction.
 

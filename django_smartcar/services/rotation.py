@@ -145,5 +145,5 @@ def retry_delay(retries: int, retry_after: int | None = None) -> float:
     """
     if retry_after is not None:
         return float(retry_after)
-    ceiling = float(smartcar_settings.RETRY_BACKOFF) * 2**retries
+    ceiling = float(smartcar_settings.RETRY_BACKOFF) * 2.0**retries
     return ceiling / 2 + random.random() * ceiling / 2

@@ -39,7 +39,9 @@ from .clients import get_auth_client
 try:
     import fcntl
 except ImportError:  # Windows: refreshes on SQLite are then serialized per process only
-    fcntl = None
+    HAVE_FCNTL = False
+else:
+    HAVE_FCNTL = True
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,8 @@ def rotate_tokens(account: SmartcarAccount, *, force: bool = False) -> bool:
 def refresh_expiring(account: SmartcarAccount, now: datetime | None = None) -> bool:
     """Whether the refresh token is inside the rotation window."""
     now = now or timezone.now()
-    return account.refresh_expires_at <= now + smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
+    window: timedelta = smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
+    return account.refresh_expires_at <= now + window
 
 
 def store_tokens(account: SmartcarAccount, access: Mapping[str, Any]) -> None:
@@ -182,7 +185,7 @@ def _postgresql_advisory_lock(db: str, account_pk: int, *, blocking: bool) -> It
 def _sqlite_account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Iterator[bool]:
     stripe = account_pk % LOCK_STRIPES
     name = str(connections[db].settings_dict["NAME"])
-    if fcntl is None or name == ":memory:" or name.startswith("file:"):
+    if not HAVE_FCNTL or name == ":memory:" or name.startswith("file:"):
         # No lock files (Windows, or an in-memory database, which only one process can see anyway).
         lock = _thread_locks[stripe]
         held = lock.acquire(blocking=blocking)
@@ -216,22 +219,22 @@ def _exchange_if_needed(
     at once, whatever ``needed`` says, while Smartcar still accepts it.
     """
     _ensure_usable(locked)
-    interrupted = locked.token_exchange_started_at is not None
-    if not interrupted and not needed(locked):
+    started_at = locked.token_exchange_started_at
+    if started_at is None and not needed(locked):
         return None
-    if interrupted:
+    if started_at is not None:
         logger.warning(
             "Resuming the token exchange of Smartcar account %s interrupted since %s",
             locked.pk,
-            locked.token_exchange_started_at.isoformat(),
+            started_at.isoformat(),
         )
     else:
         # Committed before the request: whoever finds it after this process died knows to resume at once.
-        locked.token_exchange_started_at = timezone.now()
+        started_at = locked.token_exchange_started_at = timezone.now()
         locked.save(update_fields=["token_exchange_started_at"])
     presented = locked.refresh_token
     try:
-        access = exchange_with_retries(presented, first_attempt_at=locked.token_exchange_started_at)
+        access = exchange_with_retries(presented, first_attempt_at=started_at)
     except client.InvalidGrantException as exc:
         locked.token_exchange_started_at = None
         mark_reauth_required(locked, exc.description or str(exc))
@@ -309,7 +312,7 @@ def _retry_pause(exc: client.SmartcarException, attempt: int) -> float | None:
     Retry-After), or None when repeating cannot help."""
     if not is_transient(exc):
         return None
-    ceiling = min(EXCHANGE_RETRY_FIRST_PAUSE * 2**attempt, EXCHANGE_RETRY_MAX_PAUSE)
+    ceiling = min(EXCHANGE_RETRY_FIRST_PAUSE * 2.0**attempt, EXCHANGE_RETRY_MAX_PAUSE)
     backoff = ceiling / 2 + random.random() * ceiling / 2
     return max(backoff, float(exc.retry_after or 0))
 

@@ -458,6 +458,7 @@ def _signal_point(signal: Any, received_at: datetime) -> DataPoint | None:
     ):
         return None  # signals this app does not store
     path, convert = SIGNALS[signal["code"]]
-    meta = signal.get("meta") if isinstance(signal.get("meta"), dict) else {}
+    raw_meta = signal.get("meta")
+    meta = raw_meta if isinstance(raw_meta, dict) else {}
     age = parse_datetime(meta.get("oemUpdatedAt") or meta.get("retrievedAt"))
     return DataPoint(path, convert(signal["body"]), age or received_at)
