@@ -221,11 +221,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
     return max(0, int(seconds + 0.999))
 
 
-def _optional_str(value: Any) -> str | None:
+def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _resolution(value: Any) -> dict[str, str | None] | None:
+def _resolution(value: object) -> dict[str, str | None] | None:
     if isinstance(value, str) and value:
         return {"type": value, "url": None}
     if isinstance(value, Mapping):
@@ -233,7 +233,7 @@ def _resolution(value: Any) -> dict[str, str | None] | None:
     return None
 
 
-def exception_from_body(status_code: int, body: Any, headers: Mapping[str, str]) -> SmartcarException:
+def exception_from_body(status_code: int, body: object, headers: Mapping[str, str]) -> SmartcarException:
     """Build the exception for an error whose body is already decoded (a response or a batch item).
 
     ``headers`` must look keys up case-insensitively (requests' headers do; see ``exception_from_response``).
