@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Model, Prefetch, Q, QuerySet
+from django.db.models.options import Options
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -69,7 +71,7 @@ class CommandPermissionMixin(_AdminBase):
         return super().changelist_view(request, extra_context)
 
 
-def confirmation_question(question: str, opts, count: int) -> str:
+def confirmation_question(question: str, opts: Options[Any], count: int) -> str:
     """``question`` ("Refresh the data of") completed as English: "... this vehicle?" or "... these 5 vehicles?"."""
     if count == 1:
         return f"{question} this {opts.verbose_name}?"
@@ -292,7 +294,7 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     ]
 
     @admin.display(description="Owner", ordering="account__owner")
-    def owner(self, vehicle: Vehicle):
+    def owner(self, vehicle: Vehicle) -> AbstractBaseUser:
         return vehicle.account.owner
 
     @admin.display(description="Battery", ordering="battery_percent_remaining")
@@ -337,7 +339,7 @@ class VehicleCommandAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any, TypeAlias
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .brands import display_make
+
+# A user of the site's user model (settings.AUTH_USER_MODEL), which a reusable app cannot name to the type
+# checker: django-stubs resolves the foreign keys to the model of the settings it loads.
+SiteUser: TypeAlias = Any
 
 # How many makes a connection's name lists before "and N more".
 NAMED_MAKES = 3
@@ -134,7 +139,7 @@ class VehicleQuerySet(models.QuerySet):
     def connected(self) -> VehicleQuerySet:
         return self.filter(is_connected=True)
 
-    def owned_by(self, user) -> VehicleQuerySet:
+    def owned_by(self, user: SiteUser) -> VehicleQuerySet:
         return self.filter(account__owner=user)
 
 

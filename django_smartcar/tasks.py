@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -41,7 +41,7 @@ def rotate_expiring_tokens() -> int:
     reject_on_worker_lost=True,
     ignore_result=True,
 )
-def rotate_account_tokens(self, account_id: int) -> str:
+def rotate_account_tokens(self: Task[..., str], account_id: int) -> str:
     """Rotate one account's tokens; transient Smartcar failures are retried with backoff and jitter."""
     try:
         return rotation.rotate_account(account_id).outcome
@@ -60,7 +60,7 @@ def resume_interrupted_token_exchanges() -> int:
 
 
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
-def refresh_vehicle_data(self, vehicle_id: int) -> list[str]:
+def refresh_vehicle_data(self: Task[..., list[str]], vehicle_id: int) -> list[str]:
     """Fetch a vehicle's data (one batch request) and store what is newer."""
     vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id, is_connected=True).first()
     if vehicle is None or not vehicle.account.is_usable:

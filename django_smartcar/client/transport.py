@@ -82,7 +82,7 @@ class ApiResponse:
     """A successful answer: status, headers (case-insensitive) and the decoded JSON object."""
 
     status_code: int
-    headers: CaseInsensitiveDict
+    headers: CaseInsensitiveDict[str]
     body: dict[str, Any]
 
 
@@ -175,7 +175,7 @@ class Transport:
         self,
         method: str,
         url: str,
-        headers: CaseInsensitiveDict,
+        headers: CaseInsensitiveDict[str],
         params: Mapping[str, Any] | None,
         json: Any,
         data: Mapping[str, Any] | None,

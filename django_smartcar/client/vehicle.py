@@ -122,7 +122,7 @@ class BatchResult(Mapping[str, dict[str, Any]]):
         codes = ", ".join(f"{path!r}: {item['code']}" for path, item in self._items.items())
         return f"BatchResult({{{codes}}})"
 
-    def _item_headers(self, item: dict[str, Any]) -> CaseInsensitiveDict:
+    def _item_headers(self, item: dict[str, Any]) -> CaseInsensitiveDict[str]:
         headers = CaseInsensitiveDict(item["headers"])
         # Items carry no request id of their own; the batch request's one is the useful reference.
         if "sc-request-id" not in headers and self.meta.request_id:

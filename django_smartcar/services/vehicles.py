@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import client, signals
@@ -150,7 +151,7 @@ def mark_disconnected(vehicle: Vehicle) -> None:
     _on_commit_send(signals.vehicle_disconnected, vehicle, vehicle.account)
 
 
-def _on_commit_send(signal, vehicle: Vehicle, account: SmartcarAccount) -> None:
+def _on_commit_send(signal: Signal, vehicle: Vehicle, account: SmartcarAccount) -> None:
     transaction.on_commit(lambda: signal.send(sender=Vehicle, vehicle=vehicle, account=account))
 
 
