@@ -256,7 +256,7 @@ class MakeFilter(admin.SimpleListFilter):
         makes = model_admin.get_queryset(request).exclude(make="").values_list("make", flat=True).distinct()
         return sorted(((make, display_make(make)) for make in makes), key=lambda choice: choice[1].casefold())
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
         return queryset.filter(make=self.value()) if self.value() else queryset
 
 

@@ -135,7 +135,7 @@ class SmartcarAccount(models.Model):
 USABLE_STATUSES = (SmartcarAccount.Status.ACTIVE, SmartcarAccount.Status.REFRESH_FAILING)
 
 
-class VehicleQuerySet(models.QuerySet):
+class VehicleQuerySet(models.QuerySet["Vehicle"]):
     def connected(self) -> VehicleQuerySet:
         return self.filter(is_connected=True)
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from .. import client
 from ..conf import smartcar_settings
 
-_transports: dict[tuple, client.Transport] = {}
+_transports: dict[tuple[client.Origins, float], client.Transport] = {}
 _transports_lock = threading.Lock()
 
 

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -436,7 +436,7 @@ def _distance_km(body: dict[str, Any]) -> float:
 
 
 # v4 signal codes -> (the v2 path whose data group they fill, body in that path's shape).
-SIGNALS = {
+SIGNALS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "odometer-traveleddistance": ("/odometer", lambda body: {"distance": _distance_km(body)}),
     "location-preciselocation": (
         "/location",
