@@ -158,7 +158,8 @@ class SmartcarAPIMixin(_MixinBase):
         project_classes = [cls for cls in defaults if cls is not AllowAny]
         return [IsAuthenticated(), *(permission() for permission in project_classes)]
 
-    def get_authenticate_header(self, request: Request) -> str:
+    # None is DRF's own answer when no class has a challenge, although its stubs type the method as returning str.
+    def get_authenticate_header(self, request: Request) -> str | None:  # type: ignore[override]
         # DRF asks only the FIRST authentication class for a challenge, so a site listing SessionAuthentication
         # (which has none) before Token or Basic authentication answers anonymous clients 403. The first class
         # that has a challenge makes it a 401 with WWW-Authenticate; 403 stays when none has.
@@ -166,8 +167,7 @@ class SmartcarAPIMixin(_MixinBase):
             header = authenticator.authenticate_header(request)
             if header:
                 return header
-        # DRF's own answer when the first class has no challenge (its stubs type the method as returning str).
-        return None  # type: ignore[return-value]
+        return None
 
     @method_decorator(transaction.non_atomic_requests)
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
