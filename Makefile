@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@echo "make demo   - run the example project on http://$(HOST):$(PORT) with the simulator"
-	@echo "make test   - lint and run the whole test suite (browser tests included; installs Chromium if missing)"
+	@echo "make test   - lint (ruff, mypy) and run the whole test suite (browser tests included; installs Chromium if missing)"
 	@echo "make format - apply ruff's formatting and safe fixes"
 	@echo "make bench  - run the benchmarks (PostgreSQL and Redis on 127.0.0.1) and write benchmarks/results.md"
 
@@ -42,6 +42,7 @@ demo: $(VENV)/.installed-demo
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: lint $(CHROMIUM)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -68,4 +69,4 @@ bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache

@@ -8,12 +8,15 @@ row's outcome without stopping at the first failure.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
+from django.db.models.options import Options
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -25,6 +28,8 @@ from .services import commands, tokens, vehicles, webhooks
 from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
+
+_M = TypeVar("_M", bound=Model)
 
 # Vehicle fields holding a percent (0-100), and the admin display showing each as "77.2 %".
 PERCENT_DISPLAYS = {
@@ -41,17 +46,32 @@ def format_percent(value: float | None) -> str | None:
     return f"{value:.1f}".removesuffix(".0") + " %"
 
 
-class CommandPermissionMixin:
+# For the type checker the mixin is the ModelAdmin it is mixed into; at run time a plain mixin.
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    _AdminBase = admin.ModelAdmin[Any]
+
+    class _ConnectedCount(TypedDict):
+        _connected_vehicles: int
+
+else:
+    _AdminBase = object
+
+
+class CommandPermissionMixin(_AdminBase):
     def has_send_vehicle_commands_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(COMMAND_PERMISSION)
 
     # Actions may refresh tokens, which commit in their own transaction: ATOMIC_REQUESTS would forbid it.
     @transaction.non_atomic_requests
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         return super().changelist_view(request, extra_context)
 
 
-def confirmation_question(question: str, opts, count: int) -> str:
+def confirmation_question(question: str, opts: Options[Any], count: int) -> str:
     """``question`` ("Refresh the data of") completed as English: "... this vehicle?" or "... these 5 vehicles?"."""
     if count == 1:
         return f"{question} this {opts.verbose_name}?"
@@ -61,11 +81,11 @@ def confirmation_question(question: str, opts, count: int) -> str:
 def confirmed_action(
     description: str,
     verb: str,
-    run: Callable[[HttpRequest, object], str],
+    run: Callable[[HttpRequest, _M], str],
     permissions: tuple[str, ...] = ("send_vehicle_commands",),
     *,
     question: str,
-) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet], TemplateResponse | None]:
+) -> Callable[[admin.ModelAdmin[_M], HttpRequest, QuerySet[_M]], TemplateResponse | None]:
     """An admin action that first shows a confirmation page, then runs ``run`` on each selected row.
 
     ``question`` opens the confirmation sentence ("Refresh the data of" + "these 5 vehicles?"): a verb alone
@@ -75,7 +95,9 @@ def confirmed_action(
     answer.
     """
 
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
+    def action(
+        modeladmin: admin.ModelAdmin[_M], request: HttpRequest, queryset: QuerySet[_M]
+    ) -> TemplateResponse | None:
         if request.POST.get("confirm") != "yes":
             opts = modeladmin.model._meta
             objects = list(queryset)
@@ -200,11 +222,10 @@ class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
         ),
     ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SmartcarAccount]:
+        accounts: QuerySet[SmartcarAccount] = super().get_queryset(request)
         return (
-            super()
-            .get_queryset(request)
-            .annotate(_connected_vehicles=Count("vehicles", Q(vehicles__is_connected=True)))
+            accounts.annotate(_connected_vehicles=Count("vehicles", Q(vehicles__is_connected=True)))
             # display_name lists the makes of the connected cars.
             .prefetch_related(
                 Prefetch(
@@ -218,7 +239,7 @@ class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
         return account.display_name
 
     @admin.display(description="Vehicles", ordering="_connected_vehicles")
-    def connected_vehicles(self, account: SmartcarAccount) -> int:
+    def connected_vehicles(self, account: WithAnnotations[SmartcarAccount, _ConnectedCount]) -> int:
         return account._connected_vehicles
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -235,7 +256,7 @@ class MakeFilter(admin.SimpleListFilter):
         makes = model_admin.get_queryset(request).exclude(make="").values_list("make", flat=True).distinct()
         return sorted(((make, display_make(make)) for make in makes), key=lambda choice: choice[1].casefold())
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
         return queryset.filter(make=self.value()) if self.value() else queryset
 
 
@@ -277,7 +298,7 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     ]
 
     @admin.display(description="Owner", ordering="account__owner")
-    def owner(self, vehicle: Vehicle):
+    def owner(self, vehicle: Vehicle) -> AbstractBaseUser:
         return vehicle.account.owner
 
     @admin.display(description="Battery", ordering="battery_percent_remaining")
@@ -322,7 +343,7 @@ class VehicleCommandAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False
 
 

@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Field
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
@@ -27,14 +28,14 @@ _DOCS = "See the Settings section of django-smartcar's README."
 
 
 @register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     try:
         conf.user_settings()
     except ImproperlyConfigured as exc:
         return [
             Error(str(exc), hint='settings.SMARTCAR = {"CLIENT_ID": ..., ...}', id="django_smartcar.E010")
         ]
-    errors: list = _check_unknown_names()
+    errors: list[CheckMessage] = _check_unknown_names()
     type_errors, mistyped = _check_types()
     errors += type_errors
     # A setting of the wrong type cannot be checked further (reading it raises ImproperlyConfigured).
@@ -56,9 +57,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
 ORIGIN_SETTINGS = ("CONNECT_ORIGIN", "AUTH_ORIGIN", "API_ORIGIN", "MANAGEMENT_API_ORIGIN")
 
 
-def _check_unknown_names() -> list:
+def _check_unknown_names() -> list[CheckMessage]:
     """A misspelled key is otherwise ignored silently, and its setting quietly keeps its default."""
-    errors = []
+    errors: list[CheckMessage] = []
     for name, closest in conf.unknown_setting_names():
         errors.append(
             Error(
@@ -72,8 +73,9 @@ def _check_unknown_names() -> list:
     return errors
 
 
-def _check_types() -> tuple[list, set[str]]:
-    errors, mistyped = [], set()
+def _check_types() -> tuple[list[CheckMessage], set[str]]:
+    errors: list[CheckMessage] = []
+    mistyped: set[str] = set()
     for name in conf.DEFAULTS:
         problem = conf.type_problem(name, *conf.resolve(name))
         if problem:
@@ -89,10 +91,10 @@ def _check_types() -> tuple[list, set[str]]:
     return errors, mistyped
 
 
-def _check_origins() -> list:
+def _check_origins() -> list[CheckMessage]:
     """Smartcar's origins must be absolute http(s) URLs without credentials: ``user:pass@`` in one would be sent
     as Basic authentication in place of the app's own, and would end up in error messages."""
-    errors = []
+    errors: list[CheckMessage] = []
     for name in ORIGIN_SETTINGS:
         value = getattr(smartcar_settings, name)
         parts = urlsplit(value)
@@ -112,7 +114,7 @@ def _check_origins() -> list:
     return errors
 
 
-def _check_credentials() -> list:
+def _check_credentials() -> list[CheckMessage]:
     missing = [name for name in ("CLIENT_ID", "CLIENT_SECRET") if not getattr(smartcar_settings, name)]
     if not missing:
         return []
@@ -127,7 +129,7 @@ def _check_credentials() -> list:
     ]
 
 
-def _check_encryption_keys() -> list:
+def _check_encryption_keys() -> list[CheckMessage]:
     if not crypto.configured_keys():
         return [
             Error(
@@ -151,7 +153,7 @@ def _check_encryption_keys() -> list:
     return []
 
 
-def _check_scope() -> list:
+def _check_scope() -> list[CheckMessage]:
     scope = smartcar_settings.SCOPE
     if isinstance(scope, str) or not all(isinstance(item, str) for item in scope or []):
         return [
@@ -173,7 +175,7 @@ def _check_scope() -> list:
     return []
 
 
-def _check_redirect_uri() -> list:
+def _check_redirect_uri() -> list[CheckMessage]:
     uri = smartcar_settings.REDIRECT_URI
     if uri:
         if not str(uri).startswith(("https://", "http://")):
@@ -200,8 +202,8 @@ def _check_redirect_uri() -> list:
     return []
 
 
-def _check_mode() -> list:
-    errors: list = []
+def _check_mode() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     mode = smartcar_settings.MODE
     if mode not in MODES:
         errors.append(
@@ -244,7 +246,7 @@ def _is_page_of_this_site(value: Any) -> bool:
     return True
 
 
-def _check_login_url() -> list:
+def _check_login_url() -> list[CheckMessage]:
     """W007: the connect view sends signed-out users to settings.LOGIN_URL; Django's default,
     /accounts/login/, is a 404 on a site without that page."""
     login_url = settings.LOGIN_URL
@@ -261,7 +263,7 @@ def _check_login_url() -> list:
     ]
 
 
-def _check_success_url() -> list:
+def _check_success_url() -> list[CheckMessage]:
     """W008: after Connect (or a disconnect) without a ``next``, users land on CONNECT_SUCCESS_URL; a page that
     does not exist loses the success message."""
     value = smartcar_settings.CONNECT_SUCCESS_URL
@@ -290,7 +292,7 @@ PER_PROCESS_CACHES = (
 )
 
 
-def _check_throttle_cache() -> list:
+def _check_throttle_cache() -> list[CheckMessage]:
     alias = smartcar_settings.THROTTLE_CACHE
     configured = getattr(settings, "CACHES", {})
     if alias not in configured:
@@ -316,7 +318,9 @@ def _check_throttle_cache() -> list:
 
 
 @register(Tags.database)
-def check_stored_tokens_decrypt(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+def check_stored_tokens_decrypt(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
     """A removed key makes stored tokens unreadable; say so at deploy time, not at a user's request.
 
     Django runs database checks before ``migrate``: on a database whose tables or columns a pending migration
@@ -324,13 +328,13 @@ def check_stored_tokens_decrypt(app_configs: Any = None, databases: Any = None, 
     """
     if not databases:
         return []
-    errors: list = []
+    errors: list[CheckMessage] = []
     for alias in databases:
         errors += _check_tokens_decrypt_in(alias)
     return errors
 
 
-def _check_tokens_decrypt_in(alias: str) -> list:
+def _check_tokens_decrypt_in(alias: str) -> list[CheckMessage]:
     from .models import SmartcarAccount
 
     try:
@@ -338,7 +342,9 @@ def _check_tokens_decrypt_in(alias: str) -> list:
     except (crypto.EncryptionKeyError, ImproperlyConfigured):
         return []  # no usable key at all: E002 / E003 / E010 already say so
     meta = SmartcarAccount._meta
-    columns = [meta.pk.column] + [meta.get_field(name).column for name in _TOKEN_CHECK_FIELDS]
+    wanted = [meta.pk, *(meta.get_field(name) for name in _TOKEN_CHECK_FIELDS)]
+    # All concrete columns; the test narrows the types (a relation or a field without a column has none).
+    columns = [field.column for field in wanted if isinstance(field, Field) and field.column]
     try:
         with _time_limited(alias):
             if not _table_has_columns(alias, meta.db_table, columns):
@@ -499,7 +505,7 @@ def _check_pre_release_migrations_in(alias: str) -> list:
 
 
 @register()
-def check_broker_visibility_timeout(app_configs: Any = None, **kwargs: Any) -> list:
+def check_broker_visibility_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W005: Redis and SQS redeliver an unacknowledged task after the visibility timeout, and the rotation task
     is acknowledged late, after its retries' countdowns: a shorter timeout delivers it again while it waits."""
     try:
@@ -509,7 +515,7 @@ def check_broker_visibility_timeout(app_configs: Any = None, **kwargs: Any) -> l
     return visibility_timeout_warnings(current_app.conf)
 
 
-def visibility_timeout_warnings(conf: Any) -> list:
+def visibility_timeout_warnings(conf: Any) -> list[CheckMessage]:
     urls = conf.broker_url or ""
     url = str(urls[0] if isinstance(urls, list | tuple) and urls else urls)
     scheme = url.split("://", 1)[0].split("+", 1)[0].lower()

@@ -302,7 +302,10 @@ def type_problem(name: str, value: Any, source: str | None = None) -> str | None
         return None
     shown = "" if accepts.secret else f" {value!r}"
     is_bool = isinstance(value, bool) and bool not in accepts.types
-    if is_bool or not isinstance(value, accepts.types):
+    # A variable, not an isinstance() in the condition: the types are known at run time only, and mypy would
+    # narrow value to ``object``, which no minimum compares with.
+    fits = isinstance(value, accepts.types)
+    if is_bool or not fits:
         return f"{source} must be {accepts.describe()}, got{shown} ({type(value).__name__})."
     if accepts.minimum is not None and value < accepts.minimum:
         return f"{source} must be {accepts.describe()}, got{shown}."

@@ -15,7 +15,9 @@ from django.db.models import F, Model, QuerySet
 try:
     import fcntl
 except ImportError:  # Windows: process locks on SQLite are then held per process only
-    fcntl = None
+    HAVE_FCNTL = False
+else:
+    HAVE_FCNTL = True
 
 M = TypeVar("M", bound=Model)
 
@@ -91,7 +93,7 @@ def _postgresql_advisory_lock(db: str, namespace: int, pk: int, *, blocking: boo
 def _sqlite_file_lock(db: str, pk: int, *, blocking: bool = True) -> Iterator[bool]:
     stripe = pk % LOCK_STRIPES
     name = str(connections[db].settings_dict["NAME"])
-    if fcntl is None or name == ":memory:" or name.startswith("file:"):
+    if not HAVE_FCNTL or name == ":memory:" or name.startswith("file:"):
         # No lock files (Windows, or an in-memory database, which only one process can see anyway).
         lock = _thread_locks[stripe]
         held = lock.acquire(blocking=blocking)

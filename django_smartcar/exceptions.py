@@ -1,5 +1,12 @@
 """Errors raised by the app's services (Smartcar's own errors are ``django_smartcar.client`` exceptions)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import SmartcarAccount, Vehicle, VehicleCommand
+
 
 class DjangoSmartcarError(Exception):
     """Base class of the app's own errors."""
@@ -8,7 +15,7 @@ class DjangoSmartcarError(Exception):
 class AccountUnavailable(DjangoSmartcarError):
     """The account cannot be used until its owner reconnects (re-authentication needed or disconnected)."""
 
-    def __init__(self, account, message: str = "") -> None:
+    def __init__(self, account: SmartcarAccount, message: str = "") -> None:
         self.account = account
         super().__init__(
             message or f"Smartcar account {account.pk} is {account.status}: the owner must reconnect."
@@ -34,7 +41,7 @@ class MissingPermission(DjangoSmartcarError):
 class VehicleDisconnected(DjangoSmartcarError):
     """The vehicle is no longer connected: nothing is sent to Smartcar for it (each call would be billed)."""
 
-    def __init__(self, vehicle) -> None:
+    def __init__(self, vehicle: Vehicle) -> None:
         self.vehicle = vehicle
         super().__init__(f"Vehicle {vehicle.pk} is disconnected: its owner must connect it again.")
 
@@ -42,7 +49,7 @@ class VehicleDisconnected(DjangoSmartcarError):
 class NotQueued(DjangoSmartcarError):
     """The work could not be handed to Celery (the broker is unreachable); nothing will run it."""
 
-    def __init__(self, what: str, command=None) -> None:
+    def __init__(self, what: str, command: VehicleCommand | None = None) -> None:
         # The command row marked failed because of it, when the work was a command.
         self.command = command
         super().__init__(

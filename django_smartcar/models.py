@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any, TypeAlias
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .brands import display_make
+
+# A user of the site's user model (settings.AUTH_USER_MODEL), which a reusable app cannot name to the type
+# checker: django-stubs resolves the foreign keys to the model of the settings it loads.
+SiteUser: TypeAlias = Any
 
 # How many makes a connection's name lists before "and N more".
 NAMED_MAKES = 3
@@ -130,11 +135,11 @@ class SmartcarAccount(models.Model):
 USABLE_STATUSES = (SmartcarAccount.Status.ACTIVE, SmartcarAccount.Status.REFRESH_FAILING)
 
 
-class VehicleQuerySet(models.QuerySet):
+class VehicleQuerySet(models.QuerySet["Vehicle"]):
     def connected(self) -> VehicleQuerySet:
         return self.filter(is_connected=True)
 
-    def owned_by(self, user) -> VehicleQuerySet:
+    def owned_by(self, user: SiteUser) -> VehicleQuerySet:
         return self.filter(account__owner=user)
 
 

@@ -10,7 +10,7 @@ import logging
 from functools import partial
 from typing import Any, NoReturn
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 
 from . import client
@@ -48,7 +48,7 @@ def rotate_expiring_tokens() -> int:
     reject_on_worker_lost=True,
     ignore_result=True,
 )
-def rotate_account_tokens(self, account_id: int) -> str:
+def rotate_account_tokens(self: Task[..., str], account_id: int) -> str:
     """Rotate one account's tokens; transient Smartcar failures are retried with backoff and jitter."""
     try:
         return rotation.rotate_account(account_id).outcome
@@ -63,7 +63,7 @@ def resume_interrupted_token_exchanges() -> int:
 
 
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
-def refresh_vehicle_data(self, vehicle_id: int) -> list[str]:
+def refresh_vehicle_data(self: Task[..., list[str]], vehicle_id: int) -> list[str]:
     """Fetch a vehicle's data (one batch request) and store what is newer."""
     try:
         result = vehicles.refresh_queued_vehicle(vehicle_id)

@@ -7,6 +7,8 @@ text checks or cleans it here.
 
 from __future__ import annotations
 
+from django.db.models import CharField, Model
+
 
 def is_storable(text: str) -> bool:
     """Whether every supported database stores ``text`` as is: no NUL, no unpaired surrogate."""
@@ -30,3 +32,11 @@ def is_plain_text(text: str, max_length: int) -> bool:
 def storable(text: str) -> str:
     """``text`` with NUL and unpaired surrogates escaped, so that any database stores it (for error texts)."""
     return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def column_length(model: type[Model], field_name: str) -> int:
+    """How many characters ``model``'s ``field_name`` column holds (its ``max_length``), for checks before saving."""
+    field = model._meta.get_field(field_name)
+    if not isinstance(field, CharField) or field.max_length is None:
+        raise TypeError(f"{model.__name__}.{field_name} is not a text column with a max_length")
+    return field.max_length

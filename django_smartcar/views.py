@@ -36,7 +36,7 @@ def connections(request: HttpRequest) -> HttpResponse:
     """The signed-in user's Smartcar accounts and vehicles, with Connect and Disconnect links: the default
     landing page after Connect (CONNECT_SUCCESS_URL), so the callback's success message is always shown."""
     accounts = (
-        SmartcarAccount.objects.filter(owner=request.user)
+        SmartcarAccount.objects.filter(owner_id=request.user.pk)  # signed in: login_required
         .exclude(status=SmartcarAccount.Status.DISCONNECTED)
         .prefetch_related(
             Prefetch("vehicles", queryset=Vehicle.objects.connected().order_by("make", "model", "pk"))

@@ -21,8 +21,9 @@ class FiniteFloatField(serializers.FloatField):
     """A float shown as null when it is NaN or infinite: JSON has no such number, and DRF's strict renderer
     would answer 500. Data is validated before it is stored; this keeps rows stored before that readable."""
 
-    def to_representation(self, value: Any) -> float | None:
-        number = super().to_representation(value)
+    # DRF's stubs type FloatField's representation as str; DRF returns float(value), and this also None.
+    def to_representation(self, value: Any) -> float | None:  # type: ignore[override]
+        number = float(value)  # what FloatField.to_representation does
         return number if math.isfinite(number) else None
 
 
@@ -77,8 +78,9 @@ class DataGroupSerializer(serializers.Serializer):
         fields["age"] = serializers.DateTimeField(source=DATA_GROUPS_BY_NAME[self.group].age_field)
         return fields
 
-    def to_representation(self, vehicle: Vehicle) -> dict[str, Any] | None:
-        if getattr(vehicle, self.fields["age"].source) is None:
+    # A nested serializer may represent its object as null (DRF's stubs only allow a dict).
+    def to_representation(self, vehicle: Vehicle) -> dict[str, Any] | None:  # type: ignore[override]
+        if self.fields["age"].get_attribute(vehicle) is None:
             return None
         return super().to_representation(vehicle)
 
@@ -141,7 +143,8 @@ class SecuritySerializer(DataGroupSerializer):
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_details(self, vehicle: Vehicle) -> dict[str, Any] | None:
-        return finite_json(vehicle.lock_status)
+        details: dict[str, Any] | None = finite_json(vehicle.lock_status)
+        return details
 
 
 class EngineOilSerializer(DataGroupSerializer):
@@ -159,7 +162,8 @@ class TirePressureSerializer(DataGroupSerializer):
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_kpa(self, vehicle: Vehicle) -> dict[str, Any] | None:
-        return finite_json(vehicle.tire_pressure_kpa)
+        kpa: dict[str, Any] | None = finite_json(vehicle.tire_pressure_kpa)
+        return kpa
 
 
 class CommandErrorSerializer(serializers.Serializer):
@@ -169,7 +173,8 @@ class CommandErrorSerializer(serializers.Serializer):
     code = serializers.CharField(source="error_code", allow_blank=True)
     detail = serializers.CharField(source="error_message")
 
-    def to_representation(self, command: VehicleCommand) -> dict[str, Any] | None:
+    # Null when the command did not fail (DRF's stubs only allow a dict).
+    def to_representation(self, command: VehicleCommand) -> dict[str, Any] | None:  # type: ignore[override]
         return super().to_representation(command) if command.error_type else None
 
 
@@ -282,7 +287,10 @@ class RefreshResultSerializer(serializers.Serializer):
         + ", ".join(group.name for group in DATA_GROUPS)
         + ".",
     )
-    errors = RefreshErrorSerializer(many=True, help_text="Data points Smartcar could not give this time.")
+    # DRF's metaclass takes declared fields out of the class, so Serializer.errors is not shadowed at run time.
+    errors = RefreshErrorSerializer(  # type: ignore[assignment]
+        many=True, help_text="Data points Smartcar could not give this time."
+    )
     not_capable = serializers.ListField(
         child=serializers.CharField(),
         help_text="Groups Smartcar just said this vehicle cannot give: no failure, and no longer asked for.",

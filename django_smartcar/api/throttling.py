@@ -8,7 +8,8 @@ change the rate, or to ``None`` to turn this throttle off. The counts live in th
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import cast
 
 from django.core.cache import caches
 from rest_framework.settings import api_settings
@@ -18,16 +19,17 @@ from ..conf import smartcar_settings
 
 
 class SmartcarCommandThrottle(UserRateThrottle):
-    scope = "smartcar_commands"
+    scope: str = "smartcar_commands"
     default_rate = "10/minute"
+
+    def __init__(self) -> None:
+        # A per-process cache (LocMem, Django's default) would count each worker separately: N workers, N times
+        # the rate. DRF makes a throttle per request, so the alias is read at every request, like the rate.
+        self.cache = caches[smartcar_settings.THROTTLE_CACHE]
+        super().__init__()
 
     def get_rate(self) -> str | None:
         # Read at every request (not at import, as DRF's class attribute is), so settings changes apply.
-        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+        # The rates are DRF's "number/period" strings, or None for no limit.
+        rates = cast("Mapping[str, str | None]", api_settings.DEFAULT_THROTTLE_RATES or {})
         return rates.get(self.scope, self.default_rate)
-
-    @property
-    def cache(self) -> Any:
-        # A per-process cache (LocMem, Django's default) would count each worker separately: N workers, N times
-        # the rate. The alias is read at every request, like the rate.
-        return caches[smartcar_settings.THROTTLE_CACHE]

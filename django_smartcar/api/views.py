@@ -6,20 +6,24 @@ account is a 404, never a 403 that would confirm it exists.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.fields import BooleanField
-from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
+from rest_framework.pagination import BasePagination
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -49,6 +53,9 @@ from .serializers import (
 from .throttling import SmartcarCommandThrottle
 
 Action = VehicleCommand.Action
+
+_M = TypeVar("_M", bound=Model)
+_Row = TypeVar("_Row")  # what a queryset yields (DRF's stubs keep it generic through filter_queryset)
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -115,49 +122,60 @@ def wants_async(request: Request) -> bool:
         raise ValidationError({"async": exc.detail}) from None
 
 
-class SmartcarAPIMixin:
+# For the type checker the mixin is the APIView it is mixed into (so ``super()`` calls and DRF's attributes are
+# checked); at run time it stays a plain mixin ahead of DRF's classes in the MRO.
+if TYPE_CHECKING:
+    _MixinBase = APIView
+else:
+    _MixinBase = object
+
+
+class SmartcarAPIMixin(_MixinBase):
     """The policies every view of this API shares: authentication, pagination, transactions, errors."""
 
-    request: Request
+    pagination_class: type[BasePagination] | None
+
+    def __init__(self, **kwargs: Any) -> None:
+        # DRF makes a view instance per request, so these are read when the request comes (as the permission
+        # classes are), not frozen when this module was imported. Arguments given to as_view() or @action()
+        # still win: View.__init__ sets them afterwards.
+        # api_settings holds the imported classes; its stubs type the settings as written (dotted paths).
+        self.authentication_classes = cast(
+            "Sequence[type[BaseAuthentication]]", list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        )
+        # The project's parsers, with JSON parsing that answers 400 (not 500) to absurdly nested documents.
+        self.parser_classes = parser_classes()
+        self.pagination_class = (
+            cast("type[BasePagination] | None", api_settings.DEFAULT_PAGINATION_CLASS) or SmartcarPagination
+        )
+        super().__init__(**kwargs)
 
     def get_permissions(self) -> list[Any]:
         # Never anonymous, whatever the project's defaults; the project's permission classes still apply on top
         # (AllowAny, DRF's default, adds nothing to IsAuthenticated and would only make the schema say otherwise).
-        project_classes = [cls for cls in api_settings.DEFAULT_PERMISSION_CLASSES if cls is not AllowAny]
+        defaults = cast("Sequence[type[BasePermission]]", api_settings.DEFAULT_PERMISSION_CLASSES)
+        project_classes = [cls for cls in defaults if cls is not AllowAny]
         return [IsAuthenticated(), *(permission() for permission in project_classes)]
 
-    @property
-    def authentication_classes(self) -> list[type]:
-        # Read when the request comes (as the permission classes are), not frozen when this module was imported.
-        return list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
-
-    def get_authenticate_header(self, request: Request) -> str | None:
+    # None is DRF's own answer when no class has a challenge, although its stubs type the method as returning str.
+    def get_authenticate_header(self, request: Request) -> str | None:  # type: ignore[override]
         # DRF asks only the FIRST authentication class for a challenge, so a site listing SessionAuthentication
         # (which has none) before Token or Basic authentication answers anonymous clients 403. The first class
         # that has a challenge makes it a 401 with WWW-Authenticate; 403 stays when none has.
-        for authenticator in self.get_authenticators():  # type: ignore[attr-defined]
+        for authenticator in self.get_authenticators():
             header = authenticator.authenticate_header(request)
             if header:
                 return header
         return None
 
-    @property
-    def parser_classes(self) -> list[type]:
-        # The project's parsers, with JSON parsing that answers 400 (not 500) to absurdly nested documents.
-        return parser_classes()
-
-    @property
-    def pagination_class(self) -> type | None:
-        return api_settings.DEFAULT_PAGINATION_CLASS or SmartcarPagination
-
     @method_decorator(transaction.non_atomic_requests)
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Token refreshes commit in their own transaction (services.tokens refuses to run inside one), so these
         # views opt out of ATOMIC_REQUESTS.
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         if request.method not in SAFE_METHODS:
             # Actions such as lock/ take no body, so DRF would never parse it and a malformed one would still
             # lock the car. Parsing it here (once signed in and allowed) makes it a 400 (415 for a media type
@@ -169,17 +187,17 @@ class SmartcarAPIMixin:
             return failure_response(self.request, exc)
         if isinstance(exc, EncryptionKeyError):
             return unavailable_response(self.request, exc)
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
 
-class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet):
+class SmartcarViewSet(SmartcarAPIMixin, viewsets.GenericViewSet[_M]):
     """A viewset of the user's own objects, looked up by integer id."""
 
     # The one answer for any id that is not one of the user's objects, whether malformed, out of range, unused
     # or someone else's: a client cannot tell these apart, and does not need to.
     not_found_message = "Not found among your own objects."
 
-    def get_object(self) -> Any:
+    def get_object(self) -> _M:
         # An id no database column can hold is simply not found (SQLite would overflow: a 500).
         try:
             in_range = 0 < int(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) <= LARGEST_ID
@@ -228,7 +246,7 @@ def command_schema(summary: str) -> dict[str, Any]:
         responses={200: VehicleSerializer, **COMMON_ERRORS, **NOT_FOUND},
     ),
 )
-class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Your vehicles: their last known data (each group with the time the car reported it), and commands.
 
     Commands and refreshes wait for Smartcar's answer, or with ``?async=1`` are queued for a Celery worker.
@@ -247,7 +265,7 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             .order_by("pk")
         )
 
-    def filter_queryset(self, queryset: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
+    def filter_queryset(self, queryset: QuerySet[Vehicle, _Row]) -> QuerySet[Vehicle, _Row]:
         if self.action != "list":
             return queryset
         filters = self.filter_with(VehicleFilterSerializer)
@@ -369,19 +387,19 @@ class VehicleViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         responses={200: CommandSerializer, **COMMON_ERRORS, **NOT_FOUND},
     ),
 )
-class CommandViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class CommandViewSet(SmartcarViewSet[VehicleCommand], mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Commands sent to your vehicles, through this API or otherwise, each with its outcome."""
 
     serializer_class = CommandSerializer
 
     def get_queryset(self) -> QuerySet[VehicleCommand]:
-        if getattr(self, "swagger_fake_view", False):
+        user = self.request.user
+        # drf-spectacular inspecting the view has no user; IsAuthenticated lets nobody else in anonymously.
+        if getattr(self, "swagger_fake_view", False) or not user.is_authenticated:
             return VehicleCommand.objects.none()
-        return VehicleCommand.objects.filter(vehicle__account__owner=self.request.user).order_by(
-            "-requested_at", "-pk"
-        )
+        return VehicleCommand.objects.filter(vehicle__account__owner=user).order_by("-requested_at", "-pk")
 
-    def filter_queryset(self, queryset: QuerySet[VehicleCommand]) -> QuerySet[VehicleCommand]:
+    def filter_queryset(self, queryset: QuerySet[VehicleCommand, _Row]) -> QuerySet[VehicleCommand, _Row]:
         if self.action != "list":
             return queryset
         filters = self.filter_with(CommandFilterSerializer)
@@ -413,17 +431,22 @@ class CommandViewSet(SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     ),
 )
 class AccountViewSet(
-    SmartcarViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin
+    SmartcarViewSet[SmartcarAccount],
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
 ):
     """Your Smartcar accounts (one per Smartcar user you connected); deleting one disconnects it."""
 
     serializer_class = AccountSerializer
 
     def get_queryset(self) -> QuerySet[SmartcarAccount]:
-        if getattr(self, "swagger_fake_view", False):
+        user = self.request.user
+        # drf-spectacular inspecting the view has no user; IsAuthenticated lets nobody else in anonymously.
+        if getattr(self, "swagger_fake_view", False) or not user.is_authenticated:
             return SmartcarAccount.objects.none()
         return (
-            SmartcarAccount.objects.filter(owner=self.request.user)
+            SmartcarAccount.objects.filter(owner=user)
             .annotate(connected_vehicles=Count("vehicles", filter=Q(vehicles__is_connected=True)))
             .order_by("pk")
         )

@@ -221,11 +221,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
     return max(0, int(seconds + 0.999))
 
 
-def _optional_str(value: Any) -> str | None:
+def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _resolution(value: Any) -> dict[str, str | None] | None:
+def _resolution(value: object) -> dict[str, str | None] | None:
     if isinstance(value, str) and value:
         return {"type": value, "url": None}
     if isinstance(value, Mapping):
@@ -233,7 +233,7 @@ def _resolution(value: Any) -> dict[str, str | None] | None:
     return None
 
 
-def exception_from_body(status_code: int, body: Any, headers: Mapping[str, str]) -> SmartcarException:
+def exception_from_body(status_code: int, body: object, headers: Mapping[str, str]) -> SmartcarException:
     """Build the exception for an error whose body is already decoded (a response or a batch item).
 
     ``headers`` must look keys up case-insensitively (requests' headers do; see ``exception_from_response``).
@@ -242,8 +242,9 @@ def exception_from_body(status_code: int, body: Any, headers: Mapping[str, str])
     retry_after = parse_retry_after(headers.get("retry-after"))
     if not isinstance(body, Mapping):
         cls = exception_class_for(status_code, None, None)
-        description = f"HTTP {status_code} with an unexpected body"
-        return cls(description, status_code=status_code, request_id=request_id)
+        return cls(
+            f"HTTP {status_code} with an unexpected body", status_code=status_code, request_id=request_id
+        )
 
     error = body.get("error")
     if isinstance(error, str) and not body.get("type"):

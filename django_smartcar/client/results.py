@@ -23,7 +23,7 @@ ResultT = TypeVar("ResultT", bound="Result")
 SEED_KEYS = ("data", "age", "unit_system")
 
 
-def parse_datetime(value: Any) -> datetime | None:
+def parse_datetime(value: object) -> datetime | None:
     """An aware UTC datetime from an ISO 8601 string (``Z`` accepted, naive read as UTC), else None."""
     if isinstance(value, datetime):
         parsed = value
@@ -83,7 +83,7 @@ class Result(Mapping[str, Any]):
     BASE_FIELDS: ClassVar[tuple[str, ...]] = ("data", "meta")
 
     @classmethod
-    def from_body(cls: type[ResultT], body: Any, meta: Meta | None = None) -> ResultT:
+    def from_body(cls: type[ResultT], body: object, meta: Meta | None = None) -> ResultT:
         if not isinstance(body, Mapping):
             raise InvalidResponseException(
                 f"Expected a JSON object for {cls.__name__}, got {type(body).__name__}",
@@ -185,7 +185,7 @@ def _connections(items: Any) -> list[Connection]:
     return [Connection.from_body(item) for item in items]
 
 
-def _cursor(paging: Any) -> str | None:
+def _cursor(paging: object) -> str | None:
     return paging.get("cursor") if isinstance(paging, Mapping) else None
 
 
@@ -331,7 +331,7 @@ class Access(Mapping[str, Any]):
     refresh_expiration: datetime
 
     @classmethod
-    def from_token_response(cls, body: Any, now: datetime | None = None) -> Access:
+    def from_token_response(cls, body: object, now: datetime | None = None) -> Access:
         # Error messages here name fields only: the body holds live tokens.
         if not isinstance(body, Mapping):
             raise InvalidResponseException("The token endpoint did not answer with a JSON object")

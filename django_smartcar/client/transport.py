@@ -49,7 +49,7 @@ def backoff_delay(
     """Seconds before retry number ``retries + 1``: doubling from ``backoff`` (capped at ``max_backoff``), with
     "equal jitter" (half fixed, half random) so that many workers do not retry in step. The one backoff rule, of
     the client's retries and of the Celery tasks' alike."""
-    ceiling = backoff * 2**retries
+    ceiling = backoff * 2.0**retries  # a float power: int ** int is typed Any
     if max_backoff is not None:
         ceiling = min(max_backoff, ceiling)
     return ceiling / 2 + jitter() * ceiling / 2
@@ -96,7 +96,7 @@ class ApiResponse:
     """A successful answer: status, headers (case-insensitive) and the decoded JSON object."""
 
     status_code: int
-    headers: CaseInsensitiveDict
+    headers: CaseInsensitiveDict[str]
     body: dict[str, Any]
 
 
@@ -189,7 +189,7 @@ class Transport:
         self,
         method: str,
         url: str,
-        headers: CaseInsensitiveDict,
+        headers: CaseInsensitiveDict[str],
         params: Mapping[str, Any] | None,
         json: Any,
         data: Mapping[str, Any] | None,

@@ -88,8 +88,9 @@ class BatchResult(Mapping[str, dict[str, Any]]):
                 raise InvalidResponseException(
                     "A batch response item has no 'path'", request_id=meta.request_id
                 )
+            raw_code: Any = answer.get("code")  # whatever Smartcar sent: int() refuses what is not a number
             try:
-                code = int(answer.get("code"))
+                code = int(raw_code)
             except (TypeError, ValueError) as exc:
                 raise InvalidResponseException(
                     f"The batch item for {answer['path']!r} has no numeric 'code'",
@@ -121,7 +122,7 @@ class BatchResult(Mapping[str, dict[str, Any]]):
         codes = ", ".join(f"{path!r}: {item['code']}" for path, item in self._items.items())
         return f"BatchResult({{{codes}}})"
 
-    def _item_headers(self, item: dict[str, Any]) -> CaseInsensitiveDict:
+    def _item_headers(self, item: dict[str, Any]) -> CaseInsensitiveDict[str]:
         headers = CaseInsensitiveDict(item["headers"])
         # Items carry no request id of their own; the batch request's one is the useful reference.
         if "sc-request-id" not in headers and self.meta.request_id:

@@ -17,7 +17,7 @@ class Tally:
     stderr: OutputWrapper
     total: int | None = None
     every_seconds: float = 2.0
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
     failures: list[tuple[str, str]] = field(default_factory=list)
     _last_print: float = field(default_factory=time.monotonic)
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from .. import client
 from ..conf import smartcar_settings
 
-_transports: dict[tuple, client.Transport] = {}
+_transports: dict[tuple[client.Origins, float], client.Transport] = {}
 _transports_lock = threading.Lock()
 
 
@@ -40,8 +40,9 @@ def get_transport() -> client.Transport:
 
 def get_redirect_uri(request: HttpRequest | None = None) -> str:
     """The configured REDIRECT_URI, or the callback URL built from the request's host."""
-    if smartcar_settings.REDIRECT_URI:
-        return smartcar_settings.REDIRECT_URI
+    configured: str | None = smartcar_settings.REDIRECT_URI
+    if configured:
+        return configured
     path = reverse(smartcar_settings.REDIRECT_URL_NAME)
     if request is None:
         raise ValueError('SMARTCAR["REDIRECT_URI"] is not set and there is no request to build it from.')

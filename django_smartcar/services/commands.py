@@ -27,7 +27,7 @@ from ..exceptions import (
     NotQueued,
     VehicleDisconnected,
 )
-from ..models import Vehicle, VehicleCommand
+from ..models import SiteUser, Vehicle, VehicleCommand
 from . import queueing
 from .clients import get_vehicle_client
 from .tokens import get_access_token
@@ -120,12 +120,12 @@ def ensure_permitted(vehicle: Vehicle, action: str) -> None:
         raise MissingPermission(permission)
 
 
-def send_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
+def send_command(vehicle: Vehicle, action: str, *, user: SiteUser | None = None) -> VehicleCommand:
     """Send ``action`` to the car now and return its audit row; ``command.status`` tells whether it worked."""
     return execute_command(create_command(vehicle, action, user=user))
 
 
-def queue_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
+def queue_command(vehicle: Vehicle, action: str, *, user: SiteUser | None = None) -> VehicleCommand:
     """Create the pending audit row and queue its Celery task; the one way commands are sent in the background.
 
     Refusals (disconnected vehicle, missing permission) are raised before any row exists, so the caller hears
@@ -206,7 +206,7 @@ def fail_abandoned_commands(now: datetime | None = None) -> int:
     return failed
 
 
-def create_command(vehicle: Vehicle, action: str, *, user=None) -> VehicleCommand:
+def create_command(vehicle: Vehicle, action: str, *, user: SiteUser | None = None) -> VehicleCommand:
     """The pending audit row for a command about to be sent (now, or by a Celery task given its id)."""
     with transaction.atomic():
         command = VehicleCommand.objects.create(vehicle=vehicle, requested_by=user, action=Action(action))

@@ -17,8 +17,8 @@ from .. import client, signals
 from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import InvalidConnectRequest, InvalidConnectState
-from ..models import ConnectState, SmartcarAccount, Vehicle
-from ..text import is_plain_text
+from ..models import ConnectState, SiteUser, SmartcarAccount, Vehicle
+from ..text import column_length, is_plain_text
 from . import subscriptions, tokens, vehicles
 from .clients import get_auth_client, get_transport, get_vehicle_client
 
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 # The longest ``next`` URL kept (the column's size).
-NEXT_URL_MAX_LENGTH = ConnectState._meta.get_field("next_url").max_length
+NEXT_URL_MAX_LENGTH = column_length(ConnectState, "next_url")
 
 
 def success_url() -> str:
@@ -72,7 +72,7 @@ def check_connect_option(name: str, value: str | None) -> str | None:
 
 
 def start_connect(
-    user,
+    user: SiteUser,
     *,
     redirect_uri: str,
     session_key: str | None = None,
@@ -116,7 +116,7 @@ def start_connect(
     return url, state
 
 
-def _drop_states_beyond_limit(user, now: datetime) -> None:
+def _drop_states_beyond_limit(user: SiteUser, now: datetime) -> None:
     """Delete the user's oldest live (unused, unexpired) states beyond ``MAX_CONNECT_STATES_PER_USER``."""
     limit = smartcar_settings.MAX_CONNECT_STATES_PER_USER
     if limit is None:
@@ -140,7 +140,7 @@ def clear_expired_states(*, now: datetime | None = None, dry_run: bool = False) 
     return deleted
 
 
-def consume_state(state: str | None, *, user, session_key: str | None = None) -> ConnectState:
+def consume_state(state: str | None, *, user: SiteUser, session_key: str | None = None) -> ConnectState:
     """Check and use up a callback's ``state``; raise ``InvalidConnectState`` with a user-readable reason."""
     if not state or not is_plain_text(state, 200):
         raise InvalidConnectState("The Connect response carried no valid state. Please start again.")
@@ -165,7 +165,7 @@ def consume_state(state: str | None, *, user, session_key: str | None = None) ->
     return record
 
 
-def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
+def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> SmartcarAccount:
     """Exchange the code, create or update the user's account, and sync its vehicles.
 
     Everything Smartcar is asked comes first; the rows are written in one transaction only once all of it
@@ -198,7 +198,7 @@ def complete_connect(user, code: str, *, redirect_uri: str) -> SmartcarAccount:
 
 
 def _lock_or_create_account(
-    user, smartcar_user_id: str, mode: str, access: dict
+    user: SiteUser, smartcar_user_id: str, mode: str, access: client.Access
 ) -> tuple[SmartcarAccount, bool]:
     """The account row for this Smartcar user, locked, and whether it was created now. Call inside a transaction.
 

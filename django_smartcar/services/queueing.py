@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from ..exceptions import NotQueued
 
+if TYPE_CHECKING:
+    from ..models import VehicleCommand
+
 logger = logging.getLogger(__name__)
 
 
-def publish(send: Callable[[], object], *, what: str, on_failure: Callable[[], object] | None = None) -> None:
+def publish(
+    send: Callable[[], object], *, what: str, on_failure: Callable[[], VehicleCommand | None] | None = None
+) -> None:
     """Run ``send`` (e.g. ``task.delay``) once the caller's rows are committed; raise ``NotQueued`` if it fails.
 
     Outside a transaction the message is published now, so a dead broker is reported to the caller (the API
@@ -21,7 +27,7 @@ def publish(send: Callable[[], object], *, what: str, on_failure: Callable[[], o
     the row before), so a failure then can only be recorded and logged.
     """
 
-    failed: list[object] = []
+    failed: list[VehicleCommand | None] = []
 
     def attempt() -> None:
         if not send_now(send, what=what):

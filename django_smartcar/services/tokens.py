@@ -81,7 +81,8 @@ def rotate_tokens(account: SmartcarAccount, *, force: bool = False) -> bool:
 def refresh_expiring(account: SmartcarAccount, now: datetime | None = None) -> bool:
     """Whether the refresh token is inside the rotation window."""
     now = now or timezone.now()
-    return account.refresh_expires_at <= now + smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
+    window: timedelta = smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
+    return account.refresh_expires_at <= now + window
 
 
 def store_tokens(account: SmartcarAccount, access: Mapping[str, Any]) -> None:
@@ -146,22 +147,22 @@ def _exchange_if_needed(
     at once, whatever ``needed`` says, while Smartcar still accepts it.
     """
     _ensure_usable(locked)
-    interrupted = locked.token_exchange_started_at is not None
-    if not interrupted and not needed(locked):
+    started_at = locked.token_exchange_started_at
+    if started_at is None and not needed(locked):
         return None
-    if interrupted:
+    if started_at is not None:
         logger.warning(
             "Resuming the token exchange of Smartcar account %s interrupted since %s",
             locked.pk,
-            locked.token_exchange_started_at.isoformat(),
+            started_at.isoformat(),
         )
     else:
         # Committed before the request: whoever finds it after this process died knows to resume at once.
-        locked.token_exchange_started_at = timezone.now()
+        started_at = locked.token_exchange_started_at = timezone.now()
         locked.save(update_fields=["token_exchange_started_at"])
     presented = locked.refresh_token
     try:
-        access = exchange_with_retries(presented, first_attempt_at=locked.token_exchange_started_at)
+        access = exchange_with_retries(presented, first_attempt_at=started_at)
     except client.InvalidGrantException as exc:
         locked.token_exchange_started_at = None
         mark_reauth_required(locked, exc.description or str(exc))

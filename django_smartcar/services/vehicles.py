@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import client, signals
@@ -19,7 +20,7 @@ from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import AccountUnavailable, VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
-from ..text import is_storable
+from ..text import column_length, is_storable
 from . import queueing, subscriptions
 from .clients import get_transport, get_vehicle_client
 from .tokens import get_access_token
@@ -150,7 +151,7 @@ def mark_disconnected(vehicle: Vehicle) -> None:
     _on_commit_send(signals.vehicle_disconnected, vehicle, vehicle.account)
 
 
-def _on_commit_send(signal, vehicle: Vehicle, account: SmartcarAccount) -> None:
+def _on_commit_send(signal: Signal, vehicle: Vehicle, account: SmartcarAccount) -> None:
     transaction.on_commit(lambda: signal.send(sender=Vehicle, vehicle=vehicle, account=account))
 
 
@@ -350,7 +351,7 @@ def _json_object(value: Any) -> dict[str, Any]:
 
 MAX_DISTANCE_KM = 10_000_000.0  # an odometer (or a range) beyond 10 million km is a unit or encoding error
 FIELD_VALIDATORS: dict[str, Callable[[Any], Any]] = {
-    "vin": _text(Vehicle._meta.get_field("vin").max_length),
+    "vin": _text(column_length(Vehicle, "vin")),
     "odometer_km": _number(0, MAX_DISTANCE_KM),
     "latitude": _number(-90, 90),
     "longitude": _number(-180, 180),
@@ -359,7 +360,7 @@ FIELD_VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "fuel_amount_liters": _number(0, 100_000),
     "battery_percent_remaining": _number(0, 100),
     "battery_range_km": _number(0, MAX_DISTANCE_KM),
-    "charge_state": _text(Vehicle._meta.get_field("charge_state").max_length),
+    "charge_state": _text(column_length(Vehicle, "charge_state")),
     "is_plugged_in": _boolean,
     "is_locked": _boolean,
     "lock_status": _json_object,

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -35,7 +35,7 @@ from ..client.results import parse_datetime
 from ..conf import management_tokens, smartcar_settings
 from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
-from ..text import is_storable, storable
+from ..text import column_length, is_storable, storable
 from . import queueing
 from .tokens import mark_reauth_required
 from .vehicles import DATA_GROUPS_BY_NAME, DataPoint, apply_vehicle_data
@@ -45,10 +45,10 @@ logger = logging.getLogger(__name__)
 # Headers kept with an event: enough to audit a delivery, nothing a proxy might add that carries credentials.
 KEPT_HEADERS = ("Content-Type", "Content-Length", "SC-Signature", "User-Agent")
 MILES_IN_KM = 1.609344
-EVENT_ID_MAX_LENGTH = WebhookEvent._meta.get_field("event_id").max_length
-EVENT_TYPE_MAX_LENGTH = WebhookEvent._meta.get_field("event_type").max_length
+EVENT_ID_MAX_LENGTH = column_length(WebhookEvent, "event_id")
+EVENT_TYPE_MAX_LENGTH = column_length(WebhookEvent, "event_type")
 LAST_ERROR_MAX_LENGTH = 2000
-VEHICLE_ID_MAX_LENGTH = Vehicle._meta.get_field("smartcar_id").max_length
+VEHICLE_ID_MAX_LENGTH = column_length(Vehicle, "smartcar_id")
 
 
 class WebhookRejected(Exception):
@@ -436,7 +436,7 @@ def _distance_km(body: dict[str, Any]) -> float:
 
 
 # v4 signal codes -> (the data group they fill, named as in DATA_GROUPS; body in that group's v2 shape).
-SIGNALS = {
+SIGNALS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "odometer-traveleddistance": ("odometer", lambda body: {"distance": _distance_km(body)}),
     "location-preciselocation": (
         "location",
@@ -459,6 +459,7 @@ def _signal_point(signal: Any, received_at: datetime) -> DataPoint | None:
         return None  # signals this app does not store
     group, convert = SIGNALS[signal["code"]]
     path = DATA_GROUPS_BY_NAME[group].path
-    meta = signal.get("meta") if isinstance(signal.get("meta"), dict) else {}
+    raw_meta = signal.get("meta")
+    meta = raw_meta if isinstance(raw_meta, dict) else {}
     age = parse_datetime(meta.get("oemUpdatedAt") or meta.get("retrievedAt"))
     return DataPoint(path, convert(signal["body"]), age or received_at)

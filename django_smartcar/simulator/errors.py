@@ -117,7 +117,7 @@ def vehicle_not_found() -> ApiError:
     )
 
 
-def path_not_found(method: str, path: str) -> ApiError:
+def path_not_found(method: str | None, path: str) -> ApiError:
     return ApiError(
         404,
         "RESOURCE_NOT_FOUND",

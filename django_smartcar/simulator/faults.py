@@ -45,7 +45,7 @@ SUPPORTED_STATUSES = frozenset({500, 502, 503, 504})
 VEHICLE_KINDS = frozenset({FaultKind.ASLEEP})
 
 # Settings faults are not rows, so their draws are counted per process.
-_settings_draws: dict[str, itertools.count] = {}
+_settings_draws: dict[str, itertools.count[int]] = {}
 _settings_draws_lock = threading.Lock()
 
 

@@ -72,7 +72,7 @@ class ConnectPageParser(HTMLParser):
 
 def answer(
     form: Form, *, email: str, approve: bool, vehicle_ids: Sequence[str] | None, make: str | None
-) -> list:
+) -> list[tuple[str, str]]:
     """The fields to post back for one Connect page."""
     data = list(form.hidden)
     if form.step == "brand":

@@ -105,7 +105,9 @@ def exchange_refresh_token(application: Application, refresh_token: str) -> dict
             raise OAuthError("invalid_grant", "Invalid or unknown refresh token.")
         if stored.expires_at <= now:
             raise OAuthError("invalid_grant", "The refresh token has expired.")
-        if stored.rotated_at + REFRESH_TOKEN_GRACE <= now:
+        # Never None here: the update above stamped a first use.
+        first_used_at = stored.rotated_at or now
+        if first_used_at + REFRESH_TOKEN_GRACE <= now:
             raise OAuthError("invalid_grant", "The refresh token has already been used.")
         return issue_tokens(stored.grant)
 

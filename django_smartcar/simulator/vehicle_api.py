@@ -16,7 +16,7 @@ from django.db.models import F
 
 from . import errors
 from .models import SimulatedVehicle
-from .vehicle_state import LiveState, live_state, settle
+from .vehicle_state import LiveState, given, live_state, settle
 
 KM_PER_MILE = 1.609344
 PSI_PER_KPA = 0.1450377
@@ -86,10 +86,10 @@ def odometer(call: VehicleCall) -> dict[str, Any]:
 
 def fuel(call: VehicleCall) -> dict[str, Any]:
     require_fuel(call)
-    vehicle, level = call.vehicle, call.state.fuel_level
-    liters = level * vehicle.tank_capacity_liters
+    vehicle, level = call.vehicle, given(call.state.fuel_level, "fuel level")
+    liters = level * given(vehicle.tank_capacity_liters, "tank capacity")
     return {
-        "range": call.distance(liters * vehicle.efficiency_km_per_liter),
+        "range": call.distance(liters * given(vehicle.efficiency_km_per_liter, "efficiency")),
         "percentRemaining": round(level, 3),
         "amountRemaining": round(liters * GALLONS_PER_LITER if call.imperial else liters, 1),
     }
@@ -97,9 +97,10 @@ def fuel(call: VehicleCall) -> dict[str, Any]:
 
 def battery(call: VehicleCall) -> dict[str, Any]:
     require_electric(call)
-    vehicle, level = call.vehicle, call.state.battery_level
+    vehicle, level = call.vehicle, given(call.state.battery_level, "battery level")
+    capacity = given(vehicle.battery_capacity_kwh, "battery capacity")
     return {
-        "range": call.distance(level * vehicle.battery_capacity_kwh * vehicle.efficiency_km_per_kwh),
+        "range": call.distance(level * capacity * given(vehicle.efficiency_km_per_kwh, "efficiency")),
         "percentRemaining": round(level, 3),
     }
 

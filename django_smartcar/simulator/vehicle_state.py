@@ -39,6 +39,14 @@ def position(vehicle: SimulatedVehicle, odometer_km: float) -> tuple[float, floa
     return round(latitude, 6), round(longitude, 6)
 
 
+def given(value: float | None, what: str) -> float:
+    """A parameter of the vehicle's powertrain: seeding sets every battery one on an electric vehicle and every
+    fuel one on the others, so None here is a broken row (the columns are nullable for the other kind)."""
+    if value is None:
+        raise ValueError(f"This simulated vehicle has no {what}.")
+    return value
+
+
 def live_state(vehicle: SimulatedVehicle, at: datetime) -> LiveState:
     hours = max((at - vehicle.state_at).total_seconds(), 0.0) / 3600
     odometer = vehicle.odometer_km
@@ -49,31 +57,34 @@ def live_state(vehicle: SimulatedVehicle, at: datetime) -> LiveState:
     if vehicle.speed_kmh > 0:
         distance = vehicle.speed_kmh * hours
         if vehicle.is_electric:
-            range_km = battery * vehicle.battery_capacity_kwh * vehicle.efficiency_km_per_kwh
+            level = given(battery, "battery level")
+            capacity = given(vehicle.battery_capacity_kwh, "battery capacity")
+            efficiency = given(vehicle.efficiency_km_per_kwh, "efficiency")
+            range_km = level * capacity * efficiency
             distance = min(distance, range_km)
-            battery = max(
-                battery - distance / (vehicle.battery_capacity_kwh * vehicle.efficiency_km_per_kwh), 0.0
-            )
+            battery = max(level - distance / (capacity * efficiency), 0.0)
         else:
-            range_km = fuel * vehicle.tank_capacity_liters * vehicle.efficiency_km_per_liter
+            level = given(fuel, "fuel level")
+            capacity = given(vehicle.tank_capacity_liters, "tank capacity")
+            efficiency = given(vehicle.efficiency_km_per_liter, "efficiency")
+            range_km = level * capacity * efficiency
             distance = min(distance, range_km)
-            fuel = max(
-                fuel - distance / (vehicle.tank_capacity_liters * vehicle.efficiency_km_per_liter), 0.0
-            )
+            fuel = max(level - distance / (capacity * efficiency), 0.0)
         odometer += distance
 
     if vehicle.is_electric:
+        level = given(battery, "battery level")
         charging = vehicle.is_plugged_in and vehicle.is_charging and vehicle.speed_kmh == 0
-        if charging and battery < vehicle.charge_limit:
-            battery = min(
-                battery + vehicle.charge_rate_kw * hours / vehicle.battery_capacity_kwh, vehicle.charge_limit
-            )
-        if vehicle.is_plugged_in and battery >= vehicle.charge_limit:
+        if charging and level < (limit := given(vehicle.charge_limit, "charge limit")):
+            rate = given(vehicle.charge_rate_kw, "charge rate")
+            level = min(level + rate * hours / given(vehicle.battery_capacity_kwh, "battery capacity"), limit)
+        if vehicle.is_plugged_in and level >= given(vehicle.charge_limit, "charge limit"):
             charging_state = "FULLY_CHARGED"
         elif charging:
             charging_state = "CHARGING"
         else:
             charging_state = "NOT_CHARGING"
+        battery = level
 
     latitude, longitude = position(vehicle, odometer)
     return LiveState(

@@ -27,7 +27,7 @@ from . import clock
 from .models import Application, SimulatedVehicle, Webhook
 from .permissions import ALL_SCOPES
 from .vehicle_api import batch, iso
-from .vehicle_state import live_state
+from .vehicle_state import given, live_state
 
 DELIVERY_TIMEOUT = 15.0  # seconds; Smartcar gives receivers as long to answer
 V2_PATHS = ("/odometer", "/location", "/security", "/battery", "/charge", "/fuel")
@@ -184,14 +184,17 @@ def vehicle_event(webhook: Webhook, vehicle: SimulatedVehicle) -> dict[str, Any]
     ]
     if vehicle.is_electric:
         signals.append(
-            {"code": "tractionbattery-stateofcharge", "body": {"value": round(state.battery_level * 100, 1)}}
+            {
+                "code": "tractionbattery-stateofcharge",
+                "body": {"value": round(given(state.battery_level, "battery level") * 100, 1)},
+            }
         )
         signals.append({"code": "charge-detailedchargingstatus", "body": {"value": state.charging_state}})
     else:
         signals.append(
             {
                 "code": "internalcombustionengine-fuellevel",
-                "body": {"value": round(state.fuel_level * 100, 1)},
+                "body": {"value": round(given(state.fuel_level, "fuel level") * 100, 1)},
             }
         )
     return {

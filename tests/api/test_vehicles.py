@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.test import APIRequestFactory, force_authenticate
 
+from django_smartcar.api.views import VehicleViewSet
 from django_smartcar.models import SmartcarAccount, Vehicle
 from django_smartcar.services.vehicles import refresh_vehicle_data
 from tests.api.conftest import API, offline_account
@@ -107,6 +109,21 @@ def test_the_projects_pagination_class_wins(db, user, browser, settings):
     body = browser.get(f"{API}/vehicles/?offset=1").json()
 
     assert body["count"] == 3 and len(body["results"]) == 2
+
+
+def test_a_project_may_change_the_pagination_of_one_route(db, user):
+    """DRF's as_view() (and @action()) arguments set a view's attributes for one route: here, no pages."""
+    offline_account(user, 3)
+    view = VehicleViewSet.as_view({"get": "list"}, pagination_class=None)
+    request = APIRequestFactory().get(f"{API}/vehicles/")
+    force_authenticate(request, user)
+
+    response = view(request)
+
+    assert response.status_code == 200
+    assert [vehicle["id"] for vehicle in response.data] == list(
+        Vehicle.objects.filter(account__owner=user).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 @pytest.mark.parametrize("vehicle_count", [1, 200])

@@ -60,13 +60,13 @@ class Command(BaseCommand):
                 tally.add("would sync")
                 continue
             try:
-                result = vehicles.sync_vehicles(account)
+                synced = vehicles.sync_vehicles(account)
             except (client.SmartcarException, DjangoSmartcarError) as exc:
                 tally.fail(f"account {account.pk}", str(exc))
             else:
                 tally.add("accounts synced")
-                tally.counts["vehicles added"] += len(result.created)
-                tally.counts["vehicles disconnected"] += len(result.disconnected)
+                tally.counts["vehicles added"] += len(synced.created)
+                tally.counts["vehicles disconnected"] += len(synced.disconnected)
 
         if not options["skip_data"]:
             for vehicle in (

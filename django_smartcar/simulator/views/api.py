@@ -131,7 +131,8 @@ def vehicles(request: HttpRequest, request_id: str) -> HttpResponse:
 
 @smartcar_api
 def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = "") -> HttpResponse:
-    method, path = request.method, path.strip("/")
+    # Django leaves method None only on an HttpRequest built by hand, never on one it received.
+    method, path = request.method or "", path.strip("/")
     if failure := raise_injected_failure(vehicle_id):
         return failure
     if method == "DELETE" and path.startswith("webhooks/"):

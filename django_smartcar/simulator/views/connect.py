@@ -82,7 +82,10 @@ def pack(flow: dict[str, Any]) -> str:
 
 def unpack(request: HttpRequest) -> dict[str, Any]:
     try:
-        flow = signing.loads(request.POST.get("flow", ""), salt=FLOW_SALT, max_age=FLOW_MAX_AGE)
+        # Signed by pack(): the dict it was given.
+        flow: dict[str, Any] = signing.loads(
+            request.POST.get("flow", ""), salt=FLOW_SALT, max_age=FLOW_MAX_AGE
+        )
     except signing.BadSignature as error:
         raise ConnectError(
             "This Connect session is invalid or has expired; start again from your app."

@@ -31,7 +31,9 @@ FAULT_FIELDS = (
     "remaining",
 )
 
-ControlView = Callable[[HttpRequest, Application, dict[str, Any]], HttpResponse]
+# Called with the request, the application, the JSON body, and then the URL's own parameters by name (which
+# differ from view to view, so the type cannot list them).
+ControlView = Callable[..., HttpResponse]
 
 
 def problem(message: str, status: int = 400) -> JsonResponse:
