@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
@@ -117,11 +118,23 @@ def test_the_sdist_and_the_wheel_build_without_warnings_and_ship_what_users_rely
     ]
 
 
+def run_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:``, which only the type checker imports."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for child in node.orelse:
+                yield child
+                yield from run_time_nodes(child)
+            continue
+        yield node
+        yield from run_time_nodes(node)
+
+
 def imported_distributions(package: Path) -> set[str]:
     """The distributions whose modules the package's own code imports (the standard library left out)."""
     modules: set[str] = set()
     for path in package.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in run_time_nodes(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 modules.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
