@@ -159,12 +159,11 @@ def error_redirect(flow: dict[str, Any], error: str, **details: str | int | None
 
 def incompatible_redirect(flow: dict[str, Any], vehicle: SimulatedVehicle | None) -> HttpResponse:
     """``vehicle_incompatible`` with what the owner agreed to share about the car."""
-    vin = vehicle.vin if vehicle is not None else INCOMPATIBLE_TEST_VIN
-    if vin in INCOMPATIBLE_TEST_VINS:
+    if vehicle is None or vehicle.vin in INCOMPATIBLE_TEST_VINS:
+        vin = INCOMPATIBLE_TEST_VIN if vehicle is None else vehicle.vin
         make, model, year = INCOMPATIBLE_TEST_VINS[vin]
     else:
-        assert vehicle is not None
-        make, model, year = vehicle.make, vehicle.model, vehicle.year
+        vin, make, model, year = vehicle.vin, vehicle.make, vehicle.model, vehicle.year
     return error_redirect(flow, "vehicle_incompatible", vin=vin, make=make, model=model, year=year)
 
 
