@@ -14,6 +14,7 @@ urlpatterns = [
     path("oauth/authorize/brand", connect.choose_brand, name="connect_brand"),
     path("oauth/authorize/sign-in", connect.sign_in, name="connect_sign_in"),
     path("oauth/authorize/decision", connect.decide, name="connect_decide"),
+    path("oauth/reauthenticate", connect.reauthenticate, name="reauthenticate"),
     path("oauth/token", oauth.token, name="token"),
     path("v2.0/user", api.user, name="user"),
     path("v2.0/vehicles", api.vehicles, name="vehicles"),
