@@ -40,6 +40,15 @@ from .exceptions import (
     VehicleStateException,
 )
 from .management import delete_connections, get_connections, unsubscribe
+from .permissions import (
+    PERMISSIONS,
+    REQUIRED_PREFIX,
+    InvalidScope,
+    Permission,
+    permission_name,
+    permission_names,
+    validate_scope,
+)
 from .results import (
     Access,
     ActionResult,
@@ -76,7 +85,9 @@ __all__ = [
     "ALL_SCOPES",
     "API_VERSION",
     "CONNECT_MODES",
+    "PERMISSIONS",
     "REFRESH_TOKEN_LIFETIME",
+    "REQUIRED_PREFIX",
     "UNIT_SYSTEMS",
     "Access",
     "ActionResult",
@@ -101,6 +112,7 @@ __all__ = [
     "GatewayTimeoutException",
     "InvalidGrantException",
     "InvalidResponseException",
+    "InvalidScope",
     "Location",
     "LockStatus",
     "Meta",
@@ -109,6 +121,7 @@ __all__ = [
     "Odometer",
     "Origins",
     "Paging",
+    "Permission",
     "PermissionException",
     "Permissions",
     "RateLimitingException",
@@ -145,7 +158,10 @@ __all__ = [
     "is_compatible",
     "is_expired",
     "iter_vehicle_ids",
+    "permission_name",
+    "permission_names",
     "shared_transport",
     "unsubscribe",
+    "validate_scope",
     "verify_payload",
 ]
