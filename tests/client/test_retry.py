@@ -185,9 +185,8 @@ class TestSentAgainWhenNeverSent:
     def test_over_a_real_refused_connection(self, sleeps):
         closed = f"http://127.0.0.1:{free_port()}"
         policy = RetryPolicy(sleep=sleeps.append)
-        with Transport(retry=policy) as transport:
-            with pytest.raises(SmartcarConnectionError) as caught:
-                transport.send("POST", f"{closed}/v2.0/vehicles/x/security", json={"action": "LOCK"})
+        with Transport(retry=policy) as transport, pytest.raises(SmartcarConnectionError) as caught:
+            transport.send("POST", f"{closed}/v2.0/vehicles/x/security", json={"action": "LOCK"})
         assert caught.value.request_sent is False
         assert len(sleeps) == policy.max_attempts - 1
 
@@ -326,7 +325,7 @@ class TestTimeoutsPerCallClass:
 
     @pytest.mark.parametrize("bad", [0, -1, "10", True, (1.0, 2.0, 3.0), ()])
     def test_invalid_time_outs(self, bad):
-        with pytest.raises(ValueError, match="Timeouts.read"):
+        with pytest.raises(ValueError, match=r"Timeouts\.read"):
             Timeouts(read=bad)
 
     def test_scaled(self):
