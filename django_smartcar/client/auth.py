@@ -234,5 +234,6 @@ class AuthClient:
             data=form,
             auth=(self.client_id or "", self._client_secret or ""),
             retry_safe=False,
+            call="token",
         )
         return Access.from_token_response(response.body)

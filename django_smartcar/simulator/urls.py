@@ -27,6 +27,7 @@ urlpatterns = [
     path("_simulator/health", control.health, name="health"),
     path("_simulator/faults", control.fault_list, name="faults"),
     path("_simulator/clock", control.clock_control, name="clock"),
+    path("_simulator/requests", control.request_counts, name="requests"),
     path("_simulator/seed", control.seed, name="seed"),
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),

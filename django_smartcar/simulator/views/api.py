@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, errors, faults, grants
+from .. import clock, errors, faults, grants, latency, traffic
 from ..compatibility import check as compatibility_check
 from ..errors import ApiError, api_json
 from ..models import Grant, SimulatedVehicle, Webhook, WebhookSubscription
@@ -53,9 +53,10 @@ def smartcar_api(view: View) -> View:
     return wrapper
 
 
-def raise_injected_failure(vehicle_id: str | None) -> HttpResponse | None:
-    """Apply latency and return a gateway page, or raise an error, when a fault says this request fails."""
-    failure = faults.failure_for(target="api", vehicle_id=vehicle_id)
+def raise_injected_failure(vehicle_id: str | None, endpoint: str | None = None) -> HttpResponse | None:
+    """Apply latency (``endpoint``: the request's class in the latency model) and return a gateway page, or
+    raise an error, when a fault says this request fails."""
+    failure = faults.failure_for(target="api", vehicle_id=vehicle_id, endpoint=endpoint)
     if isinstance(failure, ApiError):
         raise failure
     return failure
@@ -130,7 +131,8 @@ def vehicles(request: HttpRequest, request_id: str) -> HttpResponse:
 def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = "") -> HttpResponse:
     # Django leaves method None only on an HttpRequest built by hand, never on one it received.
     method, path = request.method or "", path.strip("/")
-    if failure := raise_injected_failure(vehicle_id):
+    traffic.record(vehicle_id, method, path)
+    if failure := raise_injected_failure(vehicle_id, latency.classify(method, path)):
         return failure
     if method == "DELETE" and path.startswith("webhooks/"):
         # Unsubscribing authenticates with the management token, not the owner's access token.
