@@ -38,4 +38,6 @@ def test_connect_asks_for_the_scope_as_configured_and_the_owner_cannot_untick_a_
     assert sorted(vehicle.permissions) == ["read_climate", "read_odometer"]
     assert vehicle.has_permission("read_climate") and vehicle.has_permission("required:read_odometer")
     assert not vehicle.has_permission("read_vin")
+    # Neither read_vehicle_info nor read_vin granted: the car is stored without them, not refused.
+    assert (vehicle.make, vehicle.model, vehicle.year, vehicle.vin) == ("", "", None, "")
     assert refreshable_paths(vehicle) == ["/odometer"]
