@@ -28,5 +28,6 @@ urlpatterns = [
     path("_simulator/clock", control.clock_control, name="clock"),
     path("_simulator/seed", control.seed, name="seed"),
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
+    path("_simulator/webhooks/deliver-due", control.webhook_deliver_due, name="webhook_deliver_due"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
 ]
