@@ -420,8 +420,9 @@ def signal_entries(webhook: Webhook, vehicle: SimulatedVehicle, now: datetime) -
     state = live_state(vehicle, now)
     scope = _scope(webhook, vehicle)
     stamp = epoch_ms(now)
-    # The car reported its state a few seconds before Smartcar read it (oemUpdatedAt <= retrievedAt).
-    reported = stamp - 8000
+    # The simulated car reports continuously: the value is as old as the read (as the REST API's sc-data-age
+    # says); real captures show oemUpdatedAt seconds to hours before retrievedAt.
+    reported = stamp
     entries: list[dict[str, Any]] = []
     for signal in SIGNALS:
         error: dict[str, Any] | None = None
