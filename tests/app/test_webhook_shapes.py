@@ -310,12 +310,16 @@ def test_units_as_smartcar_writes_them(receiver_url, car, code, body, field, exp
     assert getattr(stored(car), field) == pytest.approx(expected, abs=0.001)
 
 
-def test_iso_times_are_read_too(receiver_url, car):
-    body = signal("odometer-traveleddistance", {"value": 5, "unit": "km"})
-    body["meta"] = {"oemUpdatedAt": "2025-10-21T03:00:00.250Z", "fetchedAt": "2025-10-21T03:00:09Z"}
-    delivered(receiver_url, state_with(car.smartcar_id, "iso-times", body))
+def test_iso_times_are_read_too_and_the_documented_fetched_at(receiver_url, car):
+    odometer = signal("odometer-traveleddistance", {"value": 5, "unit": "km"})
+    odometer["meta"] = {"oemUpdatedAt": "2025-10-21T03:00:00.250Z", "retrievedAt": "2025-10-21T03:00:09Z"}
+    location = signal("location-preciselocation", {"latitude": 48.85, "longitude": 2.35})
+    location["meta"] = {"fetchedAt": "2025-10-21T02:59:00Z"}  # the docs' name; no oemUpdatedAt
+    delivered(receiver_url, state_with(car.smartcar_id, "iso-times", odometer, location))
 
-    assert stored(car).odometer_age == payloads.at(1761015600250)  # 2025-10-21T03:00:00.250Z
+    car = stored(car)
+    assert car.odometer_age == payloads.at(1761015600250)  # 2025-10-21T03:00:00.250Z
+    assert car.location_age == payloads.at(1761015540000)  # 2025-10-21T02:59:00Z
 
 
 @pytest.mark.parametrize(

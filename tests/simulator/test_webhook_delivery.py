@@ -249,13 +249,13 @@ def test_a_failed_delivery_is_redelivered_with_the_same_event_id_at_25_50_100_s_
     simulator, connected, receiver, hooked, frozen_clock, settings, failure
 ):
     scale = 0.01  # Smartcar's 25 s become 0.25 s on the simulator's clock
-    settings.SMARTCAR_SIMULATOR = {"WEBHOOK_TIME_SCALE": scale, "WEBHOOK_DELIVERY_TIMEOUT": 0.3}
+    settings.SMARTCAR_SIMULATOR = {"WEBHOOK_TIME_SCALE": scale, "WEBHOOK_DELIVERY_TIMEOUT": 0.1}
     vehicle = SimulatedVehicle.objects.get(pk=connected.vehicle_ids[0])
     if failure == "refused":
         hooked.url = f"http://127.0.0.1:{free_port()}/nobody-listens"
         hooked.save()
     elif failure == "too slow":
-        receiver.delay = 0.5
+        receiver.delay = 0.3
     else:
         receiver.statuses = [int(failure)] * 4
 
