@@ -245,7 +245,8 @@ class PendingDelivery(models.Model):
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="pending_deliveries")
     vehicle_id = models.CharField(max_length=36, blank=True)
     event_type = models.CharField(max_length=30)
-    payload = models.JSONField()
+    # The JSON text: a jsonb column (PostgreSQL) would reorder the keys Smartcar writes in a fixed order.
+    payload = models.TextField()
     attempts = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField(db_index=True)
 

@@ -573,7 +573,7 @@ def _attempt(webhook: Webhook, payload: dict[str, Any], *, vehicle_id: str, atte
                 webhook=webhook,
                 vehicle_id=vehicle_id,
                 event_type=event_type,
-                payload=payload,
+                payload=serialize(payload).decode(),
                 attempts=attempts,
                 due_at=clock.now() + timedelta(seconds=RETRY_DELAYS[attempts - 1] * time_scale()),
             )
@@ -649,7 +649,7 @@ def queue_first_delivery(webhook: Webhook, vehicle: SimulatedVehicle) -> Pending
         webhook=webhook,
         vehicle_id=vehicle.pk,
         event_type="VEHICLE_STATE",
-        payload=vehicle_event(webhook, vehicle, first_delivery=True),
+        payload=serialize(vehicle_event(webhook, vehicle, first_delivery=True)).decode(),
         attempts=0,
         due_at=clock.now(),
     )
@@ -673,7 +673,7 @@ def deliver_due(now: datetime | None = None, *, application: Application | None 
             deliveries.append(
                 _attempt(
                     pending.webhook,
-                    dict(pending.payload),
+                    json.loads(pending.payload),
                     vehicle_id=pending.vehicle_id,
                     attempts_before=pending.attempts,
                 )
