@@ -421,3 +421,45 @@ def test_data_of_a_permission_reported_missing_gives_it_back(receiver_url, car):
 
     car = stored(car)
     assert car.missing_permissions == {} and car.is_locked is True
+
+
+def test_a_v2_item_refused_for_permission_marks_that_permission_missing_not_the_account(receiver_url, car):
+    payload = {
+        "version": "2.0",
+        "webhookId": payloads.WEBHOOK_ID,
+        "eventName": "schedule",
+        "mode": "live",
+        "payload": {
+            "vehicles": [
+                {
+                    "vehicleId": car.smartcar_id,
+                    "requestId": "2b1f0c7e-1d2a-4e3b-9c4d-5e6f7a8b9c0d",
+                    "data": [
+                        {
+                            "path": "/odometer",
+                            "code": 200,
+                            "body": {"distance": 1234.5},
+                            "headers": {"sc-data-age": "2025-10-21T03:00:00.000Z"},
+                        },
+                        {
+                            "path": "/location",
+                            "code": 403,
+                            "body": {
+                                "type": "PERMISSION",
+                                "code": None,
+                                "description": "Your application has insufficient permissions.",
+                                "resolution": {"type": "REAUTHENTICATE"},
+                            },
+                        },
+                    ],
+                }
+            ]
+        },
+    }
+    response = send(receiver_url, payload)
+    assert response.status_code == 200, response.content
+
+    car = stored(car)
+    assert (car.odometer_km, car.odometer_age) == (1234.5, payloads.at(1761015600000))
+    assert set(car.missing_permissions) == {"read_location"}
+    assert car.account.status == SmartcarAccount.Status.ACTIVE
