@@ -138,6 +138,9 @@ DEFAULTS: dict[str, Any] = {
     "NOT_CAPABLE_RECHECK_AFTER": timedelta(days=30),
     # Read each newly connected vehicle's data once in the background (a Celery task queued on commit).
     "REFRESH_ON_CONNECT": True,
+    # A webhook saying a vehicle is asleep or unreachable (VEHICLE_STATE error) queues one refresh this much
+    # later, to retry (None: no retry; beat's periodic refresh, if any, still runs).
+    "WEBHOOK_VEHICLE_STATE_RETRY_AFTER": timedelta(minutes=30),
 }
 
 
@@ -220,6 +223,7 @@ SCHEMA: dict[str, Accepts] = {
     "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
     "NOT_CAPABLE_RECHECK_AFTER": Accepts((timedelta,), none=True, minimum=timedelta(0)),
     "REFRESH_ON_CONNECT": Accepts((bool,)),
+    "WEBHOOK_VEHICLE_STATE_RETRY_AFTER": Accepts((timedelta,), none=True, minimum=timedelta(seconds=1)),
     "TOKEN_EXCHANGE_RETRY_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
     "EXCHANGE_RECOVERY_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),
 }

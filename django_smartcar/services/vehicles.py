@@ -107,6 +107,8 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         if is_new_here or sorted(vehicle.permissions or []) != sorted(snapshot.permissions):
             # A new connection or new permissions may bring what the car could not give before: ask again.
             vehicle.not_capable = {}
+        # Smartcar's permission list, just read, is the truth now (a re-authentication grants them again).
+        vehicle.missing_permissions = {}
         vehicle.account = account
         vehicle.make, vehicle.model, vehicle.year = snapshot.make, snapshot.model, snapshot.year
         vehicle.vin = snapshot.vin or vehicle.vin
@@ -581,6 +583,9 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
         result.read.append(data_point_name(path))
     result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
+    if result.read and vehicle.vehicle_errors:
+        # The car answered: whatever state error a webhook reported (asleep, unreachable) is over.
+        record_vehicle_problems(vehicle, resolved_errors=list(vehicle.vehicle_errors))
     if result.not_capable:
         logger.info(
             "Vehicle pk=%s is not capable of %s: not asked for again before %s",
@@ -676,3 +681,46 @@ def apply_vehicle_data(
     for name in [f.attname for f in Vehicle._meta.concrete_fields]:
         setattr(vehicle, name, getattr(locked, name))
     return updated
+
+
+def record_vehicle_problems(
+    vehicle: Vehicle,
+    *,
+    missing_permissions: Iterable[str] = (),
+    granted_permissions: Iterable[str] = (),
+    not_capable: Iterable[str] = (),
+    capable: Iterable[str] = (),
+    errors: Iterable[str] = (),
+    resolved_errors: Iterable[str] = (),
+) -> bool:
+    """Remember (or forget) what Smartcar said is wrong with reading a vehicle, with the time it was learnt.
+
+    ``missing_permissions``: permissions Smartcar says the app lacks for this vehicle (refreshes skip their
+    data, ``Vehicle.has_permission``); ``not_capable``: data groups it cannot give (as a refresh learns them);
+    ``errors``: ``"TYPE:CODE"`` of a state the vehicle is in (``VEHICLE_STATE:ASLEEP``). The other arguments
+    forget them. The row is locked and re-read; returns whether anything changed (and refreshes ``vehicle``).
+    """
+    now = timezone.now().isoformat()
+    fields = {
+        "missing_permissions": (missing_permissions, granted_permissions),
+        "not_capable": (not_capable, capable),
+        "vehicle_errors": (errors, resolved_errors),
+    }
+    with transaction.atomic():
+        locked = select_for_update(Vehicle.objects.filter(pk=vehicle.pk)).get()
+        changed = []
+        for name, (learnt, forgotten) in fields.items():
+            current = dict(getattr(locked, name) or {})
+            updated = dict(current)
+            for key in forgotten:
+                updated.pop(key, None)
+            for key in learnt:
+                updated.setdefault(key, now)
+            if updated != current:
+                setattr(locked, name, updated)
+                changed.append(name)
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+    for name in (*fields, "updated_at"):
+        setattr(vehicle, name, getattr(locked, name))
+    return bool(changed)

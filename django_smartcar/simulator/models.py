@@ -221,6 +221,8 @@ class WebhookSubscription(models.Model):
     vehicle = models.ForeignKey(
         SimulatedVehicle, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
+    # VEHICLE_ERROR events sent with state ERROR and not yet RESOLVED: [{"type": ..., "code": ...}].
+    open_errors = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -231,6 +233,28 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} -> {self.webhook_id}"
+
+
+class PendingDelivery(models.Model):
+    """An event waiting to be (re)delivered: a FIRST_DELIVERY not yet sent, or one whose last attempt failed.
+
+    ``payload`` is the event as first built (same ``eventId``); each attempt gets a new ``deliveryId`` and
+    ``deliveredAt``. ``attempts`` counts the attempts made; ``due_at`` is on the simulator's clock.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="pending_deliveries")
+    vehicle_id = models.CharField(max_length=36, blank=True)
+    event_type = models.CharField(max_length=30)
+    # The JSON text: a jsonb column (PostgreSQL) would reorder the keys Smartcar writes in a fixed order.
+    payload = models.TextField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.webhook_id} (attempts {self.attempts})"
 
 
 class ClockOffset(models.Model):

@@ -61,11 +61,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--latency-seed", type=int, default=0, help="seed of the model's delays (default: 0)")
     parser.add_argument(
+        "--webhook-time-scale",
+        type=float,
+        default=1.0,
+        help="real seconds per second of webhook redelivery delays (default: 1; 0.01 retries after 0.25 s)",
+    )
+    parser.add_argument(
         "--database", type=Path, help="SQLite file to use and keep (default: a temporary one)"
     )
     args = parser.parse_args(argv)
     if args.vehicles < 0 or args.latency_ms < 0:
         parser.error("--vehicles and --latency-ms must not be negative")
+    if not args.webhook_time_scale > 0:
+        parser.error("--webhook-time-scale must be positive")
     try:
         parse_latency(latency_setting(args))
     except ValueError as error:
@@ -77,7 +85,9 @@ def latency_setting(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": args.latency_model, "scale": args.latency_scale, "seed": args.latency_seed}
 
 
-def configure(database: Path, latency_ms: int, latency: dict[str, Any] | None = None) -> None:
+def configure(
+    database: Path, latency_ms: int, latency: dict[str, Any] | None = None, webhook_time_scale: float = 1.0
+) -> None:
     from django.conf import settings
 
     settings.configure(
@@ -99,7 +109,11 @@ def configure(database: Path, latency_ms: int, latency: dict[str, Any] | None = 
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
         TIME_ZONE="UTC",
-        SMARTCAR_SIMULATOR={"LATENCY_MS": latency_ms, **({"LATENCY": latency} if latency else {})},
+        SMARTCAR_SIMULATOR={
+            "LATENCY_MS": latency_ms,
+            "WEBHOOK_TIME_SCALE": webhook_time_scale,
+            **({"LATENCY": latency} if latency else {}),
+        },
     )
 
 
@@ -124,7 +138,12 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="smartcar-simulator-") as folder:
-        configure(args.database or Path(folder) / "simulator.sqlite3", args.latency_ms, latency_setting(args))
+        configure(
+            args.database or Path(folder) / "simulator.sqlite3",
+            args.latency_ms,
+            latency_setting(args),
+            args.webhook_time_scale,
+        )
 
         import django
         from django.core.management import call_command
@@ -155,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         for vehicle in vehicles:
             print(f"  {args.email}: {vehicle}")
         sys.stdout.flush()
+
+        # FIRST_DELIVERY events and redeliveries of failed webhook deliveries go out from a background thread.
+        import threading
+
+        from .webhooks import run_redelivery
+
+        stop_redelivery = threading.Event()
+        threading.Thread(target=run_redelivery, args=(stop_redelivery,), daemon=True).start()
 
         signal.signal(signal.SIGTERM, stop_on_sigterm)
         # Ctrl-C is the normal way to stop it; no traceback for that.

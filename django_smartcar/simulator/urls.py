@@ -30,5 +30,6 @@ urlpatterns = [
     path("_simulator/requests", control.request_counts, name="requests"),
     path("_simulator/seed", control.seed, name="seed"),
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
+    path("_simulator/webhooks/deliver-due", control.webhook_deliver_due, name="webhook_deliver_due"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
 ]

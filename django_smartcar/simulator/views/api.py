@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, errors, faults, grants, latency, traffic
+from .. import clock, errors, faults, grants, latency, traffic, webhooks
 from ..compatibility import check as compatibility_check
 from ..errors import ApiError, api_json
 from ..models import Grant, SimulatedVehicle, Webhook, WebhookSubscription
@@ -200,7 +200,9 @@ def subscribe(request_id: str, grant: Grant, found: SimulatedVehicle, webhook_id
     webhook = Webhook.objects.filter(application=grant.application, webhook_id=webhook_id).first()
     if webhook is None:
         raise webhook_not_found(webhook_id)
-    WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
+    _, created = WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
+    if created:  # Smartcar then sends the vehicle's state with the trigger FIRST_DELIVERY
+        webhooks.queue_first_delivery(webhook, found)
     return api_json({"webhookId": webhook.webhook_id, "vehicleId": found.pk}, request_id)
 
 
