@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .config import ALL_SCOPES, CLIENT_ID_ENV, CLIENT_SECRET_ENV, CONNECT_MODES, REDIRECT_URI_ENV, Origins
+from .exceptions import SmartcarException
 from .results import Access
 from .transport import Transport, shared_transport
 
@@ -157,11 +158,18 @@ class AuthClient:
         return self._request_tokens({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     def _request_tokens(self, form: dict[str, str]) -> Access:
-        response = self.transport.send(
-            "POST",
-            self.origins.auth,
-            data=form,
-            auth=(self.client_id or "", self._client_secret or ""),
-            retry_safe=False,
-        )
+        try:
+            response = self.transport.send(
+                "POST",
+                self.origins.auth,
+                data=form,
+                auth=(self.client_id or "", self._client_secret or ""),
+                retry_safe=False,
+            )
+        except SmartcarException as error:
+            # Smartcar's texts quote the refused code or refresh token ("Invalid refresh_token: <token>."):
+            # whatever was sent never reaches a message, a log line or a stored error.
+            secrets = [form.get("code", ""), form.get("refresh_token", ""), self._client_secret or ""]
+            error.hide(secrets)
+            raise
         return Access.from_token_response(response.body)
