@@ -1,6 +1,7 @@
 """Mount with ``path("simulator/", include("django_smartcar.simulator.urls"))``; the mount point is then every
 Smartcar origin at once: connect, api and management are ``<site>/simulator`` and the token URL is
-``<site>/simulator/oauth/token``."""
+``<site>/simulator/oauth/token``. Every URL under the mount point is the simulator's: the last routes answer
+unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, never at the site's root."""
 
 from django.urls import path, re_path
 
