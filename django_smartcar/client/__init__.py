@@ -40,6 +40,15 @@ from .exceptions import (
     VehicleStateException,
 )
 from .management import delete_connections, get_connections, unsubscribe
+from .permissions import (
+    PERMISSIONS,
+    REQUIRED_PREFIX,
+    InvalidScope,
+    Permission,
+    permission_name,
+    permission_names,
+    validate_scope,
+)
 from .results import (
     Access,
     ActionResult,
@@ -77,7 +86,9 @@ __all__ = [
     "API_VERSION",
     "CONNECT_MODES",
     "DEFAULT_TIMEOUTS",
+    "PERMISSIONS",
     "REFRESH_TOKEN_LIFETIME",
+    "REQUIRED_PREFIX",
     "UNIT_SYSTEMS",
     "Access",
     "ActionResult",
@@ -102,6 +113,7 @@ __all__ = [
     "GatewayTimeoutException",
     "InvalidGrantException",
     "InvalidResponseException",
+    "InvalidScope",
     "Location",
     "LockStatus",
     "Meta",
@@ -110,6 +122,7 @@ __all__ = [
     "Odometer",
     "Origins",
     "Paging",
+    "Permission",
     "PermissionException",
     "Permissions",
     "RateLimitingException",
@@ -147,7 +160,10 @@ __all__ = [
     "is_compatible",
     "is_expired",
     "iter_vehicle_ids",
+    "permission_name",
+    "permission_names",
     "shared_transport",
     "unsubscribe",
+    "validate_scope",
     "verify_payload",
 ]
