@@ -109,6 +109,9 @@ def standalone_simulator():
             "3",
             "--database",
             str(Path(folder) / "simulator.sqlite3"),
+            # Shared by many tests: Smartcar's limits and the seeded cars' traits are tested on their own.
+            "--no-limits",
+            "--no-traits",
         ]
         environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
         process = launch(command, log_path, env=environment)

@@ -16,6 +16,8 @@ PERMISSIONS: dict[str, str] = {
     "read_security": "Inspect lock status",
     "control_security": "Lock or unlock the vehicle",
     "control_navigation": "Send destinations to the vehicle's navigation",
+    "read_service_history": "Read the vehicle's service records",
+    "read_diagnostics": "Read the vehicle's diagnostic trouble codes and system status",
 }
 
 ALL_SCOPES: tuple[str, ...] = tuple(PERMISSIONS)
