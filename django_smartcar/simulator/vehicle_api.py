@@ -323,9 +323,8 @@ def active_trouble_codes(call: VehicleCall) -> list[dict[str, Any]]:
     if rng.random() >= 0.35:
         return []
     codes = rng.sample(TROUBLE_CODES, rng.randint(1, 2))
-    return [
-        {"code": code, "timestamp": iso(call.read_at - timedelta(days=rng.randint(1, 60)))} for code in codes
-    ]
+    day = call.read_at.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [{"code": code, "timestamp": iso(day - timedelta(days=rng.randint(1, 60)))} for code in codes]
 
 
 def diagnostic_trouble_codes(call: VehicleCall) -> dict[str, Any]:
