@@ -71,8 +71,9 @@ HYBRIDS: tuple[tuple[CatalogueModel, CatalogueModel], ...] = (
 
 MAKES: tuple[str, ...] = tuple(sorted({entry.make for entry in CATALOGUE}))
 
-# Share of seeded cars given each trait when traits are on (SMARTCAR_SIMULATOR["SEED_TRAITS"], default on;
-# the test suite's settings turn them off so its cars answer every time).
+# Share of seeded cars given each trait when traits are on (SMARTCAR_SIMULATOR["SEED_TRAITS"]: off by default
+# where the simulator is mounted in a project, whose tests expect the cars they seed to answer; on by default in
+# the standalone simulator, ``--no-traits`` turns them off).
 HYBRID_SHARE = 1 / 6
 STALE_SHARE = 1 / 6
 SLEEPER_SHARE = 1 / 5
@@ -245,7 +246,7 @@ def hybrid_attributes(rng: random.Random, *, make: str | None = None) -> dict[st
 def seed_traits_enabled() -> bool:
     from django.conf import settings
 
-    return bool((getattr(settings, "SMARTCAR_SIMULATOR", None) or {}).get("SEED_TRAITS", True))
+    return bool((getattr(settings, "SMARTCAR_SIMULATOR", None) or {}).get("SEED_TRAITS", False))
 
 
 def with_traits(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +293,7 @@ def seed_vehicles(
 ) -> list[SimulatedVehicle]:
     """``count`` vehicles for the user with ``email``, the same ones for the same seed, email and make.
 
-    With ``traits`` (default: ``SMARTCAR_SIMULATOR["SEED_TRAITS"]``, on unless turned off) some of them are
+    With ``traits`` (default: ``SMARTCAR_SIMULATOR["SEED_TRAITS"]``, off unless turned on) some of them are
     plug-in hybrids, have data hours old, or sleep (see ``with_traits``).
 
     With ``application``, the vehicles are also connected to it with every permission, as if their owner had
