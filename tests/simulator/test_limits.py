@@ -62,10 +62,15 @@ def test_the_application_bucket_refills_two_a_minute(limits, connected, frozen_c
 
 
 def test_the_token_endpoint_does_not_take_from_the_bucket(limits, connected):
-    limits(APP_RATE_LIMIT={"capacity": 1, "refill_per_minute": 2})
+    limits(APP_RATE_LIMIT={"capacity": 2, "refill_per_minute": 2})
     for _ in range(3):
         connected.auth_client.exchange_refresh_token(connected.access.refresh_token)
-    assert connected.vehicle().odometer().distance > 0
+    vehicle = connected.vehicle()
+
+    vehicle.odometer()
+    vehicle.odometer()  # the bucket's two tokens, untouched by the exchanges
+    with pytest.raises(RateLimitingException):
+        vehicle.odometer()
 
 
 def test_each_vehicle_has_its_own_throttle(limits, connected, frozen_clock):
