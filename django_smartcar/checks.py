@@ -526,8 +526,11 @@ def visibility_timeout_warnings(conf: Any) -> list[CheckMessage]:
     longest_countdown = float(smartcar_settings.RETRY_BACKOFF) * 2 ** max(
         int(smartcar_settings.TASK_MAX_RETRIES) - 1, 0
     )
-    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + float(
-        smartcar_settings.REQUEST_TIMEOUT
+    from .services.clients import get_timeouts
+
+    token_timeout = get_timeouts().token
+    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + (
+        sum(token_timeout) if isinstance(token_timeout, tuple) else token_timeout
     )
     needed = longest_countdown + longest_exchange
     if timeout >= needed:

@@ -77,7 +77,7 @@ from .results import (
     Vin,
     WebhookSubscription,
 )
-from .transport import ApiResponse, RetryPolicy, Transport, shared_transport
+from .transport import DEFAULT_TIMEOUTS, ApiResponse, RetryPolicy, Timeouts, Transport, shared_transport
 from .vehicle import BatchResult, Vehicle
 from .webhooks import hash_challenge, verify_payload
 
@@ -85,6 +85,7 @@ __all__ = [
     "ALL_SCOPES",
     "API_VERSION",
     "CONNECT_MODES",
+    "DEFAULT_TIMEOUTS",
     "REFRESH_TOKEN_LIFETIME",
     "UNIT_SYSTEMS",
     "Access",
@@ -139,6 +140,7 @@ __all__ = [
     "SmartcarNotCapableException",
     "SmartcarTimeout",
     "StateException",
+    "Timeouts",
     "TirePressure",
     "Transport",
     "UpstreamException",

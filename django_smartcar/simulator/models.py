@@ -281,3 +281,24 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.period}: {self.count}"
+
+
+class RequestCount(models.Model):
+    """How many requests the Vehicle API received for one vehicle, method and path (counted on arrival, before
+    latency and faults; ``traffic`` keeps it). Not a foreign key: a request for an unknown id counts too."""
+
+    vehicle_id = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=200)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["vehicle_id", "path", "method"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle_id", "method", "path"], name="simulator_request_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} /vehicles/{self.vehicle_id}/{self.path}: {self.count}"

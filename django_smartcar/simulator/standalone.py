@@ -2,6 +2,7 @@
 
     python -m django_smartcar.simulator --port 8765 --client-id ID --client-secret SECRET \\
         --redirect-uri http://localhost:8000/callback [--vehicles 3] [--seed 0] [--latency-ms 0] \\
+        [--latency-model smartcar --latency-scale 0.01 --latency-seed 0] \\
         [--app-rate-limit 120/2] [--vehicle-rate-limit 20/3600] [--monthly-vehicle-requests 500] \\
         [--no-limits] [--no-traits]
 
@@ -25,6 +26,9 @@ from typing import Any
 
 from django.core.servers.basehttp import WSGIServer
 
+from .latency import MODELS
+from .latency import parse as parse_latency
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -45,6 +49,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="latency added to every answer (default: 0)"
     )
+    parser.add_argument(
+        "--latency-model",
+        choices=sorted(MODELS),
+        default="none",
+        help="'smartcar': Smartcar's latency per endpoint class, 3-45 s reads up to 300 s (default: none)",
+    )
+    parser.add_argument(
+        "--latency-scale",
+        type=float,
+        default=1.0,
+        help="multiplies the model's delays: 0.01 turns an 8 s read into 80 ms (default: 1, real time)",
+    )
+    parser.add_argument("--latency-seed", type=int, default=0, help="seed of the model's delays (default: 0)")
     parser.add_argument(
         "--database", type=Path, help="SQLite file to use and keep (default: a temporary one)"
     )
@@ -80,6 +97,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.vehicles < 0 or args.latency_ms < 0:
         parser.error("--vehicles and --latency-ms must not be negative")
+    try:
+        parse_latency(latency_setting(args))
+    except ValueError as error:
+        parser.error(str(error).replace("LATENCY scale", "--latency-scale"))
     return args
 
 
@@ -114,6 +135,7 @@ def simulator_settings(args: argparse.Namespace) -> dict[str, Any]:
     vehicle_rate = None if args.no_limits else args.vehicle_rate_limit
     return {
         "LATENCY_MS": args.latency_ms,
+        "LATENCY": latency_setting(args),
         "APP_RATE_LIMIT": {"capacity": app_rate[0], "refill_per_minute": app_rate[1]} if app_rate else None,
         "VEHICLE_RATE_LIMIT": (
             {"requests": vehicle_rate[0], "window_seconds": vehicle_rate[1]} if vehicle_rate else None
@@ -121,6 +143,10 @@ def simulator_settings(args: argparse.Namespace) -> dict[str, Any]:
         "VEHICLE_MONTHLY_REQUEST_LIMIT": None if args.no_limits else args.monthly_vehicle_requests,
         "SEED_TRAITS": not args.no_traits,
     }
+
+
+def latency_setting(args: argparse.Namespace) -> dict[str, Any]:
+    return {"model": args.latency_model, "scale": args.latency_scale, "seed": args.latency_seed}
 
 
 def configure(database: Path, simulator: dict[str, Any]) -> None:
@@ -189,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         origin = f"http://{args.host}:{args.port}"
         print(f"Smartcar simulator on {origin}", flush=True)
+        if args.latency_model != "none":
+            print(f"  latency: the {args.latency_model!r} model at scale {args.latency_scale:g}")
         print(f"  SMARTCAR_CONNECT_ORIGIN={origin}")
         print(f"  SMARTCAR_AUTH_ORIGIN={origin}/oauth/token")
         print(f"  SMARTCAR_API_ORIGIN={origin}")

@@ -151,6 +151,11 @@ def test_a_misspelled_key_is_an_error_naming_the_closest_setting(good, misspelle
     [
         ("REQUEST_TIMEOUT", "ten"),
         ("REQUEST_TIMEOUT", 0),
+        ("TIMEOUTS", 310),
+        ("TIMEOUTS", {"reads": 310}),
+        ("TIMEOUTS", {"read": 0}),
+        ("TIMEOUTS", {"command": "310"}),
+        ("TIMEOUTS", {"token": [1, 2, 3]}),
         ("STATE_MAX_AGE", "abc"),
         ("ACCESS_TOKEN_REFRESH_MARGIN", 5),
         ("REFRESH_TOKEN_ROTATION_WINDOW", timedelta(days=-1)),
@@ -177,6 +182,7 @@ def test_a_value_of_the_wrong_type_or_range_is_an_error_and_raises_when_read(goo
     "name, value",
     [
         ("REQUEST_TIMEOUT", 10),
+        ("TIMEOUTS", {"read": 310, "command": 310.0, "token": [3.05, 20], "management": (3.05, 30)}),
         ("STATE_MAX_AGE", 300.0),
         ("RETRY_BACKOFF", 0.5),
         ("VEHICLE_REFRESH_INTERVAL", None),
@@ -257,7 +263,7 @@ def broker_conf(url: str, **transport_options):
     [
         ("redis://127.0.0.1:6379/0", {}, []),  # Redis' default hour
         ("redis://127.0.0.1:6379/0", {"visibility_timeout": 60}, ["django_smartcar.W005"]),
-        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 115}, []),  # 80 s countdown + 25 s + 10 s
+        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 125}, []),  # 80 s countdown + 25 s + 20 s
         ("sqs://", {"visibility_timeout": 30}, ["django_smartcar.W005"]),
         ("sqs://", {}, []),
         ("amqp://guest@127.0.0.1//", {"visibility_timeout": 1}, []),  # RabbitMQ redelivers on disconnect
@@ -279,7 +285,15 @@ def test_the_visibility_bound_follows_the_retry_settings(good):
 
     configure(good, RETRY_BACKOFF=60, TASK_MAX_RETRIES=7)  # a 3840 s countdown outlasts Redis' default hour
     (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0"))
-    assert warning.id == "django_smartcar.W005" and "3875 s" in warning.msg and warning.hint
+    assert warning.id == "django_smartcar.W005" and "3885 s" in warning.msg and warning.hint
+
+
+def test_the_visibility_bound_follows_the_token_time_out(good):
+    from django_smartcar.checks import visibility_timeout_warnings
+
+    configure(good, TIMEOUTS={"token": 40})  # 80 s countdown + 25 s + 40 s
+    (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0", visibility_timeout=125))
+    assert "145 s" in warning.msg
 
 
 def test_the_visibility_check_is_registered_with_django(good):

@@ -23,6 +23,7 @@ from django_smartcar.client import (
 )
 from django_smartcar.simulator import grants
 from django_smartcar.simulator.models import Powertrain, SimulatedVehicle
+from django_smartcar.simulator.permissions import PERMISSIONS
 from django_smartcar.simulator.seeding import create_user, create_vehicle, seed_vehicles
 from django_smartcar.simulator.vehicle_state import is_sleeping, live_state
 
@@ -35,14 +36,15 @@ def car(simulator, transport):
 
     def make(scope=None, **attributes) -> tuple[SimulatedVehicle, Vehicle]:
         vehicle = create_vehicle(create_user(OWNER), **attributes)
-        extra = {} if scope is None else {"scope": scope}
-        tokens = grants.connect_vehicles(simulator.application, [vehicle], **extra)
+        # Every permission, the SDK 6.x's read_diagnostics and read_service_history included.
+        granted = list(PERMISSIONS) if scope is None else scope
+        tokens = grants.connect_vehicles(simulator.application, [vehicle], granted)
         return vehicle, Vehicle(vehicle.pk, str(tokens["access_token"]), transport=transport)
 
     return make
 
 
-def test_a_plug_in_hybrid_answers_both_fuel_and_battery(car):
+def test_a_plug_in_hybrid_answers_both_fuel_and_battery(car, auth_client):
     hybrid, vehicle = car(powertrain="PHEV")
 
     assert hybrid.powertrain == Powertrain.PLUG_IN_HYBRID and hybrid.has_battery and hybrid.has_fuel
@@ -54,6 +56,9 @@ def test_a_plug_in_hybrid_answers_both_fuel_and_battery(car):
     assert vehicle.lock_status().charging_port, "a plug-in hybrid has a charging port"
     batch = vehicle.batch(["/fuel", "/battery"])
     assert not batch.errors
+    # Compatibility knows it has both.
+    compatibility = auth_client.get_compatibility(hybrid.vin, ["read_fuel", "read_battery"])
+    assert compatibility.compatible and all(item.capable for item in compatibility.capabilities)
 
 
 def test_a_plug_in_hybrid_drives_on_its_battery_first(simulator, car, frozen_clock):

@@ -15,7 +15,7 @@ from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, faults, seeding, webhooks
+from .. import clock, faults, seeding, traffic, webhooks
 from ..models import Application, Fault, SimulatedVehicle, Webhook
 from .credentials import management_application
 
@@ -90,6 +90,16 @@ def fault_list(request: HttpRequest, application: Application, body: dict[str, A
     if request.method == "DELETE":
         return JsonResponse({"deleted": faults.clear(request.GET.get("vehicle_id") or None)})
     return JsonResponse({"faults": [fault_json(fault) for fault in Fault.objects.all()]})
+
+
+@control(("GET", "DELETE"))
+def request_counts(request: HttpRequest, application: Application, body: dict[str, Any]) -> HttpResponse:
+    """GET: what the Vehicle API received per vehicle, method and path (``?vehicle_id=`` for one vehicle);
+    DELETE: reset those counters."""
+    vehicle_id = request.GET.get("vehicle_id") or None
+    if request.method == "DELETE":
+        return JsonResponse({"deleted": traffic.reset(vehicle_id)})
+    return JsonResponse(traffic.as_json(vehicle_id))
 
 
 @control(("GET", "POST"))

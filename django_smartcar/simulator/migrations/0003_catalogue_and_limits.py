@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smartcar_simulator', '0001_initial'),
+        ('smartcar_simulator', '0002_request_counts'),
     ]
 
     operations = [
