@@ -249,6 +249,12 @@ DTC_MAKES = frozenset({"CHEVROLET", "GMC"})
 SYSTEM_STATUS_MAKES = frozenset(
     {"CHEVROLET", "GMC", "BUICK", "CADILLAC", "JEEP", "RAM", "CHRYSLER", "DODGE", "FIAT", "ALFA ROMEO"}
 )
+# The bare path of each such endpoint and the makes it is offered for (the compatibility API reports the others).
+MAKE_LIMITED_PATHS: dict[str, frozenset[str]] = {
+    "/service/history": SERVICE_HISTORY_MAKES,
+    "/diagnostics/dtcs": DTC_MAKES,
+    "/diagnostics/system_status": SYSTEM_STATUS_MAKES,
+}
 SERVICE_TASKS = ("Oil and filter change", "Tire rotation", "Brake inspection", "Cabin air filter", None)
 TROUBLE_CODES = ("P0420", "P0171", "P0300", "P0128", "P302D", "C0035", "U0100", "B1325")
 DIAGNOSTIC_SYSTEMS = ("SYSTEM_AIRBAG", "SYSTEM_ABS", "SYSTEM_MIL", "SYSTEM_OIL_LIFE", "SYSTEM_TPMS")
