@@ -36,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # incoming request's host.
     "REDIRECT_URI": None,
     "REDIRECT_URL_NAME": "django_smartcar:callback",
-    # What Connect asks the user to grant.
+    # What Connect asks the user to grant: any documented permission (client/permissions.py), optionally
+    # "required:" so that the owner cannot untick it; check E004 validates the names.
     "SCOPE": [
         "read_vehicle_info",
         "read_vin",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .brands import display_make
+from .client.permissions import permission_name
 
 # A user of the site's user model (settings.AUTH_USER_MODEL), which a reusable app cannot name to the type
 # checker: django-stubs resolves the foreign keys to the model of the settings it loads.
@@ -242,7 +243,8 @@ class Vehicle(models.Model):
         )
 
     def has_permission(self, permission: str) -> bool:
-        return permission in (self.permissions or [])
+        """Whether the permission was granted; a scope item (``required:read_vin``) is read as its permission."""
+        return permission_name(permission) in (self.permissions or [])
 
 
 class VehicleCommand(models.Model):

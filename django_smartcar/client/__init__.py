@@ -40,6 +40,15 @@ from .exceptions import (
     VehicleStateException,
 )
 from .management import delete_connections, get_connections, unsubscribe
+from .permissions import (
+    PERMISSIONS,
+    REQUIRED_PREFIX,
+    InvalidScope,
+    Permission,
+    permission_name,
+    permission_names,
+    validate_scope,
+)
 from .results import (
     Access,
     ActionResult,
@@ -86,7 +95,9 @@ __all__ = [
     "API_VERSION",
     "CONNECT_MODES",
     "DEFAULT_TIMEOUTS",
+    "PERMISSIONS",
     "REFRESH_TOKEN_LIFETIME",
+    "REQUIRED_PREFIX",
     "UNIT_SYSTEMS",
     "Access",
     "ActionResult",
@@ -116,6 +127,7 @@ __all__ = [
     "GatewayTimeoutException",
     "InvalidGrantException",
     "InvalidResponseException",
+    "InvalidScope",
     "Location",
     "LockStatus",
     "Meta",
@@ -125,6 +137,7 @@ __all__ = [
     "Odometer",
     "Origins",
     "Paging",
+    "Permission",
     "PermissionException",
     "Permissions",
     "RateLimitingException",
@@ -165,7 +178,10 @@ __all__ = [
     "is_compatible",
     "is_expired",
     "iter_vehicle_ids",
+    "permission_name",
+    "permission_names",
     "shared_transport",
     "unsubscribe",
+    "validate_scope",
     "verify_payload",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import API_VERSION, CLIENT_ID_ENV, CLIENT_SECRET_ENV, Origins, format_flags
+from .permissions import permission_names
 from .results import Compatibility, Meta, User, VehicleList, parse_datetime
 from .transport import Transport, shared_transport
 
@@ -122,10 +123,13 @@ def get_compatibility(
 
     ``options`` is the 6.x SDK's dictionary: ``client_id`` and ``client_secret`` (else the keyword arguments,
     else the environment), ``flags``, ``mode``, ``test_mode`` and ``test_mode_compatibility_level``.
+
+    ``scope`` may be a Connect scope: ``required:`` is Connect's alone, so it is stripped (the compatibility API
+    takes bare permission names).
     """
     if not vin or not isinstance(vin, str):
         raise ValueError("get_compatibility needs a VIN")
-    scopes = scope.split() if isinstance(scope, str) else list(scope)
+    scopes = permission_names(scope)
     if not scopes:
         raise ValueError("get_compatibility needs at least one permission in scope")
     options = dict(options or {})

@@ -18,6 +18,7 @@ from .config import (
     Origins,
     format_flags,
 )
+from .permissions import validate_scope
 from .results import Access, Compatibility
 from .transport import Transport, shared_transport
 
@@ -28,11 +29,6 @@ __all__ = ["AUTH_URL_OPTIONS", "AuthClient", "Flags", "format_flags"]
 AUTH_URL_OPTIONS = ("force_prompt", "state", "make_bypass", "single_select", "flags", "user")
 
 
-def _scope_list(scope: str | Iterable[str]) -> list[str]:
-    # A bare string would otherwise be joined letter by letter.
-    return scope.split() if isinstance(scope, str) else list(scope)
-
-
 class AuthClient:
     """The application's side of OAuth with Smartcar.
 
@@ -41,6 +37,10 @@ class AuthClient:
     mode)`` (a boolean or None in the fourth place) and the 4.x ``AuthClient(id, secret, uri, scope, test_mode)``
     (a boolean in the fifth). ``test_mode`` decides only when no ``mode`` is given, as in 6.x where it is
     deprecated in favour of ``mode``.
+
+    A scope (here or in ``get_auth_url``) is any of Smartcar's documented permissions (``permissions.PERMISSIONS``),
+    each optionally ``required:`` (``required:read_odometer``: the owner cannot untick it); it goes to Connect
+    unchanged. An unknown name raises ``permissions.InvalidScope`` (a ValueError) naming the closest one.
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class AuthClient:
         if isinstance(scope, bool):  # 6.x: the fourth argument is test_mode
             test_mode = scope if test_mode is None else test_mode
             scope = None
-        self.scope = tuple(_scope_list(scope)) if scope is not None else ALL_SCOPES
+        self.scope = tuple(validate_scope(scope)) if scope is not None else ALL_SCOPES
         if isinstance(mode, bool):  # 4.x: the fifth argument is test_mode
             test_mode = mode if test_mode is None else test_mode
             mode = None
@@ -125,7 +125,7 @@ class AuthClient:
             single_select = single_select if single_select is not None else options.get("single_select")
             flags = flags or options.get("flags")
             user = user or options.get("user")
-        requested_scope = _scope_list(scope) if scope is not None else list(self.scope)
+        requested_scope = validate_scope(scope) if scope is not None else list(self.scope)
         make = make or (vehicle_info or {}).get("make")
         if isinstance(single_select, Mapping):
             single_select_vin = single_select_vin or single_select.get("vin")

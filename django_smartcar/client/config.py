@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+# The permissions of the v2 endpoints, still importable from here; Smartcar's whole list is in permissions.py.
+from .permissions import ALL_SCOPES as ALL_SCOPES
 from .redaction import redact_url, without_userinfo
 
 API_VERSION = "2.0"
@@ -25,22 +27,6 @@ MANAGEMENT_ORIGIN_ENV = "SMARTCAR_MANAGEMENT_API_ORIGIN"
 CLIENT_ID_ENV = "SMARTCAR_CLIENT_ID"
 CLIENT_SECRET_ENV = "SMARTCAR_CLIENT_SECRET"
 REDIRECT_URI_ENV = "SMARTCAR_REDIRECT_URI"
-
-ALL_SCOPES: tuple[str, ...] = (
-    "read_vehicle_info",
-    "read_vin",
-    "read_location",
-    "read_odometer",
-    "read_fuel",
-    "read_battery",
-    "read_charge",
-    "control_charge",
-    "read_engine_oil",
-    "read_tires",
-    "read_security",
-    "control_security",
-    "control_navigation",
-)
 
 CONNECT_MODES: tuple[str, ...] = ("live", "test", "simulated")
 UNIT_SYSTEMS: tuple[str, ...] = ("metric", "imperial")

@@ -292,7 +292,8 @@ def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> Smartca
             logger.info("Smartcar account %s moves to user %s on reconnect", account.pk, user.pk)
             account.owner = user
         tokens.store_tokens(account, access)
-        account.scope = list(smartcar_settings.SCOPE)
+        # The permissions asked for, as bare names: ``required:`` only tells Connect what the owner cannot untick.
+        account.scope = client.permission_names(smartcar_settings.SCOPE)
         account.connected_at = timezone.now()
         account.disconnected_at = None
         account.save()

@@ -29,6 +29,8 @@ from .tokens import get_access_token
 logger = logging.getLogger(__name__)
 
 PERMISSIONS_PAGE_SIZE = 50
+# What a vehicle is (make, model and year; VIN), read when it is connected, each with the permission it needs.
+IDENTITY_PATHS = (("/", "read_vehicle_info"), ("/vin", "read_vin"))
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,11 @@ def fetch_vehicles(access_token: str) -> list[VehicleSnapshot]:
     for vehicle_id in client.iter_vehicle_ids(access_token, transport=get_transport()):
         remote = get_vehicle_client(vehicle_id, access_token)
         permissions = _all_permissions(remote)
-        paths = ["/"] + (["/vin"] if "read_vin" in permissions else [])
-        batch = remote.batch(paths)
-        attributes = batch.result("/").data
-        vin = batch.result("/vin").data.get("vin", "") if "/vin" in paths else ""
+        # Only what was granted: the owner may have unticked read_vehicle_info, or the scope left it out.
+        paths = [path for path, needs in IDENTITY_PATHS if needs in permissions]
+        batch = remote.batch(paths) if paths else None
+        attributes = batch.result("/").data if batch and "/" in paths else {}
+        vin = batch.result("/vin").data.get("vin", "") if batch and "/vin" in paths else ""
         snapshots.append(
             VehicleSnapshot(
                 smartcar_id=vehicle_id,
@@ -157,6 +160,7 @@ def _on_commit_send(signal: Signal, vehicle: Vehicle, account: SmartcarAccount) 
 
 
 def _all_permissions(remote: client.Vehicle) -> list[str]:
+    """The permissions granted for the vehicle, as bare names (``required:`` is Connect's, never a grant's)."""
     permissions: list[str] = []
     offset = 0
     while True:
@@ -164,7 +168,7 @@ def _all_permissions(remote: client.Vehicle) -> list[str]:
         permissions.extend(page.get("permissions", []))
         offset += len(page.get("permissions", []))
         if not page.get("permissions") or offset >= page.get("paging", {}).get("count", 0):
-            return permissions
+            return client.permission_names(permissions)
 
 
 # --- Vehicle data ---------------------------------------------------------------------------------------------

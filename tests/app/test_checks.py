@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 
 from django_smartcar.checks import check_settings, check_stored_tokens_decrypt
 from django_smartcar.conf import smartcar_settings
@@ -66,6 +67,32 @@ def test_each_mistake_has_its_id_and_a_hint(good, changes, expected):
     messages = check_settings()
     assert ids(messages) == [expected]
     assert messages[0].hint
+
+
+def test_every_documented_permission_and_the_required_prefix_pass(good):
+    configure(good, SCOPE=["required:read_odometer", "read_climate", "read_vin"])
+    assert check_settings() == []
+    call_command("check", fail_level="ERROR")  # raises SystemCheckError on any error
+    configure(good, SCOPE=["required:control_trunk", "read_thermometer", "read_user_profile", "control_pin"])
+    assert check_settings() == []
+
+
+def test_a_misspelled_permission_gets_the_closest_one_as_hint(good):
+    configure(good, SCOPE=["required:read_odometr", "read_climate", "read_vni", "read_everything_please"])
+
+    messages = check_settings()
+
+    assert ids(messages) == ["django_smartcar.E004"] * 3
+    odometer, vin, unknown = messages
+    assert (
+        "'required:read_odometr'" in odometer.msg
+        and odometer.hint == "Did you mean 'required:read_odometer'?"
+    )
+    assert "'read_vni'" in vin.msg and vin.hint == "Did you mean 'read_vin'?"
+    # Nothing close: the hint lists Smartcar's permissions and the prefix.
+    assert (
+        "read_climate" in unknown.hint and "control_trunk" in unknown.hint and "'required:'" in unknown.hint
+    )
 
 
 def test_a_malformed_key_is_not_echoed_in_the_message(good):

@@ -27,10 +27,11 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from ...client.permissions import is_required, permission_name
 from .. import grants
 from ..compatibility import INCOMPATIBLE_TEST_VIN, INCOMPATIBLE_TEST_VINS, is_test_vin
 from ..models import Application, SimulatedUser, SimulatedVehicle
-from ..permissions import ALL_SCOPES, PERMISSIONS, REQUIRED_PREFIX
+from ..permissions import ALL_SCOPES, PERMISSIONS
 from ..seeding import MAKES, create_user, create_vehicle, make_for_vin, seed_vehicles
 from ..tokens import issue_code
 
@@ -68,9 +69,9 @@ def parse_scope(text: str) -> tuple[list[str], list[str]]:
     scope: list[str] = []
     required: list[str] = []
     for item in text.split():
-        name = item.removeprefix(REQUIRED_PREFIX)
+        name = permission_name(item)
         scope.append(name)
-        if item.startswith(REQUIRED_PREFIX):
+        if is_required(item):
             required.append(name)
     return list(dict.fromkeys(scope)), list(dict.fromkeys(required))
 
