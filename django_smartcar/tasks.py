@@ -64,11 +64,18 @@ def resume_interrupted_token_exchanges() -> int:
 
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
 def refresh_vehicle_data(self: Task[..., list[str]], vehicle_id: int) -> list[str]:
-    """Fetch a vehicle's data (one batch request) and store what is newer."""
+    """Fetch a vehicle's data (one batch request) and store what is newer.
+
+    A car asleep or unreachable (VEHICLE_STATE) is tried again later, like a rate limit: up to
+    ``TASK_MAX_RETRIES`` times; after that its failure stays recorded until the next refresh.
+    """
     try:
-        result = vehicles.refresh_queued_vehicle(vehicle_id)
+        result = vehicles.refresh_queued_vehicle(vehicle_id, retry_later=False)
     except client.SmartcarException as exc:
-        _retry_or_raise(self, exc, exc.retryable)
+        _retry_or_raise(self, exc, exc.retryable or vehicles.is_retried_later(exc))
+    retries_left = self.request.retries < int(smartcar_settings.TASK_MAX_RETRIES)
+    if result is not None and result.retry_later and retries_left:
+        raise self.retry(countdown=rotation.retry_delay(self.request.retries))
     return result.updated if result is not None else []
 
 

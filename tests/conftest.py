@@ -118,6 +118,10 @@ def run_standalone_simulator(*extra_args: str) -> Iterator[StandaloneSimulator]:
             "3",
             "--database",
             str(Path(folder) / "simulator.sqlite3"),
+            # Smartcar's limits and the seeded cars' traits are tested on their own (and a soak makes thousands
+            # of requests).
+            "--no-limits",
+            "--no-traits",
             *extra_args,
         ]
         environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}

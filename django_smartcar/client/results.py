@@ -254,6 +254,151 @@ class BatteryCapacity(Result):
     capacity: float
 
 
+@dataclass(frozen=True)
+class AvailableCapacity:
+    capacity: float | None
+    description: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> AvailableCapacity:
+        return cls(capacity=body.get("capacity"), description=body.get("description"))
+
+
+@dataclass(frozen=True)
+class SelectedCapacity:
+    nominal: float | None
+    source: str | None = None  # SMARTCAR or USER_SELECTED
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> SelectedCapacity:
+        return cls(nominal=body.get("nominal"), source=body.get("source"))
+
+
+def _available_capacities(items: Any) -> list[AvailableCapacity]:
+    return [AvailableCapacity.from_body(item) for item in items or []]
+
+
+def _selected_capacity(body: Any) -> SelectedCapacity | None:
+    return SelectedCapacity.from_body(body) if body is not None else None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class NominalCapacity(Result):
+    """``GET /battery/nominal_capacity``: the rated capacities, the one in use (None when Smartcar could not
+    tell), and a Connect URL for the owner to pick one (append a redirect URI)."""
+
+    available_capacities: list[AvailableCapacity] = field(
+        default_factory=list, metadata={"parse": _available_capacities}
+    )
+    capacity: SelectedCapacity | None = field(default=None, metadata={"parse": _selected_capacity})
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class DiagnosticSystem:
+    system_id: str
+    status: str  # OK or ALERT
+    description: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> DiagnosticSystem:
+        # The reference names it systemID in its field list and systemId in its example: both are read.
+        system_id = body.get("systemId", body.get("systemID"))
+        if not isinstance(system_id, str):
+            raise ValueError("a system without systemId")
+        return cls(system_id=system_id, status=str(body["status"]), description=body.get("description"))
+
+
+def _systems(items: Any) -> list[DiagnosticSystem]:
+    return [DiagnosticSystem.from_body(item) for item in items]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DiagnosticSystemStatus(Result):
+    systems: list[DiagnosticSystem] = field(metadata={"parse": _systems})
+
+
+@dataclass(frozen=True)
+class DiagnosticTroubleCode:
+    code: str
+    timestamp: datetime | None = None  # when it last became active
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> DiagnosticTroubleCode:
+        if not isinstance(body.get("code"), str):
+            raise ValueError("a trouble code without code")
+        return cls(code=body["code"], timestamp=parse_datetime(body.get("timestamp")))
+
+
+def _trouble_codes(items: Any) -> list[DiagnosticTroubleCode]:
+    return [DiagnosticTroubleCode.from_body(item) for item in items]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DiagnosticTroubleCodes(Result):
+    active_codes: list[DiagnosticTroubleCode] = field(metadata={"parse": _trouble_codes})
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """One service event; ``data`` keeps the record as sent (tasks, details, cost)."""
+
+    service_id: str | None
+    service_date: datetime | None
+    odometer_distance: float | None  # kilometres
+    service_tasks: list[dict[str, Any]]
+    service_details: list[dict[str, Any]]
+    service_cost: dict[str, Any] | None
+    data: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ServiceRecord:
+        odometer = body.get("odometerDistance")
+        return cls(
+            # The reference's field list says serviceID, its example serviceId.
+            service_id=body.get("serviceId", body.get("serviceID")),
+            service_date=parse_datetime(body.get("serviceDate")),
+            # Documented as "string | null", sent as a number in the example: both are read.
+            odometer_distance=float(odometer) if odometer is not None else None,
+            service_tasks=list(body.get("serviceTasks") or []),
+            service_details=list(body.get("serviceDetails") or []),
+            service_cost=dict(body["serviceCost"]) if isinstance(body.get("serviceCost"), Mapping) else None,
+            data=dict(body),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ServiceHistory(Result):
+    """``GET /service/history``: the service records. Smartcar answers an array (the official SDK reads it so);
+    the reference's example shows one record as an object; ``{"items": [...]}`` is read too. ``data`` is
+    ``{"items": [...]}`` whatever the shape. The records are ``records`` (the official SDK's ``items`` would
+    hide the mapping's ``items()``)."""
+
+    records: list[ServiceRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_body(cls, body: object, meta: Meta | None = None) -> ServiceHistory:
+        if isinstance(body, list):
+            records: Any = body
+        elif isinstance(body, Mapping) and isinstance(body.get("items"), list):
+            records = body["items"]
+        elif isinstance(body, Mapping):
+            records = [body]
+        else:
+            raise InvalidResponseException(
+                f"Expected a JSON array for ServiceHistory, got {type(body).__name__}",
+                request_id=meta.request_id if meta else None,
+            )
+        try:
+            items = [ServiceRecord.from_body(record) for record in records]
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise InvalidResponseException(
+                "ServiceHistory response has an unreadable record",
+                request_id=meta.request_id if meta else None,
+            ) from exc
+        return cls(data={"items": list(records)}, meta=meta or Meta(), records=items)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Charge(Result):
     is_plugged_in: bool

@@ -369,6 +369,9 @@ class Transport:
                 status_code=response.status_code,
                 request_id=response.headers.get("sc-request-id"),
             ) from exc
+        if isinstance(body, list):
+            # Smartcar answers some reads (service history) with a bare array: results read it as "items".
+            return {"items": body}
         if not isinstance(body, dict):
             raise InvalidResponseException(
                 f"{method} {url} answered with JSON that is not an object",

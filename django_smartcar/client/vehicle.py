@@ -17,16 +17,20 @@ from .results import (
     BatteryCapacity,
     Charge,
     ChargeLimit,
+    DiagnosticSystemStatus,
+    DiagnosticTroubleCodes,
     EngineOil,
     Fuel,
     Location,
     LockStatus,
     Meta,
+    NominalCapacity,
     Odometer,
     PermissionList,
     Permissions,
     Result,
     ResultT,
+    ServiceHistory,
     TirePressure,
     VehicleAttributes,
     Vin,
@@ -44,12 +48,16 @@ BATCH_RESULT_TYPES: dict[str, type[Result]] = {
     "/fuel": Fuel,
     "/battery": Battery,
     "/battery/capacity": BatteryCapacity,
+    "/battery/nominal_capacity": NominalCapacity,
     "/charge": Charge,
     "/charge/limit": ChargeLimit,
     "/engine/oil": EngineOil,
     "/tires/pressure": TirePressure,
     "/security": LockStatus,
     "/permissions": Permissions,
+    "/service/history": ServiceHistory,
+    "/diagnostics/dtcs": DiagnosticTroubleCodes,
+    "/diagnostics/system_status": DiagnosticSystemStatus,
 }
 
 
@@ -271,6 +279,10 @@ class Vehicle:
     def battery_capacity(self) -> BatteryCapacity:
         return self._get("battery/capacity", BatteryCapacity)
 
+    def nominal_capacity(self) -> NominalCapacity:
+        """The battery's rated capacities (``read_battery``), as the 6.x SDK's ``nominal_capacity()``."""
+        return self._get("battery/nominal_capacity", NominalCapacity)
+
     def charge(self) -> Charge:
         return self._get("charge", Charge)
 
@@ -283,6 +295,24 @@ class Vehicle:
     def oil(self) -> EngineOil:
         """4.x name of ``engine_oil()``."""
         return self.engine_oil()
+
+    def service_history(self, start_date: str | None = None, end_date: str | None = None) -> ServiceHistory:
+        """Service records (``read_service_history``), by default those of the last year; dates are
+        ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS.SSSZ``, as the 6.x SDK's ``service_history()``."""
+        params = {
+            key: value
+            for key, value in (("startDate", start_date), ("endDate", end_date))
+            if value is not None
+        }
+        return self._get("service/history", ServiceHistory, params=params or None)
+
+    def diagnostic_trouble_codes(self) -> DiagnosticTroubleCodes:
+        """The active trouble codes (``read_diagnostics``)."""
+        return self._get("diagnostics/dtcs", DiagnosticTroubleCodes)
+
+    def diagnostic_system_status(self) -> DiagnosticSystemStatus:
+        """Each vehicle system OK or ALERT (``read_diagnostics``)."""
+        return self._get("diagnostics/system_status", DiagnosticSystemStatus)
 
     def tire_pressure(self) -> TirePressure:
         return self._get("tires/pressure", TirePressure)

@@ -16,6 +16,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import client, signals
+from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import AccountUnavailable, VehicleDisconnected
@@ -435,6 +436,11 @@ class RefreshResult:
     read: list[str] = field(default_factory=list)
 
     @property
+    def retry_later(self) -> bool:
+        """Whether a failure here is the car's passing state (asleep, unreachable): worth another try later."""
+        return any(is_retried_later(exc) for exc in self.errors.values())
+
+    @property
     def failed(self) -> bool:
         """Whether the refresh failed: something failed and nothing at all could be read.
 
@@ -475,6 +481,10 @@ def log_refused_request(exc: client.SmartcarException, what: str) -> None:
         logger.error("Smartcar refused %s as a developer error (%s:%s): %s", what, exc.type, exc.code, exc)
     elif is_unknown_vehicle(exc.type, exc.code):
         logger.warning("Smartcar does not know the vehicle of %s under this account any more", what)
+def is_retried_later(exc: client.SmartcarException) -> bool:
+    """VEHICLE_STATE (asleep, unreachable...): the car's passing state, not a permanent failure nor a reason to
+    reconnect; the refresh is tried again later (``refresh_vehicle_data``, the refresh task)."""
+    return exc.type == "VEHICLE_STATE"
 
 
 def is_not_capable(exc: client.SmartcarException) -> bool:
@@ -502,8 +512,8 @@ def failure_reason(exc: client.SmartcarException) -> str:
 
     Built from the error's type and code only, never its description (which may quote anything).
     """
-    if exc.type == "VEHICLE_STATE":
-        return f"vehicle {(exc.code or 'state').lower().replace('_', ' ')}"
+    if is_retried_later(exc):
+        return f"vehicle {(exc.code or 'state').lower().replace('_', ' ')}, retried later"
     if exc.type in _TYPE_REASONS:
         return _TYPE_REASONS[exc.type]
     if isinstance(exc, client.SmartcarTimeout):
@@ -579,10 +589,12 @@ def ensure_refreshable(vehicle: Vehicle) -> None:
         raise AccountUnavailable(vehicle.account)
 
 
-def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
+def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> RefreshResult:
     """Fetch every data point the vehicle permits in ONE batch request, and store what is newer.
 
-    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent.
+    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent. When
+    the car's state made data points fail (asleep, unreachable: ``is_retried_later``), a background refresh is
+    queued for later, unless ``retry_later`` is False (the refresh task retries itself instead).
     """
     ensure_refreshable(vehicle)
     result = RefreshResult()
@@ -624,7 +636,23 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
             sender=Vehicle, vehicle=vehicle, updated=result.updated, errors=result.errors
         )
     )
+    if retry_later and result.retry_later:
+        queue_refresh_later(vehicle, backoff_delay(0, float(smartcar_settings.RETRY_BACKOFF)))
     return result
+
+
+def queue_refresh_later(vehicle: Vehicle, delay: float) -> None:
+    """Queue a background refresh in ``delay`` seconds, once the caller's rows are committed (best effort: a
+    broker that is down is logged, and beat reads the car at its next round)."""
+    from .. import tasks  # tasks imports the services: imported here, when first needed
+
+    vehicle_id = vehicle.pk
+    transaction.on_commit(
+        lambda: queueing.send_now(
+            lambda: tasks.refresh_vehicle_data.apply_async((vehicle_id,), countdown=delay),
+            what="refresh retried later",
+        )
+    )
 
 
 def queue_refresh(vehicle: Vehicle) -> None:
@@ -639,7 +667,7 @@ def queue_refresh(vehicle: Vehicle) -> None:
     queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="refresh")
 
 
-def refresh_queued_vehicle(vehicle_id: int) -> RefreshResult | None:
+def refresh_queued_vehicle(vehicle_id: int, *, retry_later: bool = True) -> RefreshResult | None:
     """What a worker does with a queued refresh: ``None`` (nothing sent) for a vehicle deleted, or refused by
     ``ensure_refreshable`` since it was queued; otherwise ``refresh_vehicle_data``."""
     vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id).first()
@@ -649,7 +677,7 @@ def refresh_queued_vehicle(vehicle_id: int) -> RefreshResult | None:
         ensure_refreshable(vehicle)
     except (VehicleDisconnected, AccountUnavailable):
         return None
-    return refresh_vehicle_data(vehicle)
+    return refresh_vehicle_data(vehicle, retry_later=retry_later)
 
 
 def apply_vehicle_data(

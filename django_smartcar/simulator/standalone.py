@@ -2,7 +2,9 @@
 
     python -m django_smartcar.simulator --port 8765 --client-id ID --client-secret SECRET \\
         --redirect-uri http://localhost:8000/callback [--vehicles 3] [--seed 0] [--latency-ms 0] \\
-        [--latency-model smartcar --latency-scale 0.01 --latency-seed 0]
+        [--latency-model smartcar --latency-scale 0.01 --latency-seed 0] \\
+        [--app-rate-limit 120/2] [--vehicle-rate-limit 20/3600] [--monthly-vehicle-requests 500] \\
+        [--no-limits] [--no-traits]
 
 Everything (Connect pages, token endpoint, vehicle, management and control APIs) is served at the root of
 one origin, from a SQLite database in a temporary folder unless ``--database`` names a file to keep.
@@ -69,6 +71,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database", type=Path, help="SQLite file to use and keep (default: a temporary one)"
     )
+    parser.add_argument(
+        "--app-rate-limit",
+        type=rate,
+        default=(120, 2),
+        metavar="CAPACITY/REFILL",
+        help="the application's bucket: requests / refilled per minute, or 'off' (default: 120/2)",
+    )
+    parser.add_argument(
+        "--vehicle-rate-limit",
+        type=rate,
+        default=(20, 3600),
+        metavar="REQUESTS/SECONDS",
+        help="each vehicle's throttle: requests / window in seconds, or 'off' (default: 20/3600)",
+    )
+    parser.add_argument(
+        "--monthly-vehicle-requests",
+        type=count_or_off,
+        default=500,
+        metavar="N",
+        help="billed requests per vehicle and month before 430 BILLING, or 'off' (default: 500)",
+    )
+    parser.add_argument(
+        "--no-limits", action="store_true", help="turn all three limits off (e.g. for test suites)"
+    )
+    parser.add_argument(
+        "--no-traits",
+        action="store_true",
+        help="seed only plain cars: no plug-in hybrids, stale data or sleeping cars",
+    )
     args = parser.parse_args(argv)
     if args.vehicles < 0 or args.latency_ms < 0:
         parser.error("--vehicles and --latency-ms must not be negative")
@@ -81,13 +112,53 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def rate(text: str) -> tuple[float, float] | None:
+    """``"120/2"`` -> (120, 2); ``"off"`` -> None."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        first, second = (float(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NUMBER/NUMBER or off") from None
+    if first <= 0 or second <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: both numbers must be positive")
+    return first, second
+
+
+def count_or_off(text: str) -> int | None:
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or off") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def simulator_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """SMARTCAR_SIMULATOR from the command line: latency, limits, traits of the seeded cars."""
+    app_rate = None if args.no_limits else args.app_rate_limit
+    vehicle_rate = None if args.no_limits else args.vehicle_rate_limit
+    return {
+        "LATENCY_MS": args.latency_ms,
+        "LATENCY": latency_setting(args),
+        "APP_RATE_LIMIT": {"capacity": app_rate[0], "refill_per_minute": app_rate[1]} if app_rate else None,
+        "VEHICLE_RATE_LIMIT": (
+            {"requests": vehicle_rate[0], "window_seconds": vehicle_rate[1]} if vehicle_rate else None
+        ),
+        "VEHICLE_MONTHLY_REQUEST_LIMIT": None if args.no_limits else args.monthly_vehicle_requests,
+        "SEED_TRAITS": not args.no_traits,
+        "WEBHOOK_TIME_SCALE": args.webhook_time_scale,
+    }
+
+
 def latency_setting(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": args.latency_model, "scale": args.latency_scale, "seed": args.latency_seed}
 
 
-def configure(
-    database: Path, latency_ms: int, latency: dict[str, Any] | None = None, webhook_time_scale: float = 1.0
-) -> None:
+def configure(database: Path, simulator: dict[str, Any]) -> None:
     from django.conf import settings
 
     settings.configure(
@@ -109,11 +180,7 @@ def configure(
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
         TIME_ZONE="UTC",
-        SMARTCAR_SIMULATOR={
-            "LATENCY_MS": latency_ms,
-            "WEBHOOK_TIME_SCALE": webhook_time_scale,
-            **({"LATENCY": latency} if latency else {}),
-        },
+        SMARTCAR_SIMULATOR=simulator,
     )
 
 
@@ -138,12 +205,7 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="smartcar-simulator-") as folder:
-        configure(
-            args.database or Path(folder) / "simulator.sqlite3",
-            args.latency_ms,
-            latency_setting(args),
-            args.webhook_time_scale,
-        )
+        configure(args.database or Path(folder) / "simulator.sqlite3", simulator_settings(args))
 
         import django
         from django.core.management import call_command

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from django_smartcar.client import get_compatibility
-from django_smartcar.simulator.compatibility import UNSERVED_ENDPOINTS, endpoints_of
+from django_smartcar.simulator.seeding import create_user, create_vehicle
 
 
 @pytest.fixture
@@ -37,14 +37,17 @@ def test_one_capability_per_endpoint_with_bare_paths(check, simulator):
     ]
 
 
-def test_what_the_simulator_does_not_serve_is_smartcar_not_capable(check, simulator):
-    unserved = next(name for name in UNSERVED_ENDPOINTS if not endpoints_of(name)[1])
+def test_what_smartcar_does_not_offer_for_the_make_is_smartcar_not_capable(check, simulator):
+    golf = create_vehicle(create_user("compatibility@example.com"), make="VOLKSWAGEN", powertrain="FUEL")
 
-    answer = check(simulator.vehicles[0].vin, [unserved])
+    answer = check(golf.vin, ["read_diagnostics", "read_service_history"])
 
     assert answer.compatible is True
-    assert {(item.capable, item.reason) for item in answer.capabilities} == {(False, "SMARTCAR_NOT_CAPABLE")}
-    assert [item.endpoint for item in answer.capabilities] == list(UNSERVED_ENDPOINTS[unserved])
+    assert [(item.endpoint, item.capable, item.reason) for item in answer.capabilities] == [
+        ("/diagnostics/dtcs", False, "SMARTCAR_NOT_CAPABLE"),  # GM brands only
+        ("/diagnostics/system_status", False, "SMARTCAR_NOT_CAPABLE"),  # GM and FCA brands
+        ("/service/history", True, None),
+    ]
 
 
 def test_smartcars_incompatible_test_vin_has_no_capabilities(check):
@@ -58,7 +61,12 @@ def test_smartcars_test_mode_vin_is_capable_of_everything(check):
     answer = check("0SCAUDI037A5ADB1C", ["read_fuel", "read_battery"])
 
     assert answer.compatible is True
-    assert {item.endpoint for item in answer.capabilities} == {"/fuel", "/battery", "/battery/capacity"}
+    assert {item.endpoint for item in answer.capabilities} == {
+        "/fuel",
+        "/battery",
+        "/battery/capacity",
+        "/battery/nominal_capacity",
+    }
     assert all(item.capable and item.reason is None for item in answer.capabilities)
 
 

@@ -373,6 +373,7 @@ def test_compatibility_by_vin_and_scope(simulator, transport):
     assert [(item.permission, item.endpoint, item.capable, item.reason) for item in answer.capabilities] == [
         ("read_battery", "/battery", True, None),
         ("read_battery", "/battery/capacity", True, None),
+        ("read_battery", "/battery/nominal_capacity", True, None),
         ("read_fuel", "/fuel", False, "VEHICLE_NOT_CAPABLE"),
     ]
     assert get_compatibility(ev.vin, ["read_battery", "read_odometer"], **credentials).compatible is True

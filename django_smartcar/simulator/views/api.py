@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, errors, faults, grants, latency, traffic, webhooks
+from .. import clock, errors, faults, grants, latency, limits, traffic, webhooks
 from ..compatibility import check as compatibility_check
 from ..errors import ApiError, api_json
 from ..models import Grant, SimulatedVehicle, Webhook, WebhookSubscription
@@ -111,7 +111,9 @@ def user(request: HttpRequest, request_id: str) -> HttpResponse:
         raise errors.path_not_found(request.method, "/user")
     if failure := raise_injected_failure(None):
         return failure
-    return api_json({"id": require_grant(request).user_id}, request_id)
+    grant = require_grant(request)
+    limits.admit(grant.application_id)
+    return api_json({"id": grant.user_id}, request_id)
 
 
 @smartcar_api
@@ -121,6 +123,7 @@ def vehicles(request: HttpRequest, request_id: str) -> HttpResponse:
     if failure := raise_injected_failure(None):
         return failure
     grant = require_grant(request)
+    limits.admit(grant.application_id)
     limit, offset = paging(request, *VEHICLES_PAGE)
     ids = list(grant.vehicles.order_by("id").values_list("id", flat=True))
     return api_json(
@@ -143,6 +146,7 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
     found = grant.vehicles.filter(pk=vehicle_id).first()
     if found is None:
         raise errors.vehicle_not_found()
+    limits.admit(grant.application_id, found.pk, billed=billed_requests(request, method, path))
     unit_system = unit_system_of(request)
 
     if method == "POST" and path == "batch":
@@ -177,6 +181,7 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
         unit_system=unit_system,
         now=clock.now(),
         body=json_body(request) if method == "POST" else None,
+        query=request.GET.dict(),
     )
     asleep = endpoint.reaches_car and faults.is_asleep(found.pk)
     response = api_json(run(endpoint, call, grant.scope, asleep=asleep), request_id)
@@ -185,6 +190,17 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
         for name, value in headers.items():
             response[name] = value
     return response
+
+
+def billed_requests(request: HttpRequest, method: str, path: str) -> int:
+    """How many billed requests this is: one per data or command endpoint, one per batch item, else none."""
+    if method == "POST" and path == "batch":
+        try:
+            items = json.loads(request.body).get("requests")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            return 0  # the batch is refused as invalid, unbilled
+        return len(items) if isinstance(items, list) else 0
+    return 1 if (method, path) in ENDPOINTS else 0
 
 
 @smartcar_api
@@ -233,8 +249,10 @@ def compatibility(request: HttpRequest, request_id: str) -> HttpResponse:
         raise errors.path_not_found(request.method, "/compatibility")
     if failure := raise_injected_failure(None):
         return failure
-    if client_application(request) is None:
+    application = client_application(request)
+    if application is None:
         raise errors.authentication_error()
+    limits.admit(application.pk)
     vin = request.GET.get("vin", "").strip().upper()
     if len(vin) != 17:
         raise errors.validation_error("vin must be a 17-character VIN.", "vin")

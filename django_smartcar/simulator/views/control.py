@@ -134,6 +134,12 @@ def vehicle_json(vehicle: SimulatedVehicle) -> dict[str, Any]:
         "year": vehicle.year,
         "vin": vehicle.vin,
         "powertrain": vehicle.powertrain,
+        "dataAgeHours": vehicle.data_age_hours,
+        "sleepCycleMinutes": (
+            {"awake": vehicle.awake_minutes, "asleep": vehicle.asleep_minutes}
+            if vehicle.awake_minutes and vehicle.asleep_minutes
+            else None
+        ),
     }
 
 
@@ -149,12 +155,16 @@ def seed(request: HttpRequest, application: Application, body: dict[str, Any]) -
         raise ValueError("email must be an email address") from error
     if make is not None and make not in seeding.MAKES:
         raise ValueError(f"make must be one of {', '.join(seeding.MAKES)}")
+    traits = body.get("traits")
+    if traits is not None and not isinstance(traits, bool):
+        raise ValueError("traits must be true or false (default: the SEED_TRAITS setting)")
     vehicles = seeding.seed_vehicles(
         count,
         seed=seed_value,
         email=email,
         make=make,
         application=application if body.get("connect") else None,
+        traits=traits,
     )
     return JsonResponse({"vehicles": [vehicle_json(vehicle) for vehicle in vehicles]}, status=201)
 
