@@ -481,6 +481,8 @@ def log_refused_request(exc: client.SmartcarException, what: str) -> None:
         logger.error("Smartcar refused %s as a developer error (%s:%s): %s", what, exc.type, exc.code, exc)
     elif is_unknown_vehicle(exc.type, exc.code):
         logger.warning("Smartcar does not know the vehicle of %s under this account any more", what)
+
+
 def is_retried_later(exc: client.SmartcarException) -> bool:
     """VEHICLE_STATE (asleep, unreachable...): the car's passing state, not a permanent failure nor a reason to
     reconnect; the refresh is tried again later (``refresh_vehicle_data``, the refresh task)."""
