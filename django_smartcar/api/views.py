@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from .. import client
 from ..crypto import EncryptionKeyError
 from ..exceptions import InvalidConnectRequest, NotQueued
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
@@ -333,13 +334,18 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
                 status=202,
                 headers={"Location": detail_url},
             )
-        result = vehicles.refresh_vehicle_data(vehicle)
+        try:
+            result = vehicles.refresh_vehicle_data(vehicle)
+        except client.SmartcarException as refused:
+            # Named with the car's make: a car maker account issue says whose account the owner must fix.
+            return failure_response(request, commands.describe_failure(refused, make=vehicle.display_make))
         if result.failed:
             # Nothing could be read: Smartcar's first error says why better than a 200 with no news.
-            raise next(iter(result.errors.values()))
+            first = next(iter(result.errors.values()))
+            return failure_response(request, commands.describe_failure(first, make=vehicle.display_make))
         errors = []
         for path, exc in result.errors.items():
-            failure = commands.describe_failure(exc)
+            failure = commands.describe_failure(exc, make=vehicle.display_make)
             errors.append(
                 {
                     "path": path,

@@ -40,6 +40,7 @@ import requests
 from django.db import close_old_connections
 
 from . import clock, faults
+from .errors import VEHICLE_STATE_USER_MESSAGES
 from .models import Application, Grant, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
 from .permissions import ALL_SCOPES
 from .vehicle_api import batch, iso
@@ -543,6 +544,9 @@ def error_event(
             entry["description"] = ERROR_DESCRIPTIONS.get(
                 (kind, str(code)), "The vehicle cannot be read now."
             )
+            suggested = VEHICLE_STATE_USER_MESSAGES.get(str(code)) if kind == "VEHICLE_STATE" else None
+            if suggested:
+                entry["suggestedUserMessage"] = suggested
             entry["docURL"] = "https://smartcar.com/docs/errors/api-errors/vehicle-state-errors"
             entry["resolution"] = {"type": "RETRY_LATER"}
         else:

@@ -105,11 +105,14 @@ def refresh_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         result = vehicle_data.refresh_vehicle_data(vehicle)
     except (client.SmartcarException, DjangoSmartcarError) as exc:
-        messages.error(request, f"{vehicle}: could not refresh its data. {exc}")
+        # For the owner: what to do at their car maker, or Smartcar's suggested message, when there is one.
+        reason = commands.describe_failure(exc, make=vehicle.display_make).message
+        messages.error(request, f"{vehicle}: could not refresh its data. {reason}")
         return _back_to(vehicle)
     # What the car cannot give (a fuel car's battery) is no failure: the service remembers it and asks no more.
     if result.failed:
-        messages.error(request, f"{vehicle}: could not read {result.describe_failures()}.")
+        suggested = f" {result.suggested_user_message}" if result.suggested_user_message else ""
+        messages.error(request, f"{vehicle}: could not read {result.describe_failures()}.{suggested}")
         return _back_to(vehicle)
     if result.updated:
         messages.success(request, f"{vehicle}: refreshed {', '.join(result.updated)}.")
