@@ -23,8 +23,8 @@ from django.utils import timezone
 from . import client
 from .brands import display_make
 from .exceptions import DjangoSmartcarError
-from .models import SmartcarAccount, Vehicle, VehicleCommand, WebhookEvent
-from .services import commands, tokens, vehicles, webhooks
+from .models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, WebhookEvent
+from .services import commands, refreshes, tokens, vehicles, webhooks
 from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
@@ -37,6 +37,10 @@ PERCENT_DISPLAYS = {
     "fuel_percent_remaining": "fuel_percent",
     "oil_life_remaining": "oil_life_percent",
 }
+
+
+# Vehicle foreign keys shown as a one-line summary of the command or refresh they point at.
+SUMMARY_DISPLAYS = {"last_command": "last_command_summary", "last_refresh": "last_refresh_summary"}
 
 
 def format_percent(value: float | None) -> str | None:
@@ -133,26 +137,17 @@ def confirmed_action(
 
 def _command(action: VehicleCommand.Action) -> Callable[[HttpRequest, Vehicle], str]:
     def run(request: HttpRequest, vehicle: Vehicle) -> str:
-        command = commands.send_command(vehicle, action, user=request.user)
-        if command.status != VehicleCommand.Status.SUCCEEDED:
-            raise DjangoSmartcarError(f"{command.get_action_display()} failed: {command.error_message}")
-        return f"{command.get_action_display()} succeeded."
+        # Queued for a worker: the admin never waits on a car. The outcome shows in "Last command".
+        command = commands.queue_command(vehicle, action, user=request.user)
+        return f"{command.get_action_display()} queued; its outcome shows in Last command."
 
     return run
 
 
 def _refresh(request: HttpRequest, vehicle: Vehicle) -> str:
-    result = vehicles.refresh_vehicle_data(vehicle)
-    if result.failed:
-        raise DjangoSmartcarError(f"could not read {result.describe_failures()}")
-    summary = ", ".join(result.updated) or "nothing newer"
-    failed = f"; could not read {result.describe_failures()}" if result.errors else ""
-    learnt = (
-        f"; not capable of {', '.join(result.not_capable)} (no longer asked for)"
-        if result.not_capable
-        else ""
-    )
-    return f"refreshed {summary}{failed}{learnt}."
+    # Queued for a worker: the admin never waits on a car. The outcome shows in "Last refresh".
+    refreshes.queue_refresh(vehicle, user=request.user)
+    return "Refresh queued; its outcome shows in Last refresh."
 
 
 def _rotate(request: HttpRequest, account: SmartcarAccount) -> str:
@@ -272,15 +267,15 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "fuel_percent",
         "is_locked",
         "data_refreshed_at",
+        "last_refresh_summary",
         "last_command_summary",
     )
     list_filter = ("is_connected", MakeFilter)
-    list_select_related = ("account__owner", "last_command")
+    list_select_related = ("account__owner", "last_command", "last_refresh")
     search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
     # Percentages as "77.2 %" (the fields hold 0-100); the last command apart from the data read from the car.
     readonly_fields = [
-        PERCENT_DISPLAYS.get(f.name, "last_command_summary" if f.name == "last_command" else f.name)
-        for f in Vehicle._meta.fields
+        PERCENT_DISPLAYS.get(f.name, SUMMARY_DISPLAYS.get(f.name, f.name)) for f in Vehicle._meta.fields
     ]
     actions = [
         confirmed_action(
@@ -321,7 +316,29 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         when = f"{timezone.localtime(command.requested_at):%Y-%m-%d %H:%M %Z}"
         return f"{command.get_action_display()}: {command.get_status_display().lower()} (requested {when})"
 
+    @admin.display(description="Last refresh", ordering="last_refresh__requested_at")
+    def last_refresh_summary(self, vehicle: Vehicle) -> str | None:
+        refresh = vehicle.last_refresh
+        if refresh is None:
+            return None
+        when = f"{timezone.localtime(refresh.requested_at):%Y-%m-%d %H:%M %Z}"
+        return f"{refresh.summary} (requested {when})"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(VehicleRefresh)
+class VehicleRefreshAdmin(admin.ModelAdmin):
+    list_display = ("requested_at", "vehicle", "requested_by", "status", "completed_at", "error_type")
+    list_filter = ("status",)
+    list_select_related = ("vehicle", "requested_by")
+    readonly_fields = [f.name for f in VehicleRefresh._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: VehicleRefresh | None = None) -> bool:
         return False
 
 

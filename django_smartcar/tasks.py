@@ -15,15 +15,19 @@ from django.db import transaction
 
 from . import client
 from .conf import smartcar_settings
-from .services import commands, connect, rotation, tokens, vehicles, webhooks
+from .services import commands, connect, refreshes, rotation, tokens, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
+
+
+def _will_retry(task: Any, transient: bool) -> bool:
+    return transient and task.request.retries < int(smartcar_settings.TASK_MAX_RETRIES)
 
 
 def _retry_or_raise(task: Any, exc: client.SmartcarException, transient: bool) -> NoReturn:
     """The tasks' one retry policy: a transient failure is retried up to ``TASK_MAX_RETRIES`` times, after
     ``rotation.retry_delay`` (Smartcar's Retry-After, else the client's backoff); anything else is raised."""
-    if not transient or task.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+    if not _will_retry(task, transient):
         raise exc
     raise task.retry(exc=exc, countdown=rotation.retry_delay(task.request.retries, exc.retry_after)) from exc
 
@@ -63,11 +67,22 @@ def resume_interrupted_token_exchanges() -> int:
 
 
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
-def refresh_vehicle_data(self: Task[..., list[str]], vehicle_id: int) -> list[str]:
-    """Fetch a vehicle's data (one batch request) and store what is newer."""
+def refresh_vehicle_data(
+    self: Task[..., list[str]], vehicle_id: int, refresh_id: int | None = None
+) -> list[str]:
+    """Fetch a vehicle's data (one batch request) and store what is newer.
+
+    ``refreshes.queue_refresh`` passes its pending row's ``refresh_id``, on which the outcome is recorded (a
+    transient failure keeps it pending while the task is retried); beat and Connect queue it without one.
+    """
     try:
-        result = vehicles.refresh_queued_vehicle(vehicle_id)
+        if refresh_id is not None:
+            result = refreshes.execute_queued_refresh(vehicle_id, refresh_id)
+        else:
+            result = vehicles.refresh_queued_vehicle(vehicle_id)
     except client.SmartcarException as exc:
+        if refresh_id is not None and not _will_retry(self, exc.retryable):
+            refreshes.record_failure(refresh_id, exc)
         _retry_or_raise(self, exc, exc.retryable)
     return result.updated if result is not None else []
 
@@ -113,5 +128,6 @@ def requeue_pending_webhook_events() -> int:
 
 @shared_task(name="django_smartcar.fail_abandoned_commands", ignore_result=True)
 def fail_abandoned_commands() -> int:
-    """Beat task: mark failed the commands no worker completed within COMMAND_ABANDONED_AFTER."""
-    return commands.fail_abandoned_commands()
+    """Beat task: mark failed the commands (and the refreshes asked for by people) that no worker completed
+    within COMMAND_ABANDONED_AFTER."""
+    return commands.fail_abandoned_commands() + refreshes.fail_abandoned_refreshes()
