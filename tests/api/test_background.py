@@ -7,7 +7,7 @@ the queued task has run (here in this process, as an eager worker would run it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -31,26 +31,6 @@ def slow_smartcar(account) -> Iterator[None]:
     faults.inject("latency", latency_ms=SLOW_SMARTCAR_MS)
     yield
     faults.clear()
-
-
-@pytest.fixture
-def worker(account, monkeypatch) -> Callable[[], int]:
-    """The tasks the request published, captured; ``worker()`` runs them as a Celery worker would (after the
-    latency fault is lifted, so the test does not wait on it) and says how many ran."""
-    published: list[tuple[object, tuple]] = []
-    for task in (tasks.send_vehicle_command, tasks.refresh_vehicle_data):
-        monkeypatch.setattr(task, "delay", lambda *args, _task=task: published.append((_task, args)))
-
-    def run() -> int:
-        faults.clear()
-        ran = 0
-        while published:
-            task, args = published.pop(0)
-            task.apply(args=args)
-            ran += 1
-        return ran
-
-    return run
 
 
 @pytest.fixture
