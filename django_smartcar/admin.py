@@ -1,8 +1,11 @@
-"""Admin for accounts, vehicles and commands. Tokens are never shown; actions go through a confirmation page.
+"""Admin for accounts, vehicles, commands and refreshes. Tokens are never shown; actions go through a
+confirmation page.
 
 Actions on accounts and vehicles need the ``django_smartcar.send_vehicle_commands`` permission (reprocessing
 webhook events needs the change permission); each works row by row through the services and reports each
-row's outcome without stopping at the first failure.
+row's outcome without stopping at the first failure. Lock, Unlock and Refresh data only queue the work for a
+Celery worker (no admin request waits on a car): the vehicle list shows it pending ("Last command", "Last
+refresh"), then its result.
 """
 
 from __future__ import annotations
@@ -89,11 +92,13 @@ def confirmed_action(
     permissions: tuple[str, ...] = ("send_vehicle_commands",),
     *,
     question: str,
+    background: bool = False,
 ) -> Callable[[admin.ModelAdmin[_M], HttpRequest, QuerySet[_M]], TemplateResponse | None]:
     """An admin action that first shows a confirmation page, then runs ``run`` on each selected row.
 
     ``question`` opens the confirmation sentence ("Refresh the data of" + "these 5 vehicles?"): a verb alone
-    does not always make English with the objects after it. ``run`` returns a success message or raises; a
+    does not always make English with the objects after it. ``background`` says ``run`` only queues the work
+    (the confirmation page says so, and the list shows its progress). ``run`` returns a success message or raises; a
     Smartcar error on one row is reported and the next row is still processed. Each row's outcome, success or
     failure, is recorded in the admin's history (a CHANGE LogEntry), so that "who locked this car?" has an
     answer.
@@ -112,6 +117,7 @@ def confirmed_action(
                     **modeladmin.admin_site.each_context(request),
                     "title": f"{description}?",
                     "question": confirmation_question(question, opts, len(objects)),
+                    "background": background,
                     "opts": opts,
                     "objects": objects,
                     "verb": verb,
@@ -279,13 +285,25 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     ]
     actions = [
         confirmed_action(
-            "Lock selected vehicles", "Lock", _command(VehicleCommand.Action.LOCK), question="Lock"
+            "Lock selected vehicles",
+            "Lock",
+            _command(VehicleCommand.Action.LOCK),
+            question="Lock",
+            background=True,
         ),
         confirmed_action(
-            "Unlock selected vehicles", "Unlock", _command(VehicleCommand.Action.UNLOCK), question="Unlock"
+            "Unlock selected vehicles",
+            "Unlock",
+            _command(VehicleCommand.Action.UNLOCK),
+            question="Unlock",
+            background=True,
         ),
         confirmed_action(
-            "Refresh data of selected vehicles", "Refresh data", _refresh, question="Refresh the data of"
+            "Refresh data of selected vehicles",
+            "Refresh data",
+            _refresh,
+            question="Refresh the data of",
+            background=True,
         ),
         confirmed_action(
             "Disconnect selected vehicles", "Disconnect", _disconnect_vehicle, question="Disconnect"

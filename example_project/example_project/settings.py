@@ -146,6 +146,8 @@ if USE_SIMULATOR:
         "MANAGEMENT_API_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_TOKEN": "demo-management-token",
         "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
+        # Read each newly connected car in the background (the browser tests switch it off, to see "No data").
+        "REFRESH_ON_CONNECT": env.bool("DEMO_REFRESH_ON_CONNECT", default=True),
     }
 else:
     # A real Smartcar application: django-smartcar reads SMARTCAR_CLIENT_ID, SMARTCAR_CLIENT_SECRET,
