@@ -119,6 +119,22 @@ def test_a_refresh_the_car_cannot_answer_is_recorded_failed_with_the_reason(
     assert browser.get(refresh["url"]).json()["status"] == "failed"
 
 
+def test_a_refresh_whose_whole_request_fails_is_recorded_failed_and_not_left_pending(
+    account, browser, smartcar, worker
+):
+    vehicle = account.vehicles.first()
+    refresh = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/").json()
+    faults.inject("server_errors", statuses=[500])  # the batch itself fails: a 500 is not tried again
+
+    worker(lift_faults=False)
+    faults.clear()
+
+    failed = browser.get(refresh["url"]).json()
+    assert failed["status"] == "failed" and failed["completed_at"]
+    assert failed["error"]["type"] == "SERVER"
+    assert browser.get(f"{API}/vehicles/{vehicle.pk}/").json()["last_refresh"]["status"] == "failed"
+
+
 def test_the_synchronous_api_stays_behind_an_explicit_opt_in(account, browser, worker, smartcar_requests):
     vehicle = account.vehicles.first()
 
