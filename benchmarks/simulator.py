@@ -115,6 +115,9 @@ class Simulator(ManagedProcess):
             "0",
             "--database",
             str(self.database),
+            # Benchmarks measure the app, not Smartcar's limits or sleeping cars.
+            "--no-limits",
+            "--no-traits",
         ]
         self.launch(command, env=child_environment())
 

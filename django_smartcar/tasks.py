@@ -72,18 +72,27 @@ def refresh_vehicle_data(
 ) -> list[str]:
     """Fetch a vehicle's data (one batch request) and store what is newer.
 
-    ``refreshes.queue_refresh`` passes its pending row's ``refresh_id``, on which the outcome is recorded (a
-    transient failure keeps it pending while the task is retried); beat and Connect queue it without one.
+    A car asleep or unreachable (VEHICLE_STATE) is tried again later, like a rate limit: up to
+    ``TASK_MAX_RETRIES`` times; after that its failure stays recorded until the next refresh.
+
+    ``refreshes.queue_refresh`` passes its pending row's ``refresh_id``, on which the outcome is recorded: a
+    transient failure of the whole request keeps it pending while the task is retried; data points the car's
+    state made fail are recorded as they are, and a later refresh (without a row) reads the car again. Beat
+    and Connect queue the task without one.
     """
     try:
         if refresh_id is not None:
             result = refreshes.execute_queued_refresh(vehicle_id, refresh_id)
         else:
-            result = vehicles.refresh_queued_vehicle(vehicle_id)
+            result = vehicles.refresh_queued_vehicle(vehicle_id, retry_later=False)
     except client.SmartcarException as exc:
-        if refresh_id is not None and not _will_retry(self, exc.retryable):
+        transient = exc.retryable or vehicles.is_retried_later(exc)
+        if refresh_id is not None and not _will_retry(self, transient):
             refreshes.record_failure(refresh_id, exc)
-        _retry_or_raise(self, exc, exc.retryable)
+        _retry_or_raise(self, exc, transient)
+    retries_left = self.request.retries < int(smartcar_settings.TASK_MAX_RETRIES)
+    if refresh_id is None and result is not None and result.retry_later and retries_left:
+        raise self.retry(countdown=rotation.retry_delay(self.request.retries))
     return result.updated if result is not None else []
 
 

@@ -133,6 +133,16 @@ SMARTCAR = {
     ),
 }
 
+# The suite makes hundreds of requests a session: Smartcar's limits (on by default in the simulator) are off
+# here except in the tests of the limits themselves, and seeded cars have no traits (hybrid, stale, sleeping)
+# so each answers every time; tests that want those create such cars.
+SMARTCAR_SIMULATOR = {
+    "APP_RATE_LIMIT": None,
+    "VEHICLE_RATE_LIMIT": None,
+    "VEHICLE_MONTHLY_REQUEST_LIMIT": None,
+    "SEED_TRAITS": False,
+}
+
 # The test site's only sign-in page is the admin's (a fresh startproject's too; system check W007).
 LOGIN_URL = "admin:login"
 

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, SupportsIndex, TypeVar
 
 from .config import REFRESH_TOKEN_LIFETIME
 from .exceptions import InvalidResponseException
@@ -166,14 +166,19 @@ class Connection:
 
     vehicle_id: str
     user_id: str | None
+    # Absent from a delete's answer, which names the connections only.
     connected_at: datetime | None
+    # "live" or "simulated" (None when Smartcar does not say, as in a delete's answer).
+    mode: str | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Connection:
+        mode = body.get("mode")
         return cls(
             vehicle_id=body["vehicleId"],
             user_id=body.get("userId"),
             connected_at=parse_datetime(body.get("connectedAt")),
+            mode=mode if isinstance(mode, str) and mode else None,
         )
 
 
@@ -247,6 +252,151 @@ class Battery(Result):
 @dataclass(frozen=True, kw_only=True, eq=False)
 class BatteryCapacity(Result):
     capacity: float
+
+
+@dataclass(frozen=True)
+class AvailableCapacity:
+    capacity: float | None
+    description: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> AvailableCapacity:
+        return cls(capacity=body.get("capacity"), description=body.get("description"))
+
+
+@dataclass(frozen=True)
+class SelectedCapacity:
+    nominal: float | None
+    source: str | None = None  # SMARTCAR or USER_SELECTED
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> SelectedCapacity:
+        return cls(nominal=body.get("nominal"), source=body.get("source"))
+
+
+def _available_capacities(items: Any) -> list[AvailableCapacity]:
+    return [AvailableCapacity.from_body(item) for item in items or []]
+
+
+def _selected_capacity(body: Any) -> SelectedCapacity | None:
+    return SelectedCapacity.from_body(body) if body is not None else None
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class NominalCapacity(Result):
+    """``GET /battery/nominal_capacity``: the rated capacities, the one in use (None when Smartcar could not
+    tell), and a Connect URL for the owner to pick one (append a redirect URI)."""
+
+    available_capacities: list[AvailableCapacity] = field(
+        default_factory=list, metadata={"parse": _available_capacities}
+    )
+    capacity: SelectedCapacity | None = field(default=None, metadata={"parse": _selected_capacity})
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class DiagnosticSystem:
+    system_id: str
+    status: str  # OK or ALERT
+    description: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> DiagnosticSystem:
+        # The reference names it systemID in its field list and systemId in its example: both are read.
+        system_id = body.get("systemId", body.get("systemID"))
+        if not isinstance(system_id, str):
+            raise ValueError("a system without systemId")
+        return cls(system_id=system_id, status=str(body["status"]), description=body.get("description"))
+
+
+def _systems(items: Any) -> list[DiagnosticSystem]:
+    return [DiagnosticSystem.from_body(item) for item in items]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DiagnosticSystemStatus(Result):
+    systems: list[DiagnosticSystem] = field(metadata={"parse": _systems})
+
+
+@dataclass(frozen=True)
+class DiagnosticTroubleCode:
+    code: str
+    timestamp: datetime | None = None  # when it last became active
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> DiagnosticTroubleCode:
+        if not isinstance(body.get("code"), str):
+            raise ValueError("a trouble code without code")
+        return cls(code=body["code"], timestamp=parse_datetime(body.get("timestamp")))
+
+
+def _trouble_codes(items: Any) -> list[DiagnosticTroubleCode]:
+    return [DiagnosticTroubleCode.from_body(item) for item in items]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DiagnosticTroubleCodes(Result):
+    active_codes: list[DiagnosticTroubleCode] = field(metadata={"parse": _trouble_codes})
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """One service event; ``data`` keeps the record as sent (tasks, details, cost)."""
+
+    service_id: str | None
+    service_date: datetime | None
+    odometer_distance: float | None  # kilometres
+    service_tasks: list[dict[str, Any]]
+    service_details: list[dict[str, Any]]
+    service_cost: dict[str, Any] | None
+    data: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ServiceRecord:
+        odometer = body.get("odometerDistance")
+        return cls(
+            # The reference's field list says serviceID, its example serviceId.
+            service_id=body.get("serviceId", body.get("serviceID")),
+            service_date=parse_datetime(body.get("serviceDate")),
+            # Documented as "string | null", sent as a number in the example: both are read.
+            odometer_distance=float(odometer) if odometer is not None else None,
+            service_tasks=list(body.get("serviceTasks") or []),
+            service_details=list(body.get("serviceDetails") or []),
+            service_cost=dict(body["serviceCost"]) if isinstance(body.get("serviceCost"), Mapping) else None,
+            data=dict(body),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ServiceHistory(Result):
+    """``GET /service/history``: the service records. Smartcar answers an array (the official SDK reads it so);
+    the reference's example shows one record as an object; ``{"items": [...]}`` is read too. ``data`` is
+    ``{"items": [...]}`` whatever the shape. The records are ``records`` (the official SDK's ``items`` would
+    hide the mapping's ``items()``)."""
+
+    records: list[ServiceRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_body(cls, body: object, meta: Meta | None = None) -> ServiceHistory:
+        if isinstance(body, list):
+            records: Any = body
+        elif isinstance(body, Mapping) and isinstance(body.get("items"), list):
+            records = body["items"]
+        elif isinstance(body, Mapping):
+            records = [body]
+        else:
+            raise InvalidResponseException(
+                f"Expected a JSON array for ServiceHistory, got {type(body).__name__}",
+                request_id=meta.request_id if meta else None,
+            )
+        try:
+            items = [ServiceRecord.from_body(record) for record in records]
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise InvalidResponseException(
+                "ServiceHistory response has an unreadable record",
+                request_id=meta.request_id if meta else None,
+            ) from exc
+        return cls(data={"items": list(records)}, meta=meta or Meta(), records=items)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -371,3 +521,72 @@ class Access(Mapping[str, Any]):
     @classmethod
     def _keys(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
+
+
+class VinText(str):
+    """``vehicle.vin()``: the VIN as the seeds return it (a string), keeping the typed result's access.
+
+    ``vehicle.vin() == "5YJ..."`` and string methods work as in the seeds' SDK; ``.vin``, ``.meta`` and ``.data``
+    (and ``["vin"]``, ``["age"]``...) read like every other result.
+    """
+
+    result: Vin
+
+    def __new__(cls, result: Vin) -> VinText:
+        text = super().__new__(cls, result.vin)
+        text.result = result
+        return text
+
+    @property
+    def vin(self) -> str:
+        return str(self)
+
+    @property
+    def meta(self) -> Meta:
+        return self.result.meta
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.result.data
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> Any:
+        """A string key reads the result (``["vin"]``, ``["age"]``); an index or a slice reads the text."""
+        if isinstance(key, str):
+            return self.result[key]
+        return str.__getitem__(self, key)
+
+
+class PermissionList(list[str]):
+    """``vehicle.permissions()``: the granted permissions as the list the seeds return, keeping typed access.
+
+    Iterating, ``len()``, ``in`` and ``== [...]`` see the permission names; ``.permissions``, ``.paging``,
+    ``.meta`` and ``.data`` (and ``["paging"]``) read like every other result.
+    """
+
+    result: Permissions
+
+    def __init__(self, result: Permissions) -> None:
+        super().__init__(result.permissions)
+        self.result = result
+
+    @property
+    def permissions(self) -> list[str]:
+        return list(self)
+
+    @property
+    def paging(self) -> Paging | None:
+        return self.result.paging
+
+    @property
+    def meta(self) -> Meta:
+        return self.result.meta
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.result.data
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> Any:
+        """A string key reads the result (``["permissions"]``, ``["paging"]``); an index or a slice, the list."""
+        if isinstance(key, str):
+            return self.result[key]
+        return list.__getitem__(self, key)

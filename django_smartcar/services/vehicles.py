@@ -16,6 +16,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import client, signals
+from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import AccountUnavailable, VehicleDisconnected
@@ -28,6 +29,8 @@ from .tokens import get_access_token
 logger = logging.getLogger(__name__)
 
 PERMISSIONS_PAGE_SIZE = 50
+# What a vehicle is (make, model and year; VIN), read when it is connected, each with the permission it needs.
+IDENTITY_PATHS = (("/", "read_vehicle_info"), ("/vin", "read_vin"))
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,11 @@ def fetch_vehicles(access_token: str) -> list[VehicleSnapshot]:
     for vehicle_id in client.iter_vehicle_ids(access_token, transport=get_transport()):
         remote = get_vehicle_client(vehicle_id, access_token)
         permissions = _all_permissions(remote)
-        paths = ["/"] + (["/vin"] if "read_vin" in permissions else [])
-        batch = remote.batch(paths)
-        attributes = batch.result("/").data
-        vin = batch.result("/vin").data.get("vin", "") if "/vin" in paths else ""
+        # Only what was granted: the owner may have unticked read_vehicle_info, or the scope left it out.
+        paths = [path for path, needs in IDENTITY_PATHS if needs in permissions]
+        batch = remote.batch(paths) if paths else None
+        attributes = batch.result("/").data if batch and "/" in paths else {}
+        vin = batch.result("/vin").data.get("vin", "") if batch and "/vin" in paths else ""
         snapshots.append(
             VehicleSnapshot(
                 smartcar_id=vehicle_id,
@@ -104,6 +108,8 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         if is_new_here or sorted(vehicle.permissions or []) != sorted(snapshot.permissions):
             # A new connection or new permissions may bring what the car could not give before: ask again.
             vehicle.not_capable = {}
+        # Smartcar's permission list, just read, is the truth now (a re-authentication grants them again).
+        vehicle.missing_permissions = {}
         vehicle.account = account
         vehicle.make, vehicle.model, vehicle.year = snapshot.make, snapshot.model, snapshot.year
         vehicle.vin = snapshot.vin or vehicle.vin
@@ -156,6 +162,7 @@ def _on_commit_send(signal: Signal, vehicle: Vehicle, account: SmartcarAccount) 
 
 
 def _all_permissions(remote: client.Vehicle) -> list[str]:
+    """The permissions granted for the vehicle, as bare names (``required:`` is Connect's, never a grant's)."""
     permissions: list[str] = []
     offset = 0
     while True:
@@ -163,7 +170,7 @@ def _all_permissions(remote: client.Vehicle) -> list[str]:
         permissions.extend(page.get("permissions", []))
         offset += len(page.get("permissions", []))
         if not page.get("permissions") or offset >= page.get("paging", {}).get("count", 0):
-            return permissions
+            return client.permission_names(permissions)
 
 
 # --- Vehicle data ---------------------------------------------------------------------------------------------
@@ -429,6 +436,11 @@ class RefreshResult:
     read: list[str] = field(default_factory=list)
 
     @property
+    def retry_later(self) -> bool:
+        """Whether a failure here is the car's passing state (asleep, unreachable): worth another try later."""
+        return any(is_retried_later(exc) for exc in self.errors.values())
+
+    @property
     def failed(self) -> bool:
         """Whether the refresh failed: something failed and nothing at all could be read.
 
@@ -451,6 +463,32 @@ def data_point_name(path: str) -> str:
     return group.name if group else path
 
 
+def is_developer_error(error_type: str | None, code: str | None) -> bool:
+    """Whether Smartcar refused the request as built wrong: RESOURCE_NOT_FOUND (a path or API version it does
+    not have) or a VALIDATION error naming a parameter. A bug to log and fix here; no reconnect helps."""
+    return error_type == "RESOURCE_NOT_FOUND" or (error_type == "VALIDATION" and bool(code))
+
+
+def is_unknown_vehicle(error_type: str | None, code: str | None) -> bool:
+    """Whether Smartcar refused the vehicle id itself: a 400 VALIDATION with no code is its answer for a vehicle
+    the token does not reach (no longer connected to this account), not a 404. Only reconnecting it helps."""
+    return error_type == "VALIDATION" and not code
+
+
+def log_refused_request(exc: client.SmartcarException, what: str) -> None:
+    """Log a vehicle call Smartcar refused as built wrong (an error: a bug) or for an unknown vehicle id."""
+    if is_developer_error(exc.type, exc.code):
+        logger.error("Smartcar refused %s as a developer error (%s:%s): %s", what, exc.type, exc.code, exc)
+    elif is_unknown_vehicle(exc.type, exc.code):
+        logger.warning("Smartcar does not know the vehicle of %s under this account any more", what)
+
+
+def is_retried_later(exc: client.SmartcarException) -> bool:
+    """VEHICLE_STATE (asleep, unreachable...): the car's passing state, not a permanent failure nor a reason to
+    reconnect; the refresh is tried again later (``refresh_vehicle_data``, the refresh task)."""
+    return exc.type == "VEHICLE_STATE"
+
+
 def is_not_capable(exc: client.SmartcarException) -> bool:
     """Whether Smartcar says the vehicle itself cannot give this data (not a permission, a limit or an outage)."""
     return exc.type == "COMPATIBILITY" and exc.code == "VEHICLE_NOT_CAPABLE"
@@ -467,7 +505,7 @@ _TYPE_REASONS = {
     "SERVER": "Smartcar server error",
     "UPSTREAM": "car maker unavailable",
     "VALIDATION": "refused as invalid",
-    "RESOURCE_NOT_FOUND": "not found",
+    "RESOURCE_NOT_FOUND": "not found (a bug in the request)",
 }
 
 
@@ -476,8 +514,8 @@ def failure_reason(exc: client.SmartcarException) -> str:
 
     Built from the error's type and code only, never its description (which may quote anything).
     """
-    if exc.type == "VEHICLE_STATE":
-        return f"vehicle {(exc.code or 'state').lower().replace('_', ' ')}"
+    if is_retried_later(exc):
+        return f"vehicle {(exc.code or 'state').lower().replace('_', ' ')}, retried later"
     if exc.type in _TYPE_REASONS:
         return _TYPE_REASONS[exc.type]
     if isinstance(exc, client.SmartcarTimeout):
@@ -553,17 +591,23 @@ def ensure_refreshable(vehicle: Vehicle) -> None:
         raise AccountUnavailable(vehicle.account)
 
 
-def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
+def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> RefreshResult:
     """Fetch every data point the vehicle permits in ONE batch request, and store what is newer.
 
-    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent.
+    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent. When
+    the car's state made data points fail (asleep, unreachable: ``is_retried_later``), a background refresh is
+    queued for later, unless ``retry_later`` is False (the refresh task retries itself instead).
     """
     ensure_refreshable(vehicle)
     result = RefreshResult()
     paths = refreshable_paths(vehicle)
     if not paths:
         return result
-    batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
+    try:
+        batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
+    except client.SmartcarException as exc:
+        log_refused_request(exc, f"the refresh of vehicle pk={vehicle.pk}")
+        raise
     points = []
     for path in paths:
         try:
@@ -577,6 +621,9 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
         result.read.append(data_point_name(path))
     result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
+    if result.read and vehicle.vehicle_errors:
+        # The car answered: whatever state error a webhook reported (asleep, unreachable) is over.
+        record_vehicle_problems(vehicle, resolved_errors=list(vehicle.vehicle_errors))
     if result.not_capable:
         logger.info(
             "Vehicle pk=%s is not capable of %s: not asked for again before %s",
@@ -591,10 +638,26 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
             sender=Vehicle, vehicle=vehicle, updated=result.updated, errors=result.errors
         )
     )
+    if retry_later and result.retry_later:
+        queue_refresh_later(vehicle, backoff_delay(0, float(smartcar_settings.RETRY_BACKOFF)))
     return result
 
 
-def refresh_queued_vehicle(vehicle_id: int) -> RefreshResult | None:
+def queue_refresh_later(vehicle: Vehicle, delay: float) -> None:
+    """Queue a background refresh in ``delay`` seconds, once the caller's rows are committed (best effort: a
+    broker that is down is logged, and beat reads the car at its next round)."""
+    from .. import tasks  # tasks imports the services: imported here, when first needed
+
+    vehicle_id = vehicle.pk
+    transaction.on_commit(
+        lambda: queueing.send_now(
+            lambda: tasks.refresh_vehicle_data.apply_async((vehicle_id,), countdown=delay),
+            what="refresh retried later",
+        )
+    )
+
+
+def refresh_queued_vehicle(vehicle_id: int, *, retry_later: bool = True) -> RefreshResult | None:
     """What a worker does with a queued refresh: ``None`` (nothing sent) for a vehicle deleted, or refused by
     ``ensure_refreshable`` since it was queued; otherwise ``refresh_vehicle_data``."""
     vehicle = Vehicle.objects.select_related("account").filter(pk=vehicle_id).first()
@@ -604,7 +667,7 @@ def refresh_queued_vehicle(vehicle_id: int) -> RefreshResult | None:
         ensure_refreshable(vehicle)
     except (VehicleDisconnected, AccountUnavailable):
         return None
-    return refresh_vehicle_data(vehicle)
+    return refresh_vehicle_data(vehicle, retry_later=retry_later)
 
 
 def apply_vehicle_data(
@@ -660,3 +723,46 @@ def apply_vehicle_data(
     for name in [f.attname for f in Vehicle._meta.concrete_fields]:
         setattr(vehicle, name, getattr(locked, name))
     return updated
+
+
+def record_vehicle_problems(
+    vehicle: Vehicle,
+    *,
+    missing_permissions: Iterable[str] = (),
+    granted_permissions: Iterable[str] = (),
+    not_capable: Iterable[str] = (),
+    capable: Iterable[str] = (),
+    errors: Iterable[str] = (),
+    resolved_errors: Iterable[str] = (),
+) -> bool:
+    """Remember (or forget) what Smartcar said is wrong with reading a vehicle, with the time it was learnt.
+
+    ``missing_permissions``: permissions Smartcar says the app lacks for this vehicle (refreshes skip their
+    data, ``Vehicle.has_permission``); ``not_capable``: data groups it cannot give (as a refresh learns them);
+    ``errors``: ``"TYPE:CODE"`` of a state the vehicle is in (``VEHICLE_STATE:ASLEEP``). The other arguments
+    forget them. The row is locked and re-read; returns whether anything changed (and refreshes ``vehicle``).
+    """
+    now = timezone.now().isoformat()
+    fields = {
+        "missing_permissions": (missing_permissions, granted_permissions),
+        "not_capable": (not_capable, capable),
+        "vehicle_errors": (errors, resolved_errors),
+    }
+    with transaction.atomic():
+        locked = select_for_update(Vehicle.objects.filter(pk=vehicle.pk)).get()
+        changed = []
+        for name, (learnt, forgotten) in fields.items():
+            current = dict(getattr(locked, name) or {})
+            updated = dict(current)
+            for key in forgotten:
+                updated.pop(key, None)
+            for key in learnt:
+                updated.setdefault(key, now)
+            if updated != current:
+                setattr(locked, name, updated)
+                changed.append(name)
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+    for name in (*fields, "updated_at"):
+        setattr(vehicle, name, getattr(locked, name))
+    return bool(changed)

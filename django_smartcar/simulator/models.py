@@ -43,6 +43,8 @@ class SimulatedUser(models.Model):
 class Powertrain(models.TextChoices):
     ELECTRIC = "EV", "Electric"
     FUEL = "FUEL", "Fuel"
+    # Plug-in hybrid: a traction battery and a fuel tank, so both /battery and /fuel answer.
+    PLUG_IN_HYBRID = "PHEV", "Plug-in hybrid"
 
 
 class SimulatedVehicle(models.Model):
@@ -79,6 +81,14 @@ class SimulatedVehicle(models.Model):
     is_locked = models.BooleanField(default=True)
     state_at = models.DateTimeField()
 
+    # How old the car's readings are when Smartcar answers (a car that has not reported for hours): the answer
+    # is the state at now minus this, and its sc-data-age header says so.
+    data_age_hours = models.FloatField(default=0)
+    # A car that sleeps: awake for ``awake_minutes``, then asleep for ``asleep_minutes``, round and round on the
+    # simulator's clock (its phase follows from its id), except while driving or charging. Empty: never sleeps.
+    awake_minutes = models.PositiveIntegerField(null=True, blank=True)
+    asleep_minutes = models.PositiveIntegerField(null=True, blank=True)
+
     class Meta:
         ordering = ["user_id", "vin"]
 
@@ -87,7 +97,16 @@ class SimulatedVehicle(models.Model):
 
     @property
     def is_electric(self) -> bool:
+        """Battery-electric only (no fuel tank); see ``has_battery`` and ``has_fuel`` for plug-in hybrids."""
         return self.powertrain == Powertrain.ELECTRIC
+
+    @property
+    def has_battery(self) -> bool:
+        return self.powertrain in (Powertrain.ELECTRIC, Powertrain.PLUG_IN_HYBRID)
+
+    @property
+    def has_fuel(self) -> bool:
+        return self.powertrain in (Powertrain.FUEL, Powertrain.PLUG_IN_HYBRID)
 
 
 class Grant(models.Model):
@@ -221,6 +240,8 @@ class WebhookSubscription(models.Model):
     vehicle = models.ForeignKey(
         SimulatedVehicle, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
+    # VEHICLE_ERROR events sent with state ERROR and not yet RESOLVED: [{"type": ..., "code": ...}].
+    open_errors = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -233,6 +254,28 @@ class WebhookSubscription(models.Model):
         return f"{self.vehicle_id} -> {self.webhook_id}"
 
 
+class PendingDelivery(models.Model):
+    """An event waiting to be (re)delivered: a FIRST_DELIVERY not yet sent, or one whose last attempt failed.
+
+    ``payload`` is the event as first built (same ``eventId``); each attempt gets a new ``deliveryId`` and
+    ``deliveredAt``. ``attempts`` counts the attempts made; ``due_at`` is on the simulator's clock.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="pending_deliveries")
+    vehicle_id = models.CharField(max_length=36, blank=True)
+    event_type = models.CharField(max_length=30)
+    # The JSON text: a jsonb column (PostgreSQL) would reorder the keys Smartcar writes in a fixed order.
+    payload = models.TextField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.webhook_id} (attempts {self.attempts})"
+
+
 class ClockOffset(models.Model):
     """One row: how far the simulator's clock runs ahead of the real one (set through the control API)."""
 
@@ -240,3 +283,46 @@ class ClockOffset(models.Model):
 
     def __str__(self) -> str:
         return f"clock offset {self.offset_seconds:+.0f} s"
+
+
+class RateBucket(models.Model):
+    """Request counting for the simulated limits (see ``limits``): one row per key and period.
+
+    ``key`` names what is counted (``app:<id>``, ``vehicle:<id>``, ``billing:<vehicle id>``); ``period`` the
+    window or month it counts in; ``tokens`` and ``updated_at`` hold a token bucket's level.
+    """
+
+    key = models.CharField(max_length=100)
+    period = models.CharField(max_length=40, default="")
+    count = models.PositiveIntegerField(default=0)
+    tokens = models.FloatField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "period"], name="simulator_one_bucket_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.period}: {self.count}"
+
+
+class RequestCount(models.Model):
+    """How many requests the Vehicle API received for one vehicle, method and path (counted on arrival, before
+    latency and faults; ``traffic`` keeps it). Not a foreign key: a request for an unknown id counts too."""
+
+    vehicle_id = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=200)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["vehicle_id", "path", "method"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle_id", "method", "path"], name="simulator_request_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} /vehicles/{self.vehicle_id}/{self.path}: {self.count}"

@@ -52,7 +52,32 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
     CatalogueModel("JEEP", "Wrangler", Powertrain.FUEL, "1C4", 81.0, 8.0),
 )
 
+# Plug-in hybrids: a battery (kWh, km per kWh) and a tank (litres, km per litre). Drawn only when asked for
+# (``powertrain="PHEV"``) or as a seeded car's trait, so the draws from CATALOGUE stay what they were.
+HYBRIDS: tuple[tuple[CatalogueModel, CatalogueModel], ...] = (
+    (
+        CatalogueModel("TOYOTA", "RAV4 Prime", Powertrain.PLUG_IN_HYBRID, "JTM", 18.1, 5.0),
+        CatalogueModel("TOYOTA", "RAV4 Prime", Powertrain.PLUG_IN_HYBRID, "JTM", 55.0, 16.0),
+    ),
+    (
+        CatalogueModel("FORD", "Escape Plug-In Hybrid", Powertrain.PLUG_IN_HYBRID, "1FM", 14.4, 4.8),
+        CatalogueModel("FORD", "Escape Plug-In Hybrid", Powertrain.PLUG_IN_HYBRID, "1FM", 42.0, 17.0),
+    ),
+    (
+        CatalogueModel("JEEP", "Wrangler 4xe", Powertrain.PLUG_IN_HYBRID, "1C4", 17.3, 3.5),
+        CatalogueModel("JEEP", "Wrangler 4xe", Powertrain.PLUG_IN_HYBRID, "1C4", 65.0, 8.5),
+    ),
+)
+
 MAKES: tuple[str, ...] = tuple(sorted({entry.make for entry in CATALOGUE}))
+
+# Share of seeded cars given each trait when traits are on (SMARTCAR_SIMULATOR["SEED_TRAITS"]: off by default
+# where the simulator is mounted in a project, whose tests expect the cars they seed to answer; on by default in
+# the standalone simulator, ``--no-traits`` turns them off).
+HYBRID_SHARE = 1 / 6
+STALE_SHARE = 1 / 6
+SLEEPER_SHARE = 1 / 5
+STALE_HOURS = (6.0, 26.0, 72.0)
 
 # Home areas vehicles are seeded around (latitude, longitude).
 CITIES: tuple[tuple[float, float], ...] = (
@@ -95,7 +120,7 @@ def make_vin(rng: random.Random, wmi: str, year: int) -> str:
 
 def make_for_vin(vin: str) -> str | None:
     """The simulator's make for a VIN's manufacturer code, or None when the simulator does not know it."""
-    for entry in CATALOGUE:
+    for entry in (*CATALOGUE, *(battery for battery, _ in HYBRIDS)):
         if vin.upper().startswith(entry.wmi):
             return entry.make
     return None
@@ -135,6 +160,8 @@ def random_vehicle_attributes(
     rng: random.Random, *, make: str | None = None, powertrain: str | None = None
 ) -> dict[str, Any]:
     """Plausible attributes for one vehicle, all drawn from ``rng`` (optionally of a make or powertrain)."""
+    if powertrain == Powertrain.PLUG_IN_HYBRID:
+        return hybrid_attributes(rng, make=make)
     choices = [
         entry
         for entry in CATALOGUE
@@ -187,6 +214,59 @@ def random_vehicle_attributes(
     return attributes
 
 
+def hybrid_attributes(rng: random.Random, *, make: str | None = None) -> dict[str, Any]:
+    """A plug-in hybrid: a fuel car's attributes plus a battery that charges and is spent first."""
+    choices = [pair for pair in HYBRIDS if make is None or pair[0].make == make.upper()]
+    if not choices:
+        raise ValueError(f"The simulator has no plug-in hybrids of make {make!r}")
+    battery, tank = rng.choice(choices)
+    attributes = random_vehicle_attributes(rng, make=battery.make)
+    attributes.pop("battery_level", None)
+    plugged_in = attributes["speed_kmh"] == 0 and rng.random() < 0.5
+    attributes.update(
+        make=battery.make,
+        model=battery.model,
+        vin=make_vin(rng, battery.wmi, attributes["year"]),
+        powertrain=Powertrain.PLUG_IN_HYBRID,
+        battery_level=round(rng.uniform(0.1, 0.9), 3),
+        battery_capacity_kwh=battery.capacity,
+        efficiency_km_per_kwh=battery.efficiency,
+        is_plugged_in=plugged_in,
+        is_charging=plugged_in and rng.random() < 0.6,
+        charge_rate_kw=rng.choice((3.3, 6.6, 7.2)),
+        charge_limit=1.0,
+        fuel_level=round(rng.uniform(0.15, 0.95), 3),
+        tank_capacity_liters=tank.capacity,
+        efficiency_km_per_liter=tank.efficiency,
+        oil_life=round(rng.uniform(0.1, 1.0), 2),
+    )
+    return attributes
+
+
+def seed_traits_enabled() -> bool:
+    from django.conf import settings
+
+    return bool((getattr(settings, "SMARTCAR_SIMULATOR", None) or {}).get("SEED_TRAITS", False))
+
+
+def with_traits(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Give some seeded cars what real fleets have: a plug-in hybrid, data hours old, a car that sleeps.
+
+    Drawn from the car's id, apart from the draws that made it, so the same seed gives the same fleet.
+    """
+    rng = random.Random(f"traits:{attributes['id']}")
+    same_make = any(battery.make == attributes["make"] for battery, _ in HYBRIDS)
+    if rng.random() < HYBRID_SHARE and attributes["powertrain"] == Powertrain.FUEL and same_make:
+        hybrid = hybrid_attributes(random.Random(f"hybrid:{attributes['id']}"), make=attributes["make"])
+        attributes = {**hybrid, "id": attributes["id"]}
+    if rng.random() < STALE_SHARE:
+        attributes["data_age_hours"] = rng.choice(STALE_HOURS)
+    if rng.random() < SLEEPER_SHARE and attributes["speed_kmh"] == 0:
+        attributes["awake_minutes"] = rng.choice((10, 20, 30))
+        attributes["asleep_minutes"] = rng.choice((20, 40, 60))
+    return attributes
+
+
 def create_vehicle(user: SimulatedUser, **attrs: Any) -> SimulatedVehicle:
     """A vehicle for ``user``: the given attributes, the rest drawn at random (seeded by the VIN or id if given).
 
@@ -209,8 +289,12 @@ def seed_vehicles(
     email: str = "driver@example.com",
     application: Application | None = None,
     make: str | None = None,
+    traits: bool | None = None,
 ) -> list[SimulatedVehicle]:
     """``count`` vehicles for the user with ``email``, the same ones for the same seed, email and make.
+
+    With ``traits`` (default: ``SMARTCAR_SIMULATOR["SEED_TRAITS"]``, off unless turned on) some of them are
+    plug-in hybrids, have data hours old, or sleep (see ``with_traits``).
 
     With ``application``, the vehicles are also connected to it with every permission, as if their owner had
     approved them in Connect (use ``grants.connect_vehicles`` to get that approval's tokens too).
@@ -221,9 +305,12 @@ def seed_vehicles(
     seed_material = f"{seed}:{user.email}:{make or ''}".encode()
     rng = random.Random(int.from_bytes(hashlib.sha256(seed_material).digest()[:8], "big"))
     vehicles = []
+    traits = seed_traits_enabled() if traits is None else traits
     with transaction.atomic():
         for _ in range(count):
             attributes = random_vehicle_attributes(rng, make=make)
+            if traits:
+                attributes = with_traits(attributes)
             existing = SimulatedVehicle.objects.filter(vin=attributes["vin"]).first()
             if existing is not None:
                 vehicles.append(existing)

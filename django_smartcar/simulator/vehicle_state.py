@@ -7,9 +7,10 @@ its home point; a plugged-in vehicle that is charging gains charge up to its lim
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .models import SimulatedVehicle
 
@@ -56,23 +57,27 @@ def live_state(vehicle: SimulatedVehicle, at: datetime) -> LiveState:
 
     if vehicle.speed_kmh > 0:
         distance = vehicle.speed_kmh * hours
-        if vehicle.is_electric:
+        driven = 0.0
+        if vehicle.has_battery:
+            # A plug-in hybrid drives on its battery first, then on fuel.
             level = given(battery, "battery level")
-            capacity = given(vehicle.battery_capacity_kwh, "battery capacity")
-            efficiency = given(vehicle.efficiency_km_per_kwh, "efficiency")
-            range_km = level * capacity * efficiency
-            distance = min(distance, range_km)
-            battery = max(level - distance / (capacity * efficiency), 0.0)
-        else:
+            per_unit = given(vehicle.battery_capacity_kwh, "battery capacity") * given(
+                vehicle.efficiency_km_per_kwh, "efficiency"
+            )
+            on_battery = min(distance, level * per_unit)
+            battery = max(level - on_battery / per_unit, 0.0)
+            driven += on_battery
+        if vehicle.has_fuel:
             level = given(fuel, "fuel level")
-            capacity = given(vehicle.tank_capacity_liters, "tank capacity")
-            efficiency = given(vehicle.efficiency_km_per_liter, "efficiency")
-            range_km = level * capacity * efficiency
-            distance = min(distance, range_km)
-            fuel = max(level - distance / (capacity * efficiency), 0.0)
-        odometer += distance
+            per_unit = given(vehicle.tank_capacity_liters, "tank capacity") * given(
+                vehicle.efficiency_km_per_liter, "efficiency"
+            )
+            on_fuel = min(distance - driven, level * per_unit)
+            fuel = max(level - on_fuel / per_unit, 0.0)
+            driven += on_fuel
+        odometer += driven
 
-    if vehicle.is_electric:
+    if vehicle.has_battery:
         level = given(battery, "battery level")
         charging = vehicle.is_plugged_in and vehicle.is_charging and vehicle.speed_kmh == 0
         if charging and level < (limit := given(vehicle.charge_limit, "charge limit")):
@@ -95,6 +100,32 @@ def live_state(vehicle: SimulatedVehicle, at: datetime) -> LiveState:
         fuel_level=fuel,
         charging_state=charging_state,
     )
+
+
+def reading_time(vehicle: SimulatedVehicle, now: datetime) -> datetime:
+    """When the car last reported: ``now`` for most cars, ``data_age_hours`` earlier for a stale one."""
+    return now - timedelta(hours=max(vehicle.data_age_hours or 0.0, 0.0))
+
+
+def sleep_phase_offset(vehicle: SimulatedVehicle, cycle_seconds: int) -> int:
+    """Where in its sleep cycle a car starts: from its id, so cars do not all fall asleep together."""
+    return int.from_bytes(hashlib.sha256(vehicle.pk.encode()).digest()[:8], "big") % cycle_seconds
+
+
+def is_sleeping(vehicle: SimulatedVehicle, now: datetime) -> bool:
+    """Whether a car that sleeps is asleep at ``now``.
+
+    The wake-up rules: a car with ``awake_minutes`` and ``asleep_minutes`` is awake for the first, then asleep
+    for the second, in a cycle on the simulator's clock; a car that is driving, or charging, is always awake.
+    Requests do not wake it (Smartcar answers VEHICLE_STATE/ASLEEP and says to retry later).
+    """
+    if not vehicle.awake_minutes or not vehicle.asleep_minutes:
+        return False
+    if vehicle.speed_kmh > 0 or (vehicle.has_battery and vehicle.is_plugged_in and vehicle.is_charging):
+        return False
+    cycle = (vehicle.awake_minutes + vehicle.asleep_minutes) * 60
+    position_in_cycle = (int(now.timestamp()) + sleep_phase_offset(vehicle, cycle)) % cycle
+    return position_in_cycle >= vehicle.awake_minutes * 60
 
 
 def settle(vehicle: SimulatedVehicle, at: datetime) -> None:

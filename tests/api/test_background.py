@@ -113,7 +113,7 @@ def test_a_refresh_the_car_cannot_answer_is_recorded_failed_with_the_reason(
     failed = browser.get(refresh["url"]).json()
     assert failed["status"] == "failed" and failed["updated"] == []
     assert failed["error"]["type"] == "VEHICLE_STATE" and "vehicle asleep" in failed["error"]["detail"]
-    assert {error["reason"] for error in failed["errors"]} == {"vehicle asleep"}
+    assert {error["reason"] for error in failed["errors"]} == {"vehicle asleep, retried later"}
     # The queued task, delivered again, sends nothing more: the row already holds its outcome.
     assert worker_run() == 1
     assert browser.get(refresh["url"]).json()["status"] == "failed"

@@ -81,6 +81,7 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
         SITE_URL=base_url,
         DEMO_REFRESH_ON_CONNECT="0",
         PYTHONUNBUFFERED="1",
+        SIMULATOR_LATENCY_SCALE="0",  # the demo's compressed Smartcar latency, off: tests set their own
     )
     return environment
 

@@ -10,20 +10,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, errors, faults, grants
+from .. import clock, errors, faults, grants, latency, limits, traffic, webhooks
+from ..compatibility import check as compatibility_check
 from ..errors import ApiError, api_json
 from ..models import Grant, SimulatedVehicle, Webhook, WebhookSubscription
-from ..permissions import ALL_SCOPES
-from ..seeding import CATALOGUE, make_for_vin
+from ..permissions import PERMISSIONS
 from ..tokens import grant_for_access_token
 from ..vehicle_api import (
-    ELECTRIC_ONLY,
     ENDPOINTS,
-    FUEL_ONLY,
-    PERMISSION_ENDPOINTS,
     UNIT_SYSTEMS,
     VehicleCall,
     batch,
@@ -56,9 +55,10 @@ def smartcar_api(view: View) -> View:
     return wrapper
 
 
-def raise_injected_failure(vehicle_id: str | None) -> HttpResponse | None:
-    """Apply latency and return a gateway page, or raise an error, when a fault says this request fails."""
-    failure = faults.failure_for(target="api", vehicle_id=vehicle_id)
+def raise_injected_failure(vehicle_id: str | None, endpoint: str | None = None) -> HttpResponse | None:
+    """Apply latency (``endpoint``: the request's class in the latency model) and return a gateway page, or
+    raise an error, when a fault says this request fails."""
+    failure = faults.failure_for(target="api", vehicle_id=vehicle_id, endpoint=endpoint)
     if isinstance(failure, ApiError):
         raise failure
     return failure
@@ -111,7 +111,9 @@ def user(request: HttpRequest, request_id: str) -> HttpResponse:
         raise errors.path_not_found(request.method, "/user")
     if failure := raise_injected_failure(None):
         return failure
-    return api_json({"id": require_grant(request).user_id}, request_id)
+    grant = require_grant(request)
+    limits.admit(grant.application_id)
+    return api_json({"id": grant.user_id}, request_id)
 
 
 @smartcar_api
@@ -121,6 +123,7 @@ def vehicles(request: HttpRequest, request_id: str) -> HttpResponse:
     if failure := raise_injected_failure(None):
         return failure
     grant = require_grant(request)
+    limits.admit(grant.application_id)
     limit, offset = paging(request, *VEHICLES_PAGE)
     ids = list(grant.vehicles.order_by("id").values_list("id", flat=True))
     return api_json(
@@ -133,7 +136,8 @@ def vehicles(request: HttpRequest, request_id: str) -> HttpResponse:
 def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = "") -> HttpResponse:
     # Django leaves method None only on an HttpRequest built by hand, never on one it received.
     method, path = request.method or "", path.strip("/")
-    if failure := raise_injected_failure(vehicle_id):
+    traffic.record(vehicle_id, method, path)
+    if failure := raise_injected_failure(vehicle_id, latency.classify(method, path)):
         return failure
     if method == "DELETE" and path.startswith("webhooks/"):
         # Unsubscribing authenticates with the management token, not the owner's access token.
@@ -142,6 +146,7 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
     found = grant.vehicles.filter(pk=vehicle_id).first()
     if found is None:
         raise errors.vehicle_not_found()
+    limits.admit(grant.application_id, found.pk, billed=billed_requests(request, method, path))
     unit_system = unit_system_of(request)
 
     if method == "POST" and path == "batch":
@@ -176,6 +181,7 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
         unit_system=unit_system,
         now=clock.now(),
         body=json_body(request) if method == "POST" else None,
+        query=request.GET.dict(),
     )
     asleep = endpoint.reaches_car and faults.is_asleep(found.pk)
     response = api_json(run(endpoint, call, grant.scope, asleep=asleep), request_id)
@@ -186,9 +192,25 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
     return response
 
 
+def billed_requests(request: HttpRequest, method: str, path: str) -> int:
+    """How many billed requests this is: one per data or command endpoint, one per batch item, else none."""
+    if method == "POST" and path == "batch":
+        try:
+            items = json.loads(request.body).get("requests")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            return 0  # the batch is refused as invalid, unbilled
+        return len(items) if isinstance(items, list) else 0
+    return 1 if (method, path) in ENDPOINTS else 0
+
+
 @smartcar_api
 def unknown_path(request: HttpRequest, request_id: str, path: str) -> HttpResponse:
-    raise errors.path_not_found(request.method, f"/v2.0/{path}")
+    raise errors.path_not_found(request.method, request.path)
+
+
+@smartcar_api
+def unknown_version(request: HttpRequest, request_id: str, version: str, path: str) -> HttpResponse:
+    raise errors.version_not_found(version)
 
 
 def webhook_not_found(webhook_id: str) -> ApiError:
@@ -201,7 +223,9 @@ def subscribe(request_id: str, grant: Grant, found: SimulatedVehicle, webhook_id
     webhook = Webhook.objects.filter(application=grant.application, webhook_id=webhook_id).first()
     if webhook is None:
         raise webhook_not_found(webhook_id)
-    WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
+    _, created = WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
+    if created:  # Smartcar then sends the vehicle's state with the trigger FIRST_DELIVERY
+        webhooks.queue_first_delivery(webhook, found)
     return api_json({"webhookId": webhook.webhook_id, "vehicleId": found.pk}, request_id)
 
 
@@ -220,51 +244,32 @@ def unsubscribe(request: HttpRequest, request_id: str, vehicle_id: str, webhook_
 
 @smartcar_api
 def compatibility(request: HttpRequest, request_id: str) -> HttpResponse:
-    """Whether a VIN can grant a scope: known vehicles by their powertrain, unknown ones by their make."""
+    """Whether a VIN can grant a scope (see ``simulator.compatibility``)."""
     if request.method != "GET":
         raise errors.path_not_found(request.method, "/compatibility")
     if failure := raise_injected_failure(None):
         return failure
-    if client_application(request) is None:
+    application = client_application(request)
+    if application is None:
         raise errors.authentication_error()
+    limits.admit(application.pk)
     vin = request.GET.get("vin", "").strip().upper()
     if len(vin) != 17:
         raise errors.validation_error("vin must be a 17-character VIN.", "vin")
     scope = request.GET.get("scope", "").split()
-    unknown = [name for name in scope if name not in ALL_SCOPES]
+    unknown = [name for name in scope if name not in PERMISSIONS]
     if not scope or unknown:
         raise errors.validation_error(
             f"scope must list known permissions; unknown: {unknown or 'none given'}", "scope"
         )
 
-    known = SimulatedVehicle.objects.filter(vin=vin).first()
-    make = known.make if known else make_for_vin(vin)
-    if known:
-        electric = known.is_electric
-    else:
-        electric = next((entry.powertrain == "EV" for entry in CATALOGUE if vin.startswith(entry.wmi)), False)
-    capabilities = []
-    for permission in scope:
-        method_and_path = PERMISSION_ENDPOINTS.get(permission, ("GET", "/"))
-        if make is None:
-            capable, reason = False, "MAKE_NOT_COMPATIBLE"
-        elif permission in (FUEL_ONLY if electric else ELECTRIC_ONLY):
-            capable, reason = False, "VEHICLE_NOT_COMPATIBLE"
-        else:
-            capable, reason = True, None
-        capabilities.append(
-            {
-                "permission": permission,
-                "endpoint": f"{method_and_path[0]} {method_and_path[1]}",
-                "capable": capable,
-                "reason": reason,
-            }
-        )
-    compatible = all(item["capable"] for item in capabilities)
-    reason = None
-    if not compatible:
-        reason = "MAKE_NOT_COMPATIBLE" if make is None else "VEHICLE_NOT_COMPATIBLE"
-    return api_json({"compatible": compatible, "reason": reason, "capabilities": capabilities}, request_id)
+    return api_json(compatibility_check(vin, scope), request_id)
+
+
+# GET limit: default 10, at most 100 [A/management/get-vehicle-connections].
+CONNECTIONS_PAGE = (10, 100)
+# The mode filter takes live or simulated; test is the deprecated name of simulated.
+CONNECTION_MODES = {"live": "live", "simulated": "simulated", "test": "simulated"}
 
 
 @smartcar_api
@@ -276,19 +281,36 @@ def connections(request: HttpRequest, request_id: str) -> HttpResponse:
     if application is None:
         raise errors.authentication_error()
     user_id, vehicle_id = request.GET.get("user_id"), request.GET.get("vehicle_id")
-    rows = application.connections.all()
+    # A connection's mode is the one its vehicle was connected in (its newest grant's Connect mode).
+    newest_grant = Grant.objects.filter(
+        application=OuterRef("application"), vehicles=OuterRef("vehicle")
+    ).order_by("-created_at", "-id")
+    rows = application.connections.annotate(
+        grant_mode=Coalesce(Subquery(newest_grant.values("mode")[:1]), Value("live"))
+    )
     if user_id:
         rows = rows.filter(user_id=user_id)
     if vehicle_id:
         rows = rows.filter(vehicle_id=vehicle_id)
 
     if request.method == "DELETE":
-        if bool(user_id) == bool(vehicle_id):
-            raise errors.validation_error("Give exactly one of user_id and vehicle_id.", "user_id")
+        # By user, by vehicle, or by both together (that user's connection of that vehicle).
+        if not user_id and not vehicle_id:
+            raise errors.validation_error("Give user_id, vehicle_id or both.", "user_id")
         removed = grants.disconnect(application, [row.vehicle for row in rows.select_related("vehicle")])
-        return api_json({"connections": [connection_json(row) for row in removed]}, request_id)
+        # The delete answer names the connections only: no connectedAt, no mode.
+        deleted = [{"userId": row.user_id, "vehicleId": row.vehicle_id} for row in removed]
+        return api_json({"connections": deleted}, request_id)
 
-    limit, offset = paging(request, 100, 100)
+    mode = request.GET.get("mode")
+    if mode:
+        if mode not in CONNECTION_MODES:
+            raise errors.validation_error("mode must be live or simulated.", "mode")
+        if CONNECTION_MODES[mode] == "live":
+            rows = rows.filter(grant_mode="live")
+        else:
+            rows = rows.exclude(grant_mode="live")
+    limit, offset = paging(request, *CONNECTIONS_PAGE)
     cursor = request.GET.get("cursor")
     if cursor:
         try:
@@ -302,4 +324,9 @@ def connections(request: HttpRequest, request_id: str) -> HttpResponse:
 
 
 def connection_json(row: Any) -> dict[str, Any]:
-    return {"vehicleId": row.vehicle_id, "userId": row.user_id, "connectedAt": row.connected_at.isoformat()}
+    return {
+        "userId": row.user_id,
+        "vehicleId": row.vehicle_id,
+        "connectedAt": row.connected_at.isoformat(),
+        "mode": "live" if row.grant_mode == "live" else "simulated",
+    }

@@ -56,5 +56,9 @@ class Command(BaseCommand):
             application=application,
         )
         for vehicle in vehicles:
-            kind = "electric" if vehicle.is_electric else "fuel"
+            kind = vehicle.get_powertrain_display().lower()
+            if vehicle.data_age_hours:
+                kind += f", data {vehicle.data_age_hours:g} h old"
+            if vehicle.awake_minutes and vehicle.asleep_minutes:
+                kind += f", sleeps {vehicle.asleep_minutes} min of every {vehicle.awake_minutes + vehicle.asleep_minutes}"
             self.stdout.write(f"{options['email']}: {vehicle} [{kind}] id={vehicle.id}")
