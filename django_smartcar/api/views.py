@@ -92,7 +92,7 @@ SMARTCAR_ERRORS = {
         "the request as built wrong (RESOURCE_NOT_FOUND, VALIDATION with a code: a bug, logged as an error)."
     ),
     503: _error(
-        "The stored tokens cannot be read (a deployment problem: the encryption keys), or ?async=1 work could "
+        "The stored tokens cannot be read (a deployment problem: the encryption keys), or the command or refresh could "
         "not be queued (NOT_QUEUED: the task broker is down)."
     ),
 }
