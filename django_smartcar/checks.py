@@ -21,6 +21,7 @@ from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from . import conf, crypto
+from .client import permissions
 from .client.redaction import redact_url
 from .conf import ALL_SCOPES, MODES, UNIT_SYSTEMS, smartcar_settings
 
@@ -154,25 +155,30 @@ def _check_encryption_keys() -> list[CheckMessage]:
 
 
 def _check_scope() -> list[CheckMessage]:
+    """Every item a documented Smartcar permission, optionally ``required:`` (the owner cannot untick it)."""
     scope = smartcar_settings.SCOPE
     if isinstance(scope, str) or not all(isinstance(item, str) for item in scope or []):
         return [
             Error(
                 'SMARTCAR["SCOPE"] must be a list of permission names.',
-                hint=f"For example {list(ALL_SCOPES[:3])}.",
+                hint=f"For example {['required:read_vehicle_info', *ALL_SCOPES[1:3]]}.",
                 id="django_smartcar.E004",
             )
         ]
-    unknown = [item for item in scope if item not in ALL_SCOPES]
-    if unknown:
-        return [
+    errors: list[CheckMessage] = []
+    for item in permissions.unknown_scope_items(scope):
+        closest = permissions.closest_scope_item(item)
+        errors.append(
             Error(
-                f"Unknown Smartcar permissions in SCOPE: {', '.join(unknown)}.",
-                hint=f"Known permissions: {', '.join(ALL_SCOPES)}.",
+                f'Unknown Smartcar permission in SMARTCAR["SCOPE"]: {item!r}.',
+                hint=f"Did you mean {closest!r}?"
+                if closest
+                else f"Smartcar's permissions: {', '.join(permissions.PERMISSIONS)}; each may be prefixed "
+                f"with {permissions.REQUIRED_PREFIX!r} so that the owner cannot untick it.",
                 id="django_smartcar.E004",
             )
-        ]
-    return []
+        )
+    return errors
 
 
 def _check_redirect_uri() -> list[CheckMessage]:
@@ -526,8 +532,11 @@ def visibility_timeout_warnings(conf: Any) -> list[CheckMessage]:
     longest_countdown = float(smartcar_settings.RETRY_BACKOFF) * 2 ** max(
         int(smartcar_settings.TASK_MAX_RETRIES) - 1, 0
     )
-    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + float(
-        smartcar_settings.REQUEST_TIMEOUT
+    from .services.clients import get_timeouts
+
+    token_timeout = get_timeouts().token
+    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + (
+        sum(token_timeout) if isinstance(token_timeout, tuple) else token_timeout
     )
     needed = longest_countdown + longest_exchange
     if timeout >= needed:

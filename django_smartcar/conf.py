@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .client import config as client_config
 from .client.config import ALL_SCOPES, CONNECT_MODES, UNIT_SYSTEMS
+from .client.transport import CALL_CLASSES
 
 # Re-exported for the checks; the client is where Smartcar's vocabulary lives.
 MODES = CONNECT_MODES
@@ -35,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # incoming request's host.
     "REDIRECT_URI": None,
     "REDIRECT_URL_NAME": "django_smartcar:callback",
-    # What Connect asks the user to grant.
+    # What Connect asks the user to grant: any documented permission (client/permissions.py), optionally
+    # "required:" so that the owner cannot untick it; check E004 validates the names.
     "SCOPE": [
         "read_vehicle_info",
         "read_vin",
@@ -99,8 +101,13 @@ DEFAULTS: dict[str, Any] = {
     # path, resolved at every use. The default, the app's own "Your connections" page, exists wherever the app's
     # URLs are included, and shows the success message.
     "CONNECT_SUCCESS_URL": "django_smartcar:connections",
-    # HTTP time-out for each Smartcar request, in seconds.
-    "REQUEST_TIMEOUT": 10.0,
+    # HTTP time-out of each class of Smartcar call, in seconds (or a (connect, read) pair): any of "token",
+    # "read", "command", "management". A class left out takes REQUEST_TIMEOUT when that is set, else the
+    # client's default (client.Timeouts: token 20, read 310, command 310, management 30; vehicle requests take
+    # up to 300 s).
+    "TIMEOUTS": {},
+    # The former single time-out: when set, the fallback of every class TIMEOUTS leaves out.
+    "REQUEST_TIMEOUT": None,
     # Application management token (webhook signatures, management API). A list is accepted while rotating it:
     # the first one is used, every one verifies webhook signatures.
     "MANAGEMENT_TOKEN": None,
@@ -131,6 +138,9 @@ DEFAULTS: dict[str, Any] = {
     "NOT_CAPABLE_RECHECK_AFTER": timedelta(days=30),
     # Read each newly connected vehicle's data once in the background (a Celery task queued on commit).
     "REFRESH_ON_CONNECT": True,
+    # A webhook saying a vehicle is asleep or unreachable (VEHICLE_STATE error) queues one refresh this much
+    # later, to retry (None: no retry; beat's periodic refresh, if any, still runs).
+    "WEBHOOK_VEHICLE_STATE_RETRY_AFTER": timedelta(minutes=30),
 }
 
 
@@ -195,7 +205,8 @@ SCHEMA: dict[str, Accepts] = {
     "FANOUT_CHUNK_SIZE": Accepts((int,), minimum=1),
     "STATE_MAX_AGE": Accepts(_SECONDS, minimum=1),
     "CONNECT_SUCCESS_URL": Accepts(_STR),
-    "REQUEST_TIMEOUT": Accepts(_SECONDS, minimum=0.001),
+    "TIMEOUTS": Accepts((dict,)),
+    "REQUEST_TIMEOUT": Accepts(_SECONDS, none=True, minimum=0.001),
     "MANAGEMENT_TOKEN": Accepts((str, *_SEQUENCE), none=True, secret=True),
     "WEBHOOK_ID": Accepts(_STR, none=True),
     "WEBHOOK_URL_ID": Accepts(_STR, none=True, secret=True),
@@ -212,6 +223,7 @@ SCHEMA: dict[str, Accepts] = {
     "DATA_AGE_FUTURE_TOLERANCE": Accepts((timedelta,), minimum=timedelta(0)),
     "NOT_CAPABLE_RECHECK_AFTER": Accepts((timedelta,), none=True, minimum=timedelta(0)),
     "REFRESH_ON_CONNECT": Accepts((bool,)),
+    "WEBHOOK_VEHICLE_STATE_RETRY_AFTER": Accepts((timedelta,), none=True, minimum=timedelta(seconds=1)),
     "TOKEN_EXCHANGE_RETRY_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
     "EXCHANGE_RECOVERY_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),
 }
@@ -309,7 +321,28 @@ def type_problem(name: str, value: Any, source: str | None = None) -> str | None
         return f"{source} must be {accepts.describe()}, got{shown} ({type(value).__name__})."
     if accepts.minimum is not None and value < accepts.minimum:
         return f"{source} must be {accepts.describe()}, got{shown}."
+    content_check = _CONTENT_CHECKS.get(name)
+    return content_check(value, source) if content_check else None
+
+
+def _timeouts_problem(value: dict[Any, Any], source: str) -> str | None:
+    classes = ", ".join(f'"{name}"' for name in CALL_CLASSES)
+    for key, seconds in value.items():
+        if key not in CALL_CLASSES:
+            return f"{source} has an unknown call class {key!r}: use {classes}."
+        parts = seconds if isinstance(seconds, list | tuple) else (seconds,)
+        if not 1 <= len(parts) <= 2 or any(
+            isinstance(part, bool) or not isinstance(part, int | float) or part <= 0 for part in parts
+        ):
+            return (
+                f'{source}["{key}"] must be a positive number of seconds or a (connect, read) pair, '
+                f"got {seconds!r}."
+            )
     return None
+
+
+# Settings whose content is checked beyond their type: (value, source) -> the problem, or None.
+_CONTENT_CHECKS = {"TIMEOUTS": _timeouts_problem}
 
 
 def unknown_setting_names() -> list[tuple[str, str | None]]:

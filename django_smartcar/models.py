@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .brands import display_make
+from .client.permissions import permission_name
 
 # A user of the site's user model (settings.AUTH_USER_MODEL), which a reusable app cannot name to the type
 # checker: django-stubs resolves the foreign keys to the model of the settings it loads.
@@ -207,6 +208,21 @@ class Vehicle(models.Model):
         blank=True,
         help_text=_("Data points Smartcar says this vehicle cannot give, and when that was learnt."),
     )
+    # {permission: ISO time it was learnt}: permissions a webhook said the app lacks for this vehicle (a per-signal
+    # PERMISSION error, not the whole connection's); refreshes skip their data until a sync, a re-authentication,
+    # data of that permission, or a RESOLVED error clears them.
+    missing_permissions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Permissions Smartcar says the app lacks for this vehicle, and when that was learnt."),
+    )
+    # {"TYPE:CODE": ISO time it was learnt}: VEHICLE_STATE errors (asleep, unreachable) a webhook reported and no
+    # RESOLVED event (nor a successful refresh) has cleared yet; a refresh is queued to retry later.
+    vehicle_errors = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Errors Smartcar reported for this vehicle (asleep, unreachable) and not yet resolved."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -242,7 +258,10 @@ class Vehicle(models.Model):
         )
 
     def has_permission(self, permission: str) -> bool:
-        return permission in (self.permissions or [])
+        """Granted when connecting (a scope item such as ``required:read_vin`` is read as its permission), and
+        not reported missing by Smartcar since."""
+        name = permission_name(permission)
+        return name in (self.permissions or []) and name not in (self.missing_permissions or {})
 
 
 class VehicleCommand(models.Model):

@@ -25,8 +25,9 @@ model class of the main argument.
     A command was sent; ``command.status`` says whether it succeeded.
 ``webhook_received(sender=WebhookEvent, event)``
     A verified webhook delivery was stored (not for repeats of an event already received).
-``webhook_processed(sender=WebhookEvent, event, updates)``
-    An event was applied; ``updates`` maps each ``Vehicle`` it concerned to the data groups that changed.
+``webhook_processed(sender=WebhookEvent, event, updates, triggers)``
+    An event was applied; ``updates`` maps each ``Vehicle`` it concerned to the data groups that changed;
+    ``triggers`` lists what triggered it as ``(type, signal code or None)``, e.g. ``("FIRST_DELIVERY", None)``.
 """
 
 from django.dispatch import Signal

@@ -12,5 +12,6 @@ urlpatterns = [
     path("callback/", views.callback, name="callback"),
     path("accounts/<int:pk>/disconnect/", views.disconnect_account, name="disconnect-account"),
     path("vehicles/<int:pk>/disconnect/", views.disconnect_vehicle, name="disconnect-vehicle"),
+    path("vehicles/<int:pk>/reauthenticate/", views.reauthenticate, name="reauthenticate"),
     path("webhooks/<str:url_id>/", views.webhook, name="webhook"),
 ]

@@ -85,21 +85,22 @@ def callback(request: HttpRequest) -> HttpResponse:
     except InvalidConnectState as exc:
         return _failure(request, str(exc))
 
-    error = request.GET.get("error")
-    if error:
-        if error == "access_denied":
-            return render(
-                request,
-                "django_smartcar/connect_failed.html",
-                {
-                    "message": "You did not allow access to your vehicle, so nothing was connected.",
-                    "next_url": state.next_url or connect_service.success_url(),
-                },
-                status=200,
-            )
-        # Smartcar's description is shown as text (auto-escaped) and cut short; it comes from the query string.
-        description = (request.GET.get("error_description") or "")[:300]
-        return _failure(request, f"Smartcar Connect reported an error ({error[:50]}). {description}".strip())
+    if request.GET.get("error"):
+        failure = connect_service.describe_connect_error(request.GET)
+        context = {"message": failure.message}
+        if failure.ended_normally:
+            context["next_url"] = state.next_url or connect_service.success_url()
+        return render(request, "django_smartcar/connect_failed.html", context, status=failure.status)
+
+    vehicle_id = request.GET.get("vehicle_id")
+    if vehicle_id and not request.GET.get("code"):
+        # Back from re-authentication: no code, the vehicle's connection and tokens carry on.
+        try:
+            connect_service.complete_reauthentication(request.user, vehicle_id[:100])
+        except InvalidConnectRequest as exc:
+            return _failure(request, str(exc))
+        messages.success(request, "You signed in to your car maker again; the connection works again.")
+        return HttpResponseRedirect(connect_service.safe_next_url(request, state.next_url))
 
     code = request.GET.get("code")
     if not code or len(code) > 500:
@@ -124,6 +125,25 @@ def callback(request: HttpRequest) -> HttpResponse:
     count = account.vehicles.filter(is_connected=True).count()
     messages.success(request, f"Connected {count} vehicle{'s' if count != 1 else ''} through Smartcar.")
     return HttpResponseRedirect(connect_service.safe_next_url(request, state.next_url))
+
+
+@require_GET
+@login_required
+def reauthenticate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the owner to Connect's re-authentication for one of their vehicles (state as for ``connect``)."""
+    vehicle = get_object_or_404(
+        Vehicle.objects.select_related("account"), pk=pk, account__owner=request.user, is_connected=True
+    )
+    if not request.session.session_key:
+        request.session.save()
+    url, _state = connect_service.start_reauthentication(
+        request.user,
+        vehicle,
+        redirect_uri=get_redirect_uri(request),
+        session_key=request.session.session_key,
+        next_url=connect_service.safe_next_url(request, request.GET.get("next")),
+    )
+    return HttpResponseRedirect(url)
 
 
 def _confirm_disconnect(request: HttpRequest, question: str, consequence: str) -> HttpResponse:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,13 @@ def standalone_simulator():
     Its state is shared by every test that uses it: create what a test needs rather than counting on a
     fresh simulator.
     """
+    with run_standalone_simulator() as simulator:
+        yield simulator
+
+
+@contextlib.contextmanager
+def run_standalone_simulator(*extra_args: str) -> Iterator[StandaloneSimulator]:
+    """A standalone simulator started with ``extra_args`` (e.g. ``--latency-model smartcar``), stopped after."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     redirect_uri = "http://127.0.0.1:9/callback"
@@ -109,6 +118,7 @@ def standalone_simulator():
             "3",
             "--database",
             str(Path(folder) / "simulator.sqlite3"),
+            *extra_args,
         ]
         environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
         process = launch(command, log_path, env=environment)

@@ -76,4 +76,6 @@ def test_a_first_start_reaches_the_banner_quickly_and_quietly(tmp_path):
 
     output = log_path.read_text()
     assert output.count("django-smartcar demo on") == 1
+    # The demo's simulator answers with Smartcar's latency, compressed (the demo's default; tests set their own).
+    assert "The simulator answers with Smartcar's latency at 0.02 of real time" in output
     assert "warning" not in output.lower() and "Traceback" not in output, output

@@ -40,6 +40,15 @@ from .exceptions import (
     VehicleStateException,
 )
 from .management import delete_connections, get_connections, unsubscribe
+from .permissions import (
+    PERMISSIONS,
+    REQUIRED_PREFIX,
+    InvalidScope,
+    Permission,
+    permission_name,
+    permission_names,
+    validate_scope,
+)
 from .results import (
     Access,
     ActionResult,
@@ -68,7 +77,7 @@ from .results import (
     Vin,
     WebhookSubscription,
 )
-from .transport import ApiResponse, RetryPolicy, Transport, shared_transport
+from .transport import DEFAULT_TIMEOUTS, ApiResponse, RetryPolicy, Timeouts, Transport, shared_transport
 from .vehicle import BatchResult, Vehicle
 from .webhooks import hash_challenge, verify_payload
 
@@ -76,7 +85,10 @@ __all__ = [
     "ALL_SCOPES",
     "API_VERSION",
     "CONNECT_MODES",
+    "DEFAULT_TIMEOUTS",
+    "PERMISSIONS",
     "REFRESH_TOKEN_LIFETIME",
+    "REQUIRED_PREFIX",
     "UNIT_SYSTEMS",
     "Access",
     "ActionResult",
@@ -101,6 +113,7 @@ __all__ = [
     "GatewayTimeoutException",
     "InvalidGrantException",
     "InvalidResponseException",
+    "InvalidScope",
     "Location",
     "LockStatus",
     "Meta",
@@ -109,6 +122,7 @@ __all__ = [
     "Odometer",
     "Origins",
     "Paging",
+    "Permission",
     "PermissionException",
     "Permissions",
     "RateLimitingException",
@@ -121,6 +135,7 @@ __all__ = [
     "SmartcarNotCapableException",
     "SmartcarTimeout",
     "StateException",
+    "Timeouts",
     "TirePressure",
     "Transport",
     "UpstreamException",
@@ -145,7 +160,10 @@ __all__ = [
     "is_compatible",
     "is_expired",
     "iter_vehicle_ids",
+    "permission_name",
+    "permission_names",
     "shared_transport",
     "unsubscribe",
+    "validate_scope",
     "verify_payload",
 ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
-from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV
+from .config import API_VERSION, CLIENT_ID_ENV, CLIENT_SECRET_ENV, Origins, format_flags
+from .permissions import permission_names
 from .results import Compatibility, Meta, User, VehicleList, parse_datetime
 from .transport import Transport, shared_transport
 
@@ -94,27 +96,65 @@ def _client_credentials(client_id: str | None, client_secret: str | None) -> tup
     return client_id, client_secret
 
 
+# The keys of the 6.x SDK's get_compatibility(vin, scope, country, options).
+COMPATIBILITY_OPTIONS = (
+    "client_id",
+    "client_secret",
+    "version",
+    "flags",
+    "mode",
+    "test_mode",
+    "test_mode_compatibility_level",
+)
+
+
 def get_compatibility(
     vin: str,
-    scope: Iterable[str],
+    scope: str | Iterable[str],
     country: str = "US",
+    options: Mapping[str, Any] | None = None,
     *,
     client_id: str | None = None,
     client_secret: str | None = None,
     transport: Transport | None = None,
+    origins: Origins | None = None,
 ) -> Compatibility:
-    """Whether a VIN can work with Smartcar for the given permissions, and why not if it cannot."""
+    """Whether a VIN can work with Smartcar for the given permissions, and why not if it cannot.
+
+    ``options`` is the 6.x SDK's dictionary: ``client_id`` and ``client_secret`` (else the keyword arguments,
+    else the environment), ``flags``, ``mode``, ``test_mode`` and ``test_mode_compatibility_level``.
+
+    ``scope`` may be a Connect scope: ``required:`` is Connect's alone, so it is stripped (the compatibility API
+    takes bare permission names).
+    """
     if not vin or not isinstance(vin, str):
         raise ValueError("get_compatibility needs a VIN")
-    scopes = scope.split() if isinstance(scope, str) else list(scope)
+    scopes = permission_names(scope)
     if not scopes:
         raise ValueError("get_compatibility needs at least one permission in scope")
+    options = dict(options or {})
+    unknown = set(options) - set(COMPATIBILITY_OPTIONS)
+    if unknown:
+        raise ValueError(f"Unknown get_compatibility option(s): {', '.join(sorted(unknown))}")
+    if options.get("version") not in (None, API_VERSION):
+        raise ValueError(f"This client speaks Smartcar API version {API_VERSION} only")
+    params = {"vin": vin, "scope": " ".join(scopes), "country": country}
+    if options.get("flags"):
+        params["flags"] = format_flags(options["flags"])
+    if options.get("test_mode_compatibility_level"):
+        params.update(mode="test", test_mode_compatibility_level=options["test_mode_compatibility_level"])
+    elif options.get("mode"):
+        params["mode"] = str(options["mode"])
+    elif options.get("test_mode"):
+        params["mode"] = "test"
     transport = transport or shared_transport()
     response = transport.send(
         "GET",
-        transport.origins.api_url("compatibility"),
-        params={"vin": vin, "scope": " ".join(scopes), "country": country},
-        auth=_client_credentials(client_id, client_secret),
+        (origins or transport.origins).api_url("compatibility"),
+        params=params,
+        auth=_client_credentials(
+            options.get("client_id") or client_id, options.get("client_secret") or client_secret
+        ),
         retry_safe=True,
     )
     return Compatibility.from_body(response.body, Meta.from_headers(response.headers))
@@ -122,8 +162,9 @@ def get_compatibility(
 
 def is_compatible(
     vin: str,
-    scope: Iterable[str],
+    scope: str | Iterable[str],
     country: str = "US",
+    options: Mapping[str, Any] | None = None,
     *,
     client_id: str | None = None,
     client_secret: str | None = None,
@@ -131,5 +172,5 @@ def is_compatible(
 ) -> bool:
     """``False`` means the vehicle is certainly not compatible; ``True``, that it likely is."""
     return get_compatibility(
-        vin, scope, country, client_id=client_id, client_secret=client_secret, transport=transport
+        vin, scope, country, options, client_id=client_id, client_secret=client_secret, transport=transport
     ).compatible

@@ -7,38 +7,40 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .config import ALL_SCOPES, CLIENT_ID_ENV, CLIENT_SECRET_ENV, CONNECT_MODES, REDIRECT_URI_ENV, Origins
-from .results import Access
+from . import api
+from .config import (
+    ALL_SCOPES,
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    CONNECT_MODES,
+    REDIRECT_URI_ENV,
+    Flags,
+    Origins,
+    format_flags,
+)
+from .permissions import validate_scope
+from .results import Access, Compatibility
 from .transport import Transport, shared_transport
 
-FlagValue = str | bool | int | float
-Flags = Mapping[str, FlagValue] | Iterable[str]
+# format_flags and Flags moved to config (api needs them too); still importable from here.
+__all__ = ["AUTH_URL_OPTIONS", "AuthClient", "Flags", "format_flags"]
 
-
-def format_flags(flags: Flags) -> str:
-    """``{"a": True, "b": "x"}`` -> ``"a:true b:x"``; an iterable of ready-made flags is space-joined."""
-    if isinstance(flags, Mapping):
-        parts = []
-        for name, value in flags.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            parts.append(f"{name}:{text}")
-        return " ".join(parts)
-    if isinstance(flags, str):
-        return flags
-    return " ".join(str(flag) for flag in flags)
-
-
-def _scope_list(scope: str | Iterable[str]) -> list[str]:
-    # A bare string would otherwise be joined letter by letter.
-    return scope.split() if isinstance(scope, str) else list(scope)
+# The keys of the 6.x SDK's get_auth_url(scope, options).
+AUTH_URL_OPTIONS = ("force_prompt", "state", "make_bypass", "single_select", "flags", "user")
 
 
 class AuthClient:
     """The application's side of OAuth with Smartcar.
 
     Missing arguments fall back to ``SMARTCAR_CLIENT_ID``, ``SMARTCAR_CLIENT_SECRET`` and
-    ``SMARTCAR_REDIRECT_URI``. For code written against the 4.x SDK, ``AuthClient(id, secret, uri, scope,
-    True)`` (a boolean in the ``mode`` position) and ``test_mode=`` both mean test mode.
+    ``SMARTCAR_REDIRECT_URI``. Both SDK call forms work: the 6.x ``AuthClient(id, secret, uri, test_mode,
+    mode)`` (a boolean or None in the fourth place) and the 4.x ``AuthClient(id, secret, uri, scope, test_mode)``
+    (a boolean in the fifth). ``test_mode`` decides only when no ``mode`` is given, as in 6.x where it is
+    deprecated in favour of ``mode``.
+
+    A scope (here or in ``get_auth_url``) is any of Smartcar's documented permissions (``permissions.PERMISSIONS``),
+    each optionally ``required:`` (``required:read_odometer``: the owner cannot untick it); it goes to Connect
+    unchanged. An unknown name raises ``permissions.InvalidScope`` (a ValueError) naming the closest one.
     """
 
     def __init__(
@@ -46,8 +48,8 @@ class AuthClient:
         client_id: str | None = None,
         client_secret: str | None = None,
         redirect_uri: str | None = None,
-        scope: str | Iterable[str] | None = None,
-        mode: str | bool = "live",
+        scope: str | Iterable[str] | bool | None = None,
+        mode: str | bool | None = None,
         test_mode: bool | None = None,
         *,
         origins: Origins | None = None,
@@ -61,11 +63,14 @@ class AuthClient:
                 f"AuthClient needs a client id and secret: pass them or set {CLIENT_ID_ENV} "
                 f"and {CLIENT_SECRET_ENV}"
             )
-        self.scope = tuple(_scope_list(scope)) if scope is not None else ALL_SCOPES
-        if isinstance(mode, bool):
+        if isinstance(scope, bool):  # 6.x: the fourth argument is test_mode
+            test_mode = scope if test_mode is None else test_mode
+            scope = None
+        self.scope = tuple(validate_scope(scope)) if scope is not None else ALL_SCOPES
+        if isinstance(mode, bool):  # 4.x: the fifth argument is test_mode
             test_mode = mode if test_mode is None else test_mode
-            mode = "live"
-        if test_mode is not None:
+            mode = None
+        if mode is None:
             mode = "test" if test_mode else "live"
         self.mode = str(mode).lower()
         if self.mode not in CONNECT_MODES:
@@ -90,6 +95,7 @@ class AuthClient:
     def get_auth_url(
         self,
         scope: str | Iterable[str] | None = None,
+        options: Mapping[str, Any] | None = None,
         *,
         force: bool = False,
         state: str | None = None,
@@ -105,8 +111,21 @@ class AuthClient:
         ``make`` (or ``vehicle_info={"make": ...}``) skips the brand list. ``single_select`` limits the
         user to one vehicle; a VIN (``single_select_vin`` or ``single_select={"vin": ...}``) picks that
         vehicle and takes precedence over ``make``, which is then left out.
+
+        ``options`` is the 6.x SDK's dictionary: ``force_prompt``, ``state``, ``make_bypass``, ``single_select``
+        (``{"enabled": ..., "vin": ...}``), ``flags`` and ``user``; keyword arguments given as well win.
         """
-        requested_scope = _scope_list(scope) if scope is not None else list(self.scope)
+        if options:
+            unknown = set(options) - set(AUTH_URL_OPTIONS)
+            if unknown:
+                raise ValueError(f"Unknown get_auth_url option(s): {', '.join(sorted(unknown))}")
+            force = force or bool(options.get("force_prompt"))
+            state = state or options.get("state")
+            make = make or options.get("make_bypass")
+            single_select = single_select if single_select is not None else options.get("single_select")
+            flags = flags or options.get("flags")
+            user = user or options.get("user")
+        requested_scope = validate_scope(scope) if scope is not None else list(self.scope)
         make = make or (vehicle_info or {}).get("make")
         if isinstance(single_select, Mapping):
             single_select_vin = single_select_vin or single_select.get("vin")
@@ -140,6 +159,58 @@ class AuthClient:
             query.append(("user", user))
         return f"{self.origins.authorize_url}?{urlencode(query)}"
 
+    def get_reauth_url(
+        self, vehicle_id: str, *, state: str | None = None, redirect_uri: str | None = None
+    ) -> str:
+        """Connect's re-authentication URL for a vehicle whose owner must sign in again [reauth].
+
+        Connect then redirects to the redirect URI with ``vehicle_id`` and ``state`` (no code: the tokens in
+        hand keep working). Without a redirect URI here or on the client, Connect uses the application's
+        registered default.
+        """
+        if not vehicle_id or not isinstance(vehicle_id, str):
+            raise ValueError("get_reauth_url needs the vehicle id to re-authenticate")
+        query: list[tuple[str, str]] = [
+            ("response_type", "vehicle_id"),
+            ("client_id", self.client_id or ""),
+            ("vehicle_id", vehicle_id),
+        ]
+        redirect_uri = redirect_uri or self.redirect_uri
+        if redirect_uri:
+            query.append(("redirect_uri", redirect_uri))
+        if state:
+            query.append(("state", state))
+        return f"{self.origins.reauthenticate_url}?{urlencode(query)}"
+
+    def get_compatibility(
+        self,
+        vin: str,
+        scope: str | Iterable[str],
+        country: str = "US",
+        options: Mapping[str, Any] | None = None,
+    ) -> Compatibility:
+        """``api.get_compatibility`` with this client's credentials, origins and transport."""
+        return api.get_compatibility(
+            vin,
+            scope,
+            country,
+            options,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            transport=self.transport,
+            origins=self.origins,
+        )
+
+    def is_compatible(
+        self,
+        vin: str,
+        scope: str | Iterable[str],
+        country: str = "US",
+        options: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """As the seeds document it on the client: ``False`` means certainly not compatible, ``True`` likely."""
+        return self.get_compatibility(vin, scope, country, options).compatible
+
     def exchange_code(self, code: str) -> Access:
         """Trade the ``code`` from Connect's redirect for tokens. Codes are single-use: never retried."""
         if not code or not isinstance(code, str):
@@ -163,5 +234,6 @@ class AuthClient:
             data=form,
             auth=(self.client_id or "", self._client_secret or ""),
             retry_safe=False,
+            call="token",
         )
         return Access.from_token_response(response.body)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+# The permissions of the v2 endpoints, still importable from here; Smartcar's whole list is in permissions.py.
+from .permissions import ALL_SCOPES as ALL_SCOPES
 from .redaction import redact_url, without_userinfo
 
 API_VERSION = "2.0"
@@ -25,24 +28,25 @@ CLIENT_ID_ENV = "SMARTCAR_CLIENT_ID"
 CLIENT_SECRET_ENV = "SMARTCAR_CLIENT_SECRET"
 REDIRECT_URI_ENV = "SMARTCAR_REDIRECT_URI"
 
-ALL_SCOPES: tuple[str, ...] = (
-    "read_vehicle_info",
-    "read_vin",
-    "read_location",
-    "read_odometer",
-    "read_fuel",
-    "read_battery",
-    "read_charge",
-    "control_charge",
-    "read_engine_oil",
-    "read_tires",
-    "read_security",
-    "control_security",
-    "control_navigation",
-)
-
 CONNECT_MODES: tuple[str, ...] = ("live", "test", "simulated")
 UNIT_SYSTEMS: tuple[str, ...] = ("metric", "imperial")
+
+FlagValue = str | bool | int | float
+Flags = Mapping[str, FlagValue] | Iterable[str]
+
+
+def format_flags(flags: Flags) -> str:
+    """``{"a": True, "b": "x"}`` -> ``"a:true b:x"``; an iterable of ready-made flags is space-joined."""
+    if isinstance(flags, Mapping):
+        parts = []
+        for name, value in flags.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            parts.append(f"{name}:{text}")
+        return " ".join(parts)
+    if isinstance(flags, str):
+        return flags
+    return " ".join(str(flag) for flag in flags)
+
 
 # Smartcar documents 60 days; the token endpoint does not say, so this is used unless it ever does.
 REFRESH_TOKEN_LIFETIME = timedelta(days=60)
@@ -87,6 +91,10 @@ class Origins:
     def authorize_url(self) -> str:
         # The user's browser goes there: the credentials of a configured origin must not go with it.
         return f"{without_userinfo(self.connect)}/oauth/authorize"
+
+    @property
+    def reauthenticate_url(self) -> str:
+        return f"{without_userinfo(self.connect)}/oauth/reauthenticate"
 
     def api_url(self, path: str) -> str:
         """URL of a Vehicle API path such as ``/vehicles`` (the version prefix is added here)."""

@@ -144,7 +144,16 @@ class InvalidResponseException(SmartcarException):
 
 
 class SmartcarConnectionError(SmartcarException):
-    """Smartcar could not be reached (DNS, refused connection, reset). Also the base of time-outs."""
+    """Smartcar could not be reached (DNS, refused connection, reset). Also the base of time-outs.
+
+    ``request_sent`` is False only when the request provably never left this machine (the connection was
+    refused or never set up): nothing can have run or been billed, so even a command may be sent again. When
+    True (the default: a reset or a time-out after sending) Smartcar may have run it.
+    """
+
+    def __init__(self, description: str | None = None, *, request_sent: bool = True, **fields: Any) -> None:
+        self.request_sent = request_sent
+        super().__init__(description, **fields)
 
     @property
     def retryable(self) -> bool:
@@ -152,7 +161,8 @@ class SmartcarConnectionError(SmartcarException):
 
 
 class SmartcarTimeout(SmartcarConnectionError):
-    """Smartcar did not answer within the configured time-out."""
+    """Smartcar did not answer within the configured time-out (or, with ``request_sent`` False, the
+    connection could not be set up in time)."""
 
 
 TYPE_EXCEPTIONS: dict[str, type[SmartcarException]] = {

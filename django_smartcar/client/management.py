@@ -33,6 +33,7 @@ def get_connections(
         auth=(MANAGEMENT_USERNAME, amt),
         params=params or None,
         retry_safe=True,
+        call="management",
     )
     return Connections.from_body(response.body, Meta.from_headers(response.headers))
 
@@ -55,6 +56,7 @@ def delete_connections(
         auth=(MANAGEMENT_USERNAME, amt),
         params=params,
         retry_safe=False,
+        call="management",
     )
     return DeletedConnections.from_body(response.body, Meta.from_headers(response.headers))
 
@@ -71,5 +73,7 @@ def unsubscribe(
     transport = transport or shared_transport()
     origins = origins or transport.origins
     url = origins.api_url(f"vehicles/{quote(vehicle_id, safe='')}/webhooks/{quote(webhook_id, safe='')}")
-    response = transport.send("DELETE", url, headers={"Authorization": f"Bearer {amt}"}, retry_safe=False)
+    response = transport.send(
+        "DELETE", url, headers={"Authorization": f"Bearer {amt}"}, retry_safe=False, call="management"
+    )
     return ActionResult.from_body(response.body, Meta.from_headers(response.headers))

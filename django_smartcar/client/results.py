@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, SupportsIndex, TypeVar
 
 from .config import REFRESH_TOKEN_LIFETIME
 from .exceptions import InvalidResponseException
@@ -371,3 +371,72 @@ class Access(Mapping[str, Any]):
     @classmethod
     def _keys(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
+
+
+class VinText(str):
+    """``vehicle.vin()``: the VIN as the seeds return it (a string), keeping the typed result's access.
+
+    ``vehicle.vin() == "5YJ..."`` and string methods work as in the seeds' SDK; ``.vin``, ``.meta`` and ``.data``
+    (and ``["vin"]``, ``["age"]``...) read like every other result.
+    """
+
+    result: Vin
+
+    def __new__(cls, result: Vin) -> VinText:
+        text = super().__new__(cls, result.vin)
+        text.result = result
+        return text
+
+    @property
+    def vin(self) -> str:
+        return str(self)
+
+    @property
+    def meta(self) -> Meta:
+        return self.result.meta
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.result.data
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> Any:
+        """A string key reads the result (``["vin"]``, ``["age"]``); an index or a slice reads the text."""
+        if isinstance(key, str):
+            return self.result[key]
+        return str.__getitem__(self, key)
+
+
+class PermissionList(list[str]):
+    """``vehicle.permissions()``: the granted permissions as the list the seeds return, keeping typed access.
+
+    Iterating, ``len()``, ``in`` and ``== [...]`` see the permission names; ``.permissions``, ``.paging``,
+    ``.meta`` and ``.data`` (and ``["paging"]``) read like every other result.
+    """
+
+    result: Permissions
+
+    def __init__(self, result: Permissions) -> None:
+        super().__init__(result.permissions)
+        self.result = result
+
+    @property
+    def permissions(self) -> list[str]:
+        return list(self)
+
+    @property
+    def paging(self) -> Paging | None:
+        return self.result.paging
+
+    @property
+    def meta(self) -> Meta:
+        return self.result.meta
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.result.data
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> Any:
+        """A string key reads the result (``["permissions"]``, ``["paging"]``); an index or a slice, the list."""
+        if isinstance(key, str):
+            return self.result[key]
+        return list.__getitem__(self, key)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from requests.structures import CaseInsensitiveDict
 
-from .config import UNIT_SYSTEMS, Origins
+from .config import API_VERSION, UNIT_SYSTEMS, Origins, format_flags
 from .exceptions import InvalidResponseException, SmartcarException, exception_from_body
 from .management import unsubscribe
 from .results import (
@@ -23,12 +23,14 @@ from .results import (
     LockStatus,
     Meta,
     Odometer,
+    PermissionList,
     Permissions,
     Result,
     ResultT,
     TirePressure,
     VehicleAttributes,
     Vin,
+    VinText,
     WebhookSubscription,
 )
 from .transport import ApiResponse, Transport, shared_transport
@@ -160,15 +162,27 @@ class Vehicle:
         self,
         vehicle_id: str,
         access_token: str,
-        unit_system: str = "metric",
+        unit_system: str | Mapping[str, Any] = "metric",
         *,
         origins: Origins | None = None,
         transport: Transport | None = None,
     ) -> None:
+        """``Vehicle(id, token)``, ``Vehicle(id, token, "imperial")`` (4.x) or ``Vehicle(id, token, options)``
+        (6.x: ``{"unit_system": ..., "version": "2.0", "flags": {...}}``)."""
         if not vehicle_id or not isinstance(vehicle_id, str):
             raise ValueError("Vehicle needs a vehicle id")
         if not access_token or not isinstance(access_token, str):
             raise ValueError("Vehicle needs an access token")
+        self.flags: str | None = None
+        if isinstance(unit_system, Mapping):
+            options = dict(unit_system)
+            unknown = set(options) - {"unit_system", "version", "flags"}
+            if unknown:
+                raise ValueError(f"Unknown Vehicle option(s): {', '.join(sorted(unknown))}")
+            if options.get("version") not in (None, API_VERSION):
+                raise ValueError(f"This client speaks Smartcar API version {API_VERSION} only")
+            self.flags = format_flags(options["flags"]) if options.get("flags") else None
+            unit_system = options.get("unit_system") or "metric"
         self.vehicle_id = vehicle_id
         self.access_token = access_token
         self.unit_system = _check_unit_system(unit_system)
@@ -203,15 +217,28 @@ class Vehicle:
             headers["sc-unit-system"] = self.unit_system
         return headers
 
+    def _params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        merged = {**(params or {}), **({"flags": self.flags} if self.flags else {})}
+        return merged or None
+
     def _get(self, path: str, result_type: type[ResultT], params: Mapping[str, Any] | None = None) -> ResultT:
         response = self.transport.send(
-            "GET", self._url(path), headers=self._headers(with_units=True), params=params, retry_safe=True
+            "GET",
+            self._url(path),
+            headers=self._headers(with_units=True),
+            params=self._params(params),
+            retry_safe=True,
         )
         return result_type.from_body(response.body, Meta.from_headers(response.headers))
 
     def _command(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> ActionResult:
         response = self.transport.send(
-            method, self._url(path), headers=self._headers(with_units=False), json=body, retry_safe=False
+            method,
+            self._url(path),
+            headers=self._headers(with_units=False),
+            params=self._params(),
+            json=body,
+            retry_safe=False,
         )
         return ActionResult.from_body(response.body, Meta.from_headers(response.headers))
 
@@ -225,8 +252,9 @@ class Vehicle:
         """4.x name of ``attributes()``."""
         return self.attributes()
 
-    def vin(self) -> Vin:
-        return self._get("vin", Vin)
+    def vin(self) -> VinText:
+        """The VIN: a string, as the seeds' SDK returns it, that also has ``.vin``, ``.meta`` and ``.data``."""
+        return VinText(self._get("vin", Vin))
 
     def location(self) -> Location:
         return self._get("location", Location)
@@ -262,10 +290,17 @@ class Vehicle:
     def lock_status(self) -> LockStatus:
         return self._get("security", LockStatus)
 
-    def permissions(self, limit: int | None = None, offset: int | None = None) -> Permissions:
-        """One page of the permissions the user granted for this vehicle."""
+    def permissions(
+        self, limit: int | Mapping[str, int] | None = None, offset: int | None = None
+    ) -> PermissionList:
+        """One page of the permissions the user granted for this vehicle: a list of names, as the seeds'
+        SDK returns it, that also has ``.permissions``, ``.paging`` and ``.meta``. The 6.x form
+        ``permissions({"limit": 10, "offset": 0})`` works too."""
+        if isinstance(limit, Mapping):
+            paging = limit
+            limit, offset = paging.get("limit"), paging.get("offset", offset)
         params = {key: value for key, value in (("limit", limit), ("offset", offset)) if value is not None}
-        return self._get("permissions", Permissions, params=params or None)
+        return PermissionList(self._get("permissions", Permissions, params=params or None))
 
     def has_permissions(self, permissions: str | Iterable[str]) -> bool:
         """Whether every given permission was granted (reads all pages of ``permissions()``)."""
@@ -288,6 +323,7 @@ class Vehicle:
             "POST",
             self._url("batch"),
             headers=self._headers(with_units=True),
+            params=self._params(),
             json={"requests": [{"path": path} for path in requested]},
             retry_safe=True,
         )

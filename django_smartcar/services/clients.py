@@ -7,14 +7,16 @@ service call reuses warm connections instead of paying a TLS handshake per reque
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
 
 from .. import client
+from ..client.transport import CALL_CLASSES, TimeoutSetting
 from ..conf import smartcar_settings
 
-_transports: dict[tuple[client.Origins, float], client.Transport] = {}
+_transports: dict[tuple[client.Origins, client.Timeouts], client.Transport] = {}
 _transports_lock = threading.Lock()
 
 
@@ -27,14 +29,29 @@ def get_origins() -> client.Origins:
     )
 
 
+def get_timeouts() -> client.Timeouts:
+    """Each class of call's time-out: ``TIMEOUTS[class]``, else ``REQUEST_TIMEOUT`` when set, else the
+    client's default for the class."""
+    configured: dict[str, Any] = smartcar_settings.TIMEOUTS
+    fallback = smartcar_settings.REQUEST_TIMEOUT
+    values: dict[str, TimeoutSetting] = {}
+    for name in CALL_CLASSES:
+        value = configured.get(name, fallback)
+        if isinstance(value, list | tuple):  # a (connect, read) pair
+            values[name] = (float(value[0]), float(value[-1]))
+        elif value is not None:
+            values[name] = float(value)
+    return client.Timeouts(**values)
+
+
 def get_transport() -> client.Transport:
     origins = get_origins()
-    timeout = float(smartcar_settings.REQUEST_TIMEOUT)
-    key = (origins, timeout)
+    timeouts = get_timeouts()
+    key = (origins, timeouts)
     with _transports_lock:
         transport = _transports.get(key)
         if transport is None:
-            transport = _transports[key] = client.Transport(origins=origins, timeout=timeout)
+            transport = _transports[key] = client.Transport(origins=origins, timeouts=timeouts)
         return transport
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import client, signals
+from ..client.redaction import redact_text
 from ..conf import smartcar_settings
 from ..db import select_for_update
 from ..exceptions import InvalidConnectRequest, InvalidConnectState
@@ -92,6 +95,34 @@ def start_connect(
     """
     make = check_connect_option("make", make)
     single_select_vin = check_connect_option("single_select_vin", single_select_vin)
+    state = _new_state(user, session_key, next_url)
+    url = get_auth_client(redirect_uri).get_auth_url(
+        force=force,
+        state=state,
+        make=make,
+        single_select=single_select,
+        single_select_vin=single_select_vin,
+    )
+    return url, state
+
+
+def start_reauthentication(
+    user: SiteUser,
+    vehicle: Vehicle,
+    *,
+    redirect_uri: str,
+    session_key: str | None = None,
+    next_url: str = "",
+) -> tuple[str, str]:
+    """Connect's re-authentication URL for one of ``user``'s vehicles, with a fresh single-use ``state`` bound
+    as ``start_connect`` binds it; returns ``(url, state)``. Connect comes back with ``vehicle_id`` and the
+    state (no code), which ``complete_reauthentication`` handles."""
+    state = _new_state(user, session_key, next_url)
+    return get_auth_client(redirect_uri).get_reauth_url(vehicle.smartcar_id, state=state), state
+
+
+def _new_state(user: SiteUser, session_key: str | None, next_url: str) -> str:
+    """Store a single-use state for ``user`` (bounded per user, see ``start_connect``) and return it."""
     if next_url and not is_plain_text(next_url, NEXT_URL_MAX_LENGTH):
         next_url = ""
     state = secrets.token_urlsafe(32)
@@ -106,14 +137,7 @@ def start_connect(
             expires_at=now + timedelta(seconds=int(smartcar_settings.STATE_MAX_AGE)),
         )
         _drop_states_beyond_limit(user, now)
-    url = get_auth_client(redirect_uri).get_auth_url(
-        force=force,
-        state=state,
-        make=make,
-        single_select=single_select,
-        single_select_vin=single_select_vin,
-    )
-    return url, state
+    return state
 
 
 def _drop_states_beyond_limit(user: SiteUser, now: datetime) -> None:
@@ -165,6 +189,91 @@ def consume_state(state: str | None, *, user: SiteUser, session_key: str | None 
     return record
 
 
+@dataclass(frozen=True)
+class ConnectFailure:
+    """What to tell the user when Connect came back with ``error=``: the message, the page's HTTP status,
+    and whether the flow ended as the user chose (then the page offers to continue where they were going)."""
+
+    message: str
+    status: int
+    ended_normally: bool
+
+
+# Connect's error codes [handle, err; smartcar-v3.md S7.11] -> (message, status, ended normally, log level).
+CONNECT_ERRORS: dict[str, tuple[str, int, bool, int]] = {
+    "access_denied": (
+        "You did not allow access to your vehicle, so nothing was connected.",
+        200,
+        True,
+        logging.INFO,
+    ),
+    "vehicle_incompatible": (
+        "{vehicle} cannot be connected: Smartcar does not support it yet. Nothing was connected.",
+        200,
+        True,
+        logging.INFO,
+    ),
+    "no_vehicles": (
+        "Your car maker's connected-services account has no vehicle in it. Add your vehicle to that account "
+        "in the maker's app, then connect again.",
+        200,
+        True,
+        logging.INFO,
+    ),
+    "invalid_subscription": (
+        "Your vehicle's connected-services subscription is not active. Activate or renew it with your car "
+        "maker, then connect again.",
+        200,
+        True,
+        logging.INFO,
+    ),
+    "configuration_error": (
+        "This site's Smartcar set-up has a problem, so nothing was connected. Please tell the site's support.",
+        502,
+        False,
+        logging.ERROR,
+    ),
+    "server_error": (
+        "Smartcar had a problem and could not connect your vehicle. Please try again in a few minutes.",
+        502,
+        False,
+        logging.WARNING,
+    ),
+}
+# The vehicle details Connect adds to vehicle_incompatible, and the longest value of each shown.
+INCOMPATIBLE_DETAILS = {"year": 4, "make": 50, "model": 100, "vin": 17}
+
+
+def describe_connect_error(params: Mapping[str, str]) -> ConnectFailure:
+    """The one rule for Connect's ``error=`` redirects: a clear message per documented code, logged at the
+    level an operator needs (a configuration error is theirs to fix). Unknown codes keep Smartcar's own
+    description, shown as text and cut short (it comes from the query string)."""
+    error = params.get("error") or ""
+    if error not in CONNECT_ERRORS:
+        description = (params.get("error_description") or "")[:300]
+        logger.warning("Smartcar Connect returned the unknown error %r", error[:50])
+        return ConnectFailure(
+            f"Smartcar Connect reported an error ({error[:50]}). {description}".strip(), 400, False
+        )
+    template, status, ended_normally, level = CONNECT_ERRORS[error]
+    message = template
+    if error == "vehicle_incompatible":
+        details = {
+            name: value
+            for name, limit in INCOMPATIBLE_DETAILS.items()
+            if is_plain_text(value := (params.get(name) or "").strip(), limit) and value
+        }
+        described = " ".join(details[name] for name in ("year", "make", "model") if name in details)
+        vehicle = f"Your {described}" if described else "Your vehicle"
+        if "vin" in details:
+            vehicle += f" (VIN {details['vin']})"
+        message = template.format(vehicle=vehicle)
+    # Smartcar's own explanation for the operator (configuration_error carries status_code and error_message).
+    extra = (params.get("error_message") or params.get("error_description") or "")[:300]
+    logger.log(level, "Smartcar Connect returned %s: %s", error, redact_text(extra))
+    return ConnectFailure(message, status, ended_normally)
+
+
 def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> SmartcarAccount:
     """Exchange the code, create or update the user's account, and sync its vehicles.
 
@@ -183,7 +292,8 @@ def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> Smartca
             logger.info("Smartcar account %s moves to user %s on reconnect", account.pk, user.pk)
             account.owner = user
         tokens.store_tokens(account, access)
-        account.scope = list(smartcar_settings.SCOPE)
+        # The permissions asked for, as bare names: ``required:`` only tells Connect what the owner cannot untick.
+        account.scope = client.permission_names(smartcar_settings.SCOPE)
         account.connected_at = timezone.now()
         account.disconnected_at = None
         account.save()
@@ -194,6 +304,30 @@ def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> Smartca
         )
         synced = vehicles.apply_vehicle_list(account, snapshots)
     subscriptions.subscribe_vehicles(synced.connected, access["access_token"])
+    return account
+
+
+def complete_reauthentication(user: SiteUser, smartcar_vehicle_id: str) -> SmartcarAccount:
+    """Connect's re-authentication came back for this vehicle: its account works again.
+
+    The owner signed in to their car maker again; Smartcar keeps the connection and its tokens, so an account
+    marked ``reauth_required`` is active again (its failure count cleared). A vehicle id that is not one of
+    ``user``'s connected vehicles raises ``InvalidConnectRequest``.
+    """
+    vehicles = Vehicle.objects.filter(
+        smartcar_id=smartcar_vehicle_id, account__owner=user, is_connected=True
+    ).exclude(account__status=SmartcarAccount.Status.DISCONNECTED)
+    vehicle = vehicles.select_related("account").first()
+    if vehicle is None:
+        raise InvalidConnectRequest("Smartcar re-authenticated a vehicle you have not connected here.")
+    with transaction.atomic():
+        account = select_for_update(SmartcarAccount.objects.filter(pk=vehicle.account_id)).get()
+        if account.status == SmartcarAccount.Status.REAUTH_REQUIRED:
+            account.status = SmartcarAccount.Status.ACTIVE
+            account.consecutive_failures = 0
+            account.last_refresh_error = ""
+            account.save(update_fields=["status", "consecutive_failures", "last_refresh_error", "updated_at"])
+            logger.info("Smartcar account %s re-authenticated by its owner; active again", account.pk)
     return account
 
 

@@ -28,6 +28,8 @@ from .tokens import get_access_token
 logger = logging.getLogger(__name__)
 
 PERMISSIONS_PAGE_SIZE = 50
+# What a vehicle is (make, model and year; VIN), read when it is connected, each with the permission it needs.
+IDENTITY_PATHS = (("/", "read_vehicle_info"), ("/vin", "read_vin"))
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,11 @@ def fetch_vehicles(access_token: str) -> list[VehicleSnapshot]:
     for vehicle_id in client.iter_vehicle_ids(access_token, transport=get_transport()):
         remote = get_vehicle_client(vehicle_id, access_token)
         permissions = _all_permissions(remote)
-        paths = ["/"] + (["/vin"] if "read_vin" in permissions else [])
-        batch = remote.batch(paths)
-        attributes = batch.result("/").data
-        vin = batch.result("/vin").data.get("vin", "") if "/vin" in paths else ""
+        # Only what was granted: the owner may have unticked read_vehicle_info, or the scope left it out.
+        paths = [path for path, needs in IDENTITY_PATHS if needs in permissions]
+        batch = remote.batch(paths) if paths else None
+        attributes = batch.result("/").data if batch and "/" in paths else {}
+        vin = batch.result("/vin").data.get("vin", "") if batch and "/vin" in paths else ""
         snapshots.append(
             VehicleSnapshot(
                 smartcar_id=vehicle_id,
@@ -104,6 +107,8 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         if is_new_here or sorted(vehicle.permissions or []) != sorted(snapshot.permissions):
             # A new connection or new permissions may bring what the car could not give before: ask again.
             vehicle.not_capable = {}
+        # Smartcar's permission list, just read, is the truth now (a re-authentication grants them again).
+        vehicle.missing_permissions = {}
         vehicle.account = account
         vehicle.make, vehicle.model, vehicle.year = snapshot.make, snapshot.model, snapshot.year
         vehicle.vin = snapshot.vin or vehicle.vin
@@ -156,6 +161,7 @@ def _on_commit_send(signal: Signal, vehicle: Vehicle, account: SmartcarAccount) 
 
 
 def _all_permissions(remote: client.Vehicle) -> list[str]:
+    """The permissions granted for the vehicle, as bare names (``required:`` is Connect's, never a grant's)."""
     permissions: list[str] = []
     offset = 0
     while True:
@@ -163,7 +169,7 @@ def _all_permissions(remote: client.Vehicle) -> list[str]:
         permissions.extend(page.get("permissions", []))
         offset += len(page.get("permissions", []))
         if not page.get("permissions") or offset >= page.get("paging", {}).get("count", 0):
-            return permissions
+            return client.permission_names(permissions)
 
 
 # --- Vehicle data ---------------------------------------------------------------------------------------------
@@ -577,6 +583,9 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
         result.read.append(data_point_name(path))
     result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
+    if result.read and vehicle.vehicle_errors:
+        # The car answered: whatever state error a webhook reported (asleep, unreachable) is over.
+        record_vehicle_problems(vehicle, resolved_errors=list(vehicle.vehicle_errors))
     if result.not_capable:
         logger.info(
             "Vehicle pk=%s is not capable of %s: not asked for again before %s",
@@ -672,3 +681,46 @@ def apply_vehicle_data(
     for name in [f.attname for f in Vehicle._meta.concrete_fields]:
         setattr(vehicle, name, getattr(locked, name))
     return updated
+
+
+def record_vehicle_problems(
+    vehicle: Vehicle,
+    *,
+    missing_permissions: Iterable[str] = (),
+    granted_permissions: Iterable[str] = (),
+    not_capable: Iterable[str] = (),
+    capable: Iterable[str] = (),
+    errors: Iterable[str] = (),
+    resolved_errors: Iterable[str] = (),
+) -> bool:
+    """Remember (or forget) what Smartcar said is wrong with reading a vehicle, with the time it was learnt.
+
+    ``missing_permissions``: permissions Smartcar says the app lacks for this vehicle (refreshes skip their
+    data, ``Vehicle.has_permission``); ``not_capable``: data groups it cannot give (as a refresh learns them);
+    ``errors``: ``"TYPE:CODE"`` of a state the vehicle is in (``VEHICLE_STATE:ASLEEP``). The other arguments
+    forget them. The row is locked and re-read; returns whether anything changed (and refreshes ``vehicle``).
+    """
+    now = timezone.now().isoformat()
+    fields = {
+        "missing_permissions": (missing_permissions, granted_permissions),
+        "not_capable": (not_capable, capable),
+        "vehicle_errors": (errors, resolved_errors),
+    }
+    with transaction.atomic():
+        locked = select_for_update(Vehicle.objects.filter(pk=vehicle.pk)).get()
+        changed = []
+        for name, (learnt, forgotten) in fields.items():
+            current = dict(getattr(locked, name) or {})
+            updated = dict(current)
+            for key in forgotten:
+                updated.pop(key, None)
+            for key in learnt:
+                updated.setdefault(key, now)
+            if updated != current:
+                setattr(locked, name, updated)
+                changed.append(name)
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+    for name in (*fields, "updated_at"):
+        setattr(vehicle, name, getattr(locked, name))
+    return bool(changed)

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from functools import partial
 from typing import Any
 
@@ -38,13 +39,22 @@ from ..models import Vehicle, WebhookEvent
 from ..text import column_length, is_storable, storable
 from . import queueing
 from .tokens import mark_reauth_required
-from .vehicles import DATA_GROUPS_BY_NAME, DataPoint, apply_vehicle_data
+from .vehicles import (
+    DATA_GROUPS_BY_NAME,
+    DATA_GROUPS_BY_PATH,
+    DataPoint,
+    apply_vehicle_data,
+    record_vehicle_problems,
+)
 
 logger = logging.getLogger(__name__)
 
 # Headers kept with an event: enough to audit a delivery, nothing a proxy might add that carries credentials.
 KEPT_HEADERS = ("Content-Type", "Content-Length", "SC-Signature", "User-Agent")
 MILES_IN_KM = 1.609344
+KPA_PER_PSI = 6.894757
+KPA_PER_BAR = 100.0
+LITERS_PER_GALLON = 3.785411784  # US gallons
 EVENT_ID_MAX_LENGTH = column_length(WebhookEvent, "event_id")
 EVENT_TYPE_MAX_LENGTH = column_length(WebhookEvent, "event_type")
 LAST_ERROR_MAX_LENGTH = 2000
@@ -288,8 +298,11 @@ def _event_type(value: str, what: str) -> str:
 
 
 def _v4_vehicle_id(payload: dict[str, Any]) -> str | None:
+    """``data.vehicle.id`` (every capture), else the top-level ``vehicleId`` Smartcar's docs show [ev]."""
     vehicle = payload["data"].get("vehicle")
     vehicle_id = vehicle.get("id") if isinstance(vehicle, dict) else None
+    if not (isinstance(vehicle_id, str) and vehicle_id):
+        vehicle_id = payload.get("vehicleId")
     return vehicle_id if isinstance(vehicle_id, str) and vehicle_id else None
 
 
@@ -323,9 +336,11 @@ def process_event(event_pk: int) -> WebhookEvent:
             event.processed_at = timezone.now()
             event.last_error = storable("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
             event.save(update_fields=["attempts", "last_error", "processed_at"])
-            updates = outcome.updates
+            updates, triggers = outcome.updates, outcome.triggers
             transaction.on_commit(
-                lambda: signals.webhook_processed.send(sender=WebhookEvent, event=event, updates=updates)
+                lambda: signals.webhook_processed.send(
+                    sender=WebhookEvent, event=event, updates=updates, triggers=triggers
+                )
             )
     if failure is not None:
         raise failure
@@ -334,10 +349,12 @@ def process_event(event_pk: int) -> WebhookEvent:
 
 @dataclass
 class Outcome:
-    """What processing an event did: the groups updated per vehicle, and the parts skipped as unreadable."""
+    """What processing an event did: the groups updated per vehicle, the parts skipped as unreadable, and what
+    triggered the event (``[(type, signal code or None)]``, whichever shape Smartcar used)."""
 
     updates: dict[Vehicle, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    triggers: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 # What a malformed part of an event raises while it is read (float("x"), body["missing"], None + 1...).
@@ -348,12 +365,18 @@ def _apply(payload: dict[str, Any], *, received_at: datetime) -> Outcome:
     outcome = Outcome()
     if payload.get("eventType"):
         vehicle_id = _v4_vehicle_id(payload)
+        outcome.triggers = read_triggers(payload)
         if payload["eventType"].upper() == "VEHICLE_ERROR":
             _handle_errors(vehicle_id, _list(payload["data"].get("errors"), "data.errors"), outcome)
             return outcome
-        points = []
+        points: list[DataPoint] = []
+        report = SignalReport()
         for index, signal in enumerate(_list(payload["data"].get("signals"), "data.signals")):
             try:
+                error = _signal_error(signal)
+                if error is not None:
+                    report.add_error(signal, *error)
+                    continue
                 point = _signal_point(signal, received_at)
             except UNREADABLE as exc:
                 code = signal.get("code") if isinstance(signal, dict) else None
@@ -361,21 +384,27 @@ def _apply(payload: dict[str, Any], *, received_at: datetime) -> Outcome:
                 continue
             if point is not None:
                 points.append(point)
-        _apply_points(vehicle_id, points, outcome)
+                report.granted.add(DATA_GROUPS_BY_NAME[SIGNALS[signal_code(signal) or ""][0]].permission)
+        _apply_points(vehicle_id, points, outcome, report)
         return outcome
     for item in payload["payload"].get("vehicles") or []:
-        points, errors = [], []
+        points, errors, missing = [], [], set()
         for index, answer in enumerate(_list(item.get("data"), "payload.vehicles[].data")):
             try:
                 if answer.get("code") == 200 and isinstance(answer.get("body"), dict):
                     age = parse_datetime((answer.get("headers") or {}).get("sc-data-age"))
                     points.append(DataPoint(str(answer.get("path", "")), answer["body"], age or received_at))
                 elif isinstance(answer.get("body"), dict):
-                    errors.append(answer["body"])
+                    group = DATA_GROUPS_BY_PATH.get(str(answer.get("path", "")))
+                    if answer["body"].get("type") == "PERMISSION" and group is not None:
+                        # One path out of scope: that permission is missing, not the whole account's.
+                        missing.add(group.permission)
+                    else:
+                        errors.append(answer["body"])
             except UNREADABLE as exc:
                 outcome.skipped.append(f"answer {index} skipped: {type(exc).__name__}")
         _handle_errors(item["vehicleId"], errors, outcome)
-        _apply_points(item["vehicleId"], points, outcome)
+        _apply_points(item["vehicleId"], points, outcome, SignalReport(missing_permissions=missing))
     return outcome
 
 
@@ -388,10 +417,111 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def _apply_points(smartcar_id: str | None, points: list[DataPoint], outcome: Outcome) -> None:
+def read_triggers(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """What triggered a v4 event, as ``(type, signal code or None)``, from every documented shape.
+
+    (a) 2026 captures: top-level ``triggers: [{"type": "SIGNAL_UPDATED", "signal": {"name", "code", "group"}}]``
+    (and ``{"type": "FIRST_DELIVERY"}``); (b) 2025-09 captures: ``"signal": "Odometer.TraveledDistance"``;
+    (c) the docs: ``data.triggers: [{"code", "name", "group"}]`` or ``[{"code": "FIRST_DELIVERY"}]``.
+    Unreadable entries are left out: triggers only inform.
+    """
+    found: list[tuple[str, str | None]] = []
+    top = payload.get("triggers")
+    for trigger in top if isinstance(top, list) else []:
+        if not isinstance(trigger, dict) or not isinstance(trigger.get("type"), str):
+            continue
+        found.append((trigger["type"].upper(), signal_code(trigger.get("signal"))))
+    data = payload.get("data")
+    documented = data.get("triggers") if isinstance(data, dict) else None
+    for trigger in documented if isinstance(documented, list) else []:
+        if not isinstance(trigger, dict) or not isinstance(trigger.get("code"), str):
+            continue
+        if trigger["code"].upper() == "FIRST_DELIVERY":
+            found.append(("FIRST_DELIVERY", None))
+        else:
+            found.append(("SIGNAL_UPDATED", signal_code(trigger)))
+    return found
+
+
+def signal_code(reference: Any) -> str | None:
+    """A signal's code from ``{"code": ...}``, ``{"name", "group"}`` or ``"Group.Name"``.
+
+    ``code`` is ``lower(group)-lower(name)``; when an object carries a code it wins (a captured error swaps name
+    and group but keeps the code right).
+    """
+    if isinstance(reference, dict):
+        code = reference.get("code")
+        if isinstance(code, str) and code:
+            return code.lower()
+        group, name = reference.get("group"), reference.get("name")
+        if isinstance(group, str) and isinstance(name, str):
+            return f"{group}-{name}".lower()
+        return None
+    if isinstance(reference, str) and "." in reference:
+        group, _, name = reference.partition(".")
+        return f"{group}-{name}".lower()
+    return None
+
+
+@dataclass
+class SignalReport:
+    """Per-signal errors of one VEHICLE_STATE event, as what they mean for the vehicle."""
+
+    missing_permissions: set[str] = field(default_factory=set)
+    granted: set[str] = field(default_factory=set)
+    not_capable: set[str] = field(default_factory=set)
+    state_errors: set[str] = field(default_factory=set)
+
+    def add_error(self, signal: dict[str, Any], error_type: str, code: str | None) -> None:
+        known = SIGNALS.get(signal_code(signal) or "")
+        if error_type == "VEHICLE_STATE":
+            self.state_errors.add(f"VEHICLE_STATE:{code or 'UNKNOWN'}")
+        if known is None:
+            return
+        group = DATA_GROUPS_BY_NAME[known[0]]
+        if error_type == "PERMISSION":
+            self.missing_permissions.add(group.permission)
+        elif (
+            error_type == "COMPATIBILITY" and code == "VEHICLE_NOT_CAPABLE" and signal_code(signal) in PRIMARY
+        ):
+            self.not_capable.add(group.name)
+
+
+def _signal_error(signal: Any) -> tuple[str, str | None] | None:
+    """``(type, code)`` of a signal listed with ``status.value`` ERROR (no body), else None."""
+    if not isinstance(signal, dict):
+        return None
+    status = signal.get("status")
+    if not isinstance(status, dict) or str(status.get("value", "")).upper() != "ERROR":
+        return None
+    error = status.get("error")
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code")
+    return str(error.get("type") or "UNKNOWN").upper(), code if isinstance(code, str) else None
+
+
+def _apply_points(
+    smartcar_id: str | None, points: list[DataPoint], outcome: Outcome, report: SignalReport | None = None
+) -> None:
     vehicle = Vehicle.objects.filter(smartcar_id=smartcar_id).first()
-    if vehicle is None or not points:
+    if vehicle is None:
         return  # a vehicle this site does not (or no longer) know
+    if report is not None:
+        # Per-signal errors: a permission this vehicle lacks (not the whole account's), data it cannot give,
+        # a state it is in. Data that came forgets them (the order within apply_vehicle_data: data wins).
+        granted = report.granted - report.missing_permissions
+        changed = record_vehicle_problems(
+            vehicle,
+            missing_permissions=report.missing_permissions,
+            granted_permissions=granted,
+            errors=report.state_errors,
+        )
+        if report.state_errors:
+            _retry_later(vehicle)
+        if changed:
+            outcome.updates.setdefault(vehicle, [])
+    if not points and not (report and report.not_capable):
+        return
     # Several signals can feed one data group (battery level and range): merge them into one point.
     merged: dict[str, DataPoint] = {}
     for point in points:
@@ -403,63 +533,250 @@ def _apply_points(smartcar_id: str | None, points: list[DataPoint], outcome: Out
             merged[point.path] = DataPoint(
                 point.path, {**previous.body, **point.body}, max(ages) if ages else None
             )
-    outcome.updates[vehicle] = apply_vehicle_data(vehicle, merged.values())
+    not_capable = sorted(report.not_capable) if report else []
+    outcome.updates[vehicle] = apply_vehicle_data(vehicle, merged.values(), not_capable=not_capable)
 
 
 def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outcome) -> None:
+    """VEHICLE_ERROR entries (and v2 error bodies): what each means for the vehicle or its account.
+
+    * ``state`` RESOLVED forgets what the same error taught (below).
+    * PERMISSION scoped to ``signals``: those permissions are missing on this vehicle; the account stays usable.
+      PERMISSION with no signals (the whole connection), AUTHENTICATION, or any other REAUTHENTICATE
+      resolution: the account needs re-authenticating.
+    * COMPATIBILITY VEHICLE_NOT_CAPABLE scoped to signals: those data groups are not capable.
+    * VEHICLE_STATE (asleep, unreachable): recorded on the vehicle, and a refresh is queued to retry later.
+    """
+    vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=smartcar_id).first()
     for index, error in enumerate(errors):
         if not isinstance(error, dict):
             outcome.skipped.append(f"error {index} skipped: not an object")
             continue
-        resolution = error.get("resolution") or {}
-        needs_reauth = error.get("type") == "AUTHENTICATION" or (
-            isinstance(resolution, dict) and resolution.get("type") == "REAUTHENTICATE"
-        )
-        if not needs_reauth:
+        error_type = str(error.get("type") or "").upper()
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        resolved = str(error.get("state") or "").upper() == "RESOLVED"
+        raw_signals = error.get("signals")
+        codes = [signal_code(item) for item in raw_signals] if isinstance(raw_signals, list) else []
+        known = [SIGNALS[code_] for code_ in codes if code_ in SIGNALS]
+        permissions = {DATA_GROUPS_BY_NAME[group].permission for group, _ in known}
+        groups = {SIGNALS[code_][0] for code_ in codes if code_ in SIGNALS and code_ in PRIMARY}
+        if vehicle is None:
             continue
-        vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=smartcar_id).first()
-        if vehicle is not None and vehicle.account.is_usable:
-            # The description is Smartcar's (signed) text, stored as the account's last error: make it storable.
+        changed = False
+        if error_type == "VEHICLE_STATE":
+            key = f"VEHICLE_STATE:{code or 'UNKNOWN'}"
+            if resolved:
+                changed = record_vehicle_problems(vehicle, resolved_errors=[key])
+            else:
+                changed = record_vehicle_problems(vehicle, errors=[key])
+                _retry_later(vehicle)
+        elif error_type == "COMPATIBILITY" and code == "VEHICLE_NOT_CAPABLE" and groups:
+            if resolved:
+                changed = record_vehicle_problems(vehicle, capable=groups)
+            else:
+                changed = record_vehicle_problems(vehicle, not_capable=groups)
+        elif error_type == "PERMISSION" and isinstance(raw_signals, list) and raw_signals:
+            # Scoped to signals: only those permissions are missing (none this app uses: nothing to do).
+            if resolved:
+                changed = record_vehicle_problems(vehicle, granted_permissions=permissions)
+            else:
+                changed = record_vehicle_problems(vehicle, missing_permissions=permissions)
+        elif (
+            not resolved and _needs_reauth(error_type, error.get("resolution")) and vehicle.account.is_usable
+        ):
+            # The description is Smartcar's (signed) text, stored as the account's last error: storable.
             description = storable(str(error.get("description") or "Smartcar asked to re-authenticate."))
             mark_reauth_required(vehicle.account, description)
+        if changed:
+            outcome.updates.setdefault(vehicle, [])
+
+
+def _needs_reauth(error_type: str, resolution: Any) -> bool:
+    return error_type == "AUTHENTICATION" or (
+        isinstance(resolution, dict) and resolution.get("type") == "REAUTHENTICATE"
+    )
+
+
+def _retry_later(vehicle: Vehicle) -> None:
+    """Queue one refresh of a vehicle reported asleep or unreachable, ``WEBHOOK_VEHICLE_STATE_RETRY_AFTER`` later."""
+    delay = smartcar_settings.WEBHOOK_VEHICLE_STATE_RETRY_AFTER
+    if delay is None or not vehicle.is_connected:
         return
+    from ..tasks import refresh_vehicle_data  # tasks import this module
+
+    transaction.on_commit(
+        partial(
+            queueing.send_now,
+            partial(refresh_vehicle_data.apply_async, (vehicle.pk,), countdown=delay.total_seconds()),
+            what="retry of a vehicle reported asleep or unreachable",
+        )
+    )
 
 
-def _percent(body: dict[str, Any]) -> float:
-    """A v4 percentage (0-100, as Smartcar documents it) as a v2 body's fraction; stored as a percent again."""
-    return float(body["value"]) / 100
+# --- Signal bodies, in the units Smartcar writes ---------------------------------------------------------------
+
+
+def _unit(body: dict[str, Any]) -> str:
+    return str(body.get("unit") or "").strip().lower()
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("not a number")
+    return float(value)
+
+
+def _fraction(body: dict[str, Any]) -> float:
+    """A v4 percentage as a v2 body's fraction (stored as a percent again).
+
+    ``"unit": "percent"`` (or ``%``): 0-100, as Smartcar documents it. No unit: a value above 1 is a percent
+    (75), one of at most 1 a fraction (0.77, as a BMW was captured sending).
+    """
+    value = _number(body["value"])
+    unit = _unit(body)
+    if unit in ("percent", "%", "pct"):
+        return value / 100
+    if unit:
+        raise ValueError(f"unknown percentage unit {unit[:20]!r}")
+    return value if value <= 1 else value / 100
+
+
+DISTANCE_UNITS_KM = {"km": 1.0, "kilometers": 1.0, "kilometres": 1.0, "mi": MILES_IN_KM, "miles": MILES_IN_KM}
 
 
 def _distance_km(body: dict[str, Any]) -> float:
-    value = float(body["value"])
-    return value * MILES_IN_KM if str(body.get("unit", "km")).lower() in ("mi", "miles") else value
+    unit = _unit(body) or "km"
+    if unit not in DISTANCE_UNITS_KM:
+        raise ValueError(f"unknown distance unit {unit[:20]!r}")
+    return _number(body["value"]) * DISTANCE_UNITS_KM[unit]
+
+
+VOLUME_UNITS_LITERS = {
+    "l": 1.0,
+    "liters": 1.0,
+    "litres": 1.0,
+    "gal": LITERS_PER_GALLON,
+    "gallons": LITERS_PER_GALLON,
+}
+
+
+def _liters(body: dict[str, Any]) -> float:
+    unit = _unit(body) or "liters"
+    if unit not in VOLUME_UNITS_LITERS:
+        raise ValueError(f"unknown volume unit {unit[:20]!r}")
+    return _number(body["value"]) * VOLUME_UNITS_LITERS[unit]
+
+
+def _kpa(value: Any, unit: str) -> float:
+    """A tire pressure in kPa. ``bar`` is read as Smartcar sends it: real captures carry kPa-sized values
+    (258) under "bar", so a value above 20 (no tire holds 20 bar) is taken as kPa already."""
+    number = _number(value)
+    if unit in ("kpa", ""):
+        return number
+    if unit == "bar":
+        return number if number > 20 else round(number * KPA_PER_BAR, 3)
+    if unit == "psi":
+        return round(number * KPA_PER_PSI, 3)
+    raise ValueError(f"unknown pressure unit {unit[:20]!r}")
+
+
+TIRE_CORNERS = {(0, 0): "frontLeft", (0, 1): "frontRight", (1, 0): "backLeft", (1, 1): "backRight"}
+
+
+def _tires(body: dict[str, Any]) -> dict[str, Any]:
+    """``wheel-tires`` (a grid of rows front to back, columns left to right) as the v2 four corners, in kPa."""
+    unit = _unit(body)
+    pressures = {}
+    for tire in body["values"]:
+        corner = TIRE_CORNERS.get((tire["row"], tire["column"]))
+        if corner is not None and tire.get("tirePressure") is not None:
+            pressures[corner] = _kpa(tire["tirePressure"], unit)
+    if not pressures:
+        raise ValueError("no tire pressure")
+    return pressures
+
+
+def _charge_state(body: dict[str, Any]) -> dict[str, Any]:
+    value = body["value"]
+    return {"state": value.upper() if isinstance(value, str) else value}
 
 
 # v4 signal codes -> (the data group they fill, named as in DATA_GROUPS; body in that group's v2 shape).
 SIGNALS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "vehicleidentification-vin": ("vin", lambda body: {"vin": body["value"]}),
     "odometer-traveleddistance": ("odometer", lambda body: {"distance": _distance_km(body)}),
     "location-preciselocation": (
         "location",
-        lambda body: {"latitude": float(body["latitude"]), "longitude": float(body["longitude"])},
+        lambda body: {"latitude": _number(body["latitude"]), "longitude": _number(body["longitude"])},
     ),
     # Passed as sent: apply_vehicle_data refuses what is not a boolean / a short string.
     "closure-islocked": ("security", lambda body: {"isLocked": body["value"]}),
-    "tractionbattery-stateofcharge": ("battery", lambda body: {"percentRemaining": _percent(body)}),
-    "charge-detailedchargingstatus": ("charge", lambda body: {"state": body["value"]}),
-    "internalcombustionengine-fuellevel": ("fuel", lambda body: {"percentRemaining": _percent(body)}),
+    "tractionbattery-stateofcharge": ("battery", lambda body: {"percentRemaining": _fraction(body)}),
+    "tractionbattery-range": ("battery", lambda body: {"range": _distance_km(body)}),
+    "charge-detailedchargingstatus": ("charge", _charge_state),
+    "charge-ischargingcableconnected": ("charge", lambda body: {"isPluggedIn": body["value"]}),
+    "internalcombustionengine-fuellevel": ("fuel", lambda body: {"percentRemaining": _fraction(body)}),
+    "internalcombustionengine-range": ("fuel", lambda body: {"range": _distance_km(body)}),
+    "internalcombustionengine-amountremaining": ("fuel", lambda body: {"amountRemaining": _liters(body)}),
+    "internalcombustionengine-oillife": ("engine_oil", lambda body: {"lifeRemaining": _fraction(body)}),
+    "wheel-tires": ("tire_pressure", _tires),
 }
+# The signal that stands for its data group: only its VEHICLE_NOT_CAPABLE makes the group not capable (a car
+# without a battery range still reports its state of charge).
+PRIMARY = frozenset(
+    {
+        "vehicleidentification-vin",
+        "odometer-traveleddistance",
+        "location-preciselocation",
+        "closure-islocked",
+        "tractionbattery-stateofcharge",
+        "charge-detailedchargingstatus",
+        "internalcombustionengine-fuellevel",
+        "internalcombustionengine-oillife",
+        "wheel-tires",
+    }
+)
+
+
+def epoch_or_iso(value: Any) -> datetime | None:
+    """A v4 time: epoch milliseconds (every 2025-2026 capture), or an ISO 8601 string (docs, a VERIFY capture).
+
+    0 (a static signal's times) and anything unreadable are None.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, (int, float)):
+        if not value > 0:
+            return None
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=dt_timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return parse_datetime(value)
 
 
 def _signal_point(signal: Any, received_at: datetime) -> DataPoint | None:
     if (
         not isinstance(signal, dict)
-        or signal.get("code") not in SIGNALS
+        or signal_code(signal) not in SIGNALS
         or not isinstance(signal.get("body"), dict)
     ):
         return None  # signals this app does not store
-    group, convert = SIGNALS[signal["code"]]
+    group, convert = SIGNALS[signal_code(signal) or ""]
     path = DATA_GROUPS_BY_NAME[group].path
     raw_meta = signal.get("meta")
     meta = raw_meta if isinstance(raw_meta, dict) else {}
-    age = parse_datetime(meta.get("oemUpdatedAt") or meta.get("retrievedAt"))
+    # When the car recorded the value; else when Smartcar read it ("fetchedAt" in the docs); else receipt.
+    age = next(
+        (
+            moment
+            for moment in map(
+                epoch_or_iso, (meta.get(key) for key in ("oemUpdatedAt", "retrievedAt", "fetchedAt"))
+            )
+            if moment is not None
+        ),
+        None,
+    )
     return DataPoint(path, convert(signal["body"]), age or received_at)

@@ -3,7 +3,8 @@
 Faults come from the database (``inject()``, the control API) and from settings, read at every request::
 
     SMARTCAR_SIMULATOR = {
-        "LATENCY_MS": 50,
+        "LATENCY": {"model": "smartcar", "scale": 0.01, "seed": 0},  # Smartcar's latency, time-scaled
+        "LATENCY_MS": 50,  # added to every answer
         "FAULTS": [{"kind": "server_errors", "fraction": 0.2, "statuses": [502, 504], "seed": 1}],
     }
 
@@ -37,7 +38,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.http import HttpResponse
 
-from . import errors
+from . import errors, latency
 from .models import Fault, FaultKind, FaultTarget, SimulatedVehicle
 
 DEFAULT_STATUSES = (500, 502, 504)
@@ -167,19 +168,26 @@ def hits(fault: Fault) -> bool:
     return take(fault)
 
 
-def latency_seconds(*, target: str, vehicle_id: str | None) -> float:
+def latency_seconds(*, target: str, vehicle_id: str | None, endpoint: str | None = None) -> float:
+    """The latency model's delay for this class of ``endpoint`` (see ``latency``), plus ``LATENCY_MS`` and
+    any ``latency`` faults."""
+    if endpoint is None:
+        endpoint = latency.TOKEN if target == FaultTarget.TOKEN else latency.PLATFORM
     milliseconds = int(simulator_settings().get("LATENCY_MS", 0) or 0)
     milliseconds += sum(
         fault.latency_ms
         for fault in active(FaultKind.LATENCY, target=target, vehicle_id=vehicle_id)
         if hits(fault)
     )
-    return milliseconds / 1000
+    return latency.delay(endpoint) + milliseconds / 1000
 
 
-def failure_for(*, target: str, vehicle_id: str | None) -> errors.ApiError | HttpResponse | None:
-    """Sleep any latency, then the forced failure for this request (an error to raise or a page), if any."""
-    delay = latency_seconds(target=target, vehicle_id=vehicle_id)
+def failure_for(
+    *, target: str, vehicle_id: str | None, endpoint: str | None = None
+) -> errors.ApiError | HttpResponse | None:
+    """Sleep any latency, then the forced failure for this request (an error to raise or a page), if any.
+    ``endpoint`` is the request's class in the latency model (default: the token endpoint's or Smartcar's own)."""
+    delay = latency_seconds(target=target, vehicle_id=vehicle_id, endpoint=endpoint)
     if delay:
         time.sleep(delay)
     for fault in active(FaultKind.RATE_LIMIT, target=target, vehicle_id=vehicle_id):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 
+from ..client.permissions import permission_names
 from . import clock
 from .models import Application, Connection, Grant, SimulatedUser, SimulatedVehicle, WebhookSubscription
 from .permissions import ALL_SCOPES
@@ -19,12 +20,15 @@ def approve(
     scope: Sequence[str],
     mode: str = "live",
 ) -> Grant:
-    """Record the owner's approval: a grant for these vehicles and a connection for each of them."""
+    """Record the owner's approval: a grant for these vehicles and a connection for each of them.
+
+    ``scope`` may be a Connect scope: what is granted is the permissions, ``required:`` stripped.
+    """
     now = clock.now()
     vehicles = list(vehicles)
     with transaction.atomic():
         grant = Grant.objects.create(
-            application=application, user=user, scope=list(scope), mode=mode, created_at=now
+            application=application, user=user, scope=permission_names(scope), mode=mode, created_at=now
         )
         grant.vehicles.set(vehicles)
         for vehicle in vehicles:

@@ -221,6 +221,8 @@ class WebhookSubscription(models.Model):
     vehicle = models.ForeignKey(
         SimulatedVehicle, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
+    # VEHICLE_ERROR events sent with state ERROR and not yet RESOLVED: [{"type": ..., "code": ...}].
+    open_errors = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -233,6 +235,28 @@ class WebhookSubscription(models.Model):
         return f"{self.vehicle_id} -> {self.webhook_id}"
 
 
+class PendingDelivery(models.Model):
+    """An event waiting to be (re)delivered: a FIRST_DELIVERY not yet sent, or one whose last attempt failed.
+
+    ``payload`` is the event as first built (same ``eventId``); each attempt gets a new ``deliveryId`` and
+    ``deliveredAt``. ``attempts`` counts the attempts made; ``due_at`` is on the simulator's clock.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="pending_deliveries")
+    vehicle_id = models.CharField(max_length=36, blank=True)
+    event_type = models.CharField(max_length=30)
+    # The JSON text: a jsonb column (PostgreSQL) would reorder the keys Smartcar writes in a fixed order.
+    payload = models.TextField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.webhook_id} (attempts {self.attempts})"
+
+
 class ClockOffset(models.Model):
     """One row: how far the simulator's clock runs ahead of the real one (set through the control API)."""
 
@@ -240,3 +264,24 @@ class ClockOffset(models.Model):
 
     def __str__(self) -> str:
         return f"clock offset {self.offset_seconds:+.0f} s"
+
+
+class RequestCount(models.Model):
+    """How many requests the Vehicle API received for one vehicle, method and path (counted on arrival, before
+    latency and faults; ``traffic`` keeps it). Not a foreign key: a request for an unknown id counts too."""
+
+    vehicle_id = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=200)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["vehicle_id", "path", "method"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle_id", "method", "path"], name="simulator_request_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} /vehicles/{self.vehicle_id}/{self.path}: {self.count}"

@@ -1,21 +1,15 @@
-"""Smartcar's permissions (scopes), with the wording Connect shows the vehicle owner."""
+"""Smartcar's permissions as the simulator uses them; their one home is the client's registry.
+
+``PERMISSIONS`` maps every permission Smartcar documents (smartcar-v3.md S7.10, [A/permissions]) to the wording
+Connect shows the vehicle owner; Connect and the compatibility API accept all of them. ``ALL_SCOPES`` are the ones
+the simulator's v2 endpoints serve: what Connect asks for when the authorize URL names no scope, and what
+``grants.connect_vehicles`` grants. Both come from ``django_smartcar.client.permissions``.
+"""
 
 from __future__ import annotations
 
-PERMISSIONS: dict[str, str] = {
-    "read_vehicle_info": "Know make, model, and year",
-    "read_vin": "Read VIN",
-    "read_location": "Access the vehicle's location",
-    "read_odometer": "Retrieve total distance traveled",
-    "read_fuel": "Read fuel tank level",
-    "read_battery": "Read EV battery's capacity and state of charge",
-    "read_charge": "Know whether the vehicle is charging",
-    "control_charge": "Start or stop the vehicle's charging and set its charge limit",
-    "read_engine_oil": "Read engine oil health",
-    "read_tires": "Read tire pressure",
-    "read_security": "Inspect lock status",
-    "control_security": "Lock or unlock the vehicle",
-    "control_navigation": "Send destinations to the vehicle's navigation",
-}
+from ..client import permissions as registry
+from ..client.permissions import ALL_SCOPES as ALL_SCOPES
+from ..client.permissions import REQUIRED_PREFIX as REQUIRED_PREFIX
 
-ALL_SCOPES: tuple[str, ...] = tuple(PERMISSIONS)
+PERMISSIONS: dict[str, str] = {name: item.description for name, item in registry.PERMISSIONS.items()}

@@ -1,7 +1,8 @@
 """Run the simulator on its own, like other API mocks, with no Django project of the user's::
 
     python -m django_smartcar.simulator --port 8765 --client-id ID --client-secret SECRET \\
-        --redirect-uri http://localhost:8000/callback [--vehicles 3] [--seed 0] [--latency-ms 0]
+        --redirect-uri http://localhost:8000/callback [--vehicles 3] [--seed 0] [--latency-ms 0] \\
+        [--latency-model smartcar --latency-scale 0.01 --latency-seed 0]
 
 Everything (Connect pages, token endpoint, vehicle, management and control APIs) is served at the root of
 one origin, from a SQLite database in a temporary folder unless ``--database`` names a file to keep.
@@ -19,8 +20,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from django.core.servers.basehttp import WSGIServer
+
+from .latency import MODELS
+from .latency import parse as parse_latency
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,15 +48,46 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--latency-ms", type=int, default=0, help="latency added to every answer (default: 0)"
     )
     parser.add_argument(
+        "--latency-model",
+        choices=sorted(MODELS),
+        default="none",
+        help="'smartcar': Smartcar's latency per endpoint class, 3-45 s reads up to 300 s (default: none)",
+    )
+    parser.add_argument(
+        "--latency-scale",
+        type=float,
+        default=1.0,
+        help="multiplies the model's delays: 0.01 turns an 8 s read into 80 ms (default: 1, real time)",
+    )
+    parser.add_argument("--latency-seed", type=int, default=0, help="seed of the model's delays (default: 0)")
+    parser.add_argument(
+        "--webhook-time-scale",
+        type=float,
+        default=1.0,
+        help="real seconds per second of webhook redelivery delays (default: 1; 0.01 retries after 0.25 s)",
+    )
+    parser.add_argument(
         "--database", type=Path, help="SQLite file to use and keep (default: a temporary one)"
     )
     args = parser.parse_args(argv)
     if args.vehicles < 0 or args.latency_ms < 0:
         parser.error("--vehicles and --latency-ms must not be negative")
+    if not args.webhook_time_scale > 0:
+        parser.error("--webhook-time-scale must be positive")
+    try:
+        parse_latency(latency_setting(args))
+    except ValueError as error:
+        parser.error(str(error).replace("LATENCY scale", "--latency-scale"))
     return args
 
 
-def configure(database: Path, latency_ms: int) -> None:
+def latency_setting(args: argparse.Namespace) -> dict[str, Any]:
+    return {"model": args.latency_model, "scale": args.latency_scale, "seed": args.latency_seed}
+
+
+def configure(
+    database: Path, latency_ms: int, latency: dict[str, Any] | None = None, webhook_time_scale: float = 1.0
+) -> None:
     from django.conf import settings
 
     settings.configure(
@@ -73,7 +109,11 @@ def configure(database: Path, latency_ms: int) -> None:
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
         TIME_ZONE="UTC",
-        SMARTCAR_SIMULATOR={"LATENCY_MS": latency_ms},
+        SMARTCAR_SIMULATOR={
+            "LATENCY_MS": latency_ms,
+            "WEBHOOK_TIME_SCALE": webhook_time_scale,
+            **({"LATENCY": latency} if latency else {}),
+        },
     )
 
 
@@ -98,7 +138,12 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="smartcar-simulator-") as folder:
-        configure(args.database or Path(folder) / "simulator.sqlite3", args.latency_ms)
+        configure(
+            args.database or Path(folder) / "simulator.sqlite3",
+            args.latency_ms,
+            latency_setting(args),
+            args.webhook_time_scale,
+        )
 
         import django
         from django.core.management import call_command
@@ -117,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         origin = f"http://{args.host}:{args.port}"
         print(f"Smartcar simulator on {origin}", flush=True)
+        if args.latency_model != "none":
+            print(f"  latency: the {args.latency_model!r} model at scale {args.latency_scale:g}")
         print(f"  SMARTCAR_CONNECT_ORIGIN={origin}")
         print(f"  SMARTCAR_AUTH_ORIGIN={origin}/oauth/token")
         print(f"  SMARTCAR_API_ORIGIN={origin}")
@@ -127,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         for vehicle in vehicles:
             print(f"  {args.email}: {vehicle}")
         sys.stdout.flush()
+
+        # FIRST_DELIVERY events and redeliveries of failed webhook deliveries go out from a background thread.
+        import threading
+
+        from .webhooks import run_redelivery
+
+        stop_redelivery = threading.Event()
+        threading.Thread(target=run_redelivery, args=(stop_redelivery,), daemon=True).start()
 
         signal.signal(signal.SIGTERM, stop_on_sigterm)
         # Ctrl-C is the normal way to stop it; no traceback for that.

@@ -2,7 +2,8 @@
 
 ``complete_connect(authorize_url)`` answers each page (brand, sign-in, vehicles and permissions) with plain
 form posts and returns the URL Connect finally redirects to (the application's redirect URI with ``code`` and
-``state``, or ``error=access_denied``) without following it, so the test decides what to do with it.
+``state``, ``vehicle_id`` and ``state`` after a re-authentication, or ``error=...``) without following it, so the
+test decides what to do with it. ``untick`` leaves optional permissions unticked on the grant page.
 """
 
 from __future__ import annotations
@@ -71,7 +72,13 @@ class ConnectPageParser(HTMLParser):
 
 
 def answer(
-    form: Form, *, email: str, approve: bool, vehicle_ids: Sequence[str] | None, make: str | None
+    form: Form,
+    *,
+    email: str,
+    approve: bool,
+    vehicle_ids: Sequence[str] | None,
+    make: str | None,
+    untick: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """The fields to post back for one Connect page."""
     data = list(form.hidden)
@@ -84,8 +91,20 @@ def answer(
         data += [("email", email), ("password", "simulated")]
     elif form.step == "grant":
         if approve:
+            offered = {value for name, value, _ in form.choices if name == "permission"}
+            if set(untick) - offered:
+                raise ConnectFlowError(
+                    f"Connect offers no optional {sorted(set(untick) - offered)} to untick"
+                )
+            data += [
+                (name, value)
+                for name, value, checked in form.choices
+                if checked and name == "permission" and value not in untick
+            ]
             if vehicle_ids is None:
-                data += [(name, value) for name, value, checked in form.choices if checked]
+                data += [
+                    (name, value) for name, value, checked in form.choices if checked and name == "vehicle"
+                ]
             else:
                 data += [("vehicle", vehicle_id) for vehicle_id in vehicle_ids]
         data.append(("decision", "approve" if approve else "deny"))
@@ -101,12 +120,14 @@ def complete_connect(
     approve: bool = True,
     vehicle_ids: Sequence[str] | None = None,
     make: str | None = None,
+    untick: Sequence[str] = (),
     timeout: float = 10.0,
 ) -> str:
     """Go through Connect and return the final redirect URL, not followed.
 
     ``make`` picks the brand when Connect asks for one (None picks "any brand": all the owner's vehicles);
-    ``vehicle_ids`` are the vehicles to share (None keeps the page's preselection). Raises
+    ``vehicle_ids`` are the vehicles to share (None keeps the page's preselection); ``untick`` names optional
+    permissions to untick (one that is not offered, or is required, raises ``ConnectFlowError``). Raises
     ``ConnectFlowError`` when Connect shows an error page instead.
     """
     response = requests.get(authorize_url, allow_redirects=False, timeout=timeout)
@@ -118,7 +139,9 @@ def complete_connect(
         if response.status_code != 200 or parser.errors or parser.form is None:
             message = "; ".join(parser.errors) or f"HTTP {response.status_code} without a Connect form"
             raise ConnectFlowError(message, response.status_code)
-        data = answer(parser.form, email=email, approve=approve, vehicle_ids=vehicle_ids, make=make)
+        data = answer(
+            parser.form, email=email, approve=approve, vehicle_ids=vehicle_ids, make=make, untick=untick
+        )
         response = requests.post(
             urljoin(response.url, parser.form.action), data=data, allow_redirects=False, timeout=timeout
         )

@@ -14,6 +14,7 @@ urlpatterns = [
     path("oauth/authorize/brand", connect.choose_brand, name="connect_brand"),
     path("oauth/authorize/sign-in", connect.sign_in, name="connect_sign_in"),
     path("oauth/authorize/decision", connect.decide, name="connect_decide"),
+    path("oauth/reauthenticate", connect.reauthenticate, name="reauthenticate"),
     path("oauth/token", oauth.token, name="token"),
     path("v2.0/user", api.user, name="user"),
     path("v2.0/vehicles", api.vehicles, name="vehicles"),
@@ -26,7 +27,9 @@ urlpatterns = [
     path("_simulator/health", control.health, name="health"),
     path("_simulator/faults", control.fault_list, name="faults"),
     path("_simulator/clock", control.clock_control, name="clock"),
+    path("_simulator/requests", control.request_counts, name="requests"),
     path("_simulator/seed", control.seed, name="seed"),
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
+    path("_simulator/webhooks/deliver-due", control.webhook_deliver_due, name="webhook_deliver_due"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
 ]

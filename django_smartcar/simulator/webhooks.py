@@ -1,13 +1,23 @@
-"""Webhooks: registration with Smartcar's VERIFY handshake, and signed event deliveries.
+"""Webhooks: registration with Smartcar's VERIFY handshake, and signed event deliveries as Smartcar sends them.
 
 Every delivery is a POST of JSON whose exact bytes are signed in ``SC-Signature``: the hex HMAC-SHA256 of the
-body keyed with the application's management token. Registering a webhook sends a VERIFY event carrying a
-challenge; the receiver must answer 200 ``{"challenge": hex_hmac(amt, challenge)}``, and only then does the
-simulator deliver events to it. Deliveries happen when asked for (``deliver()``, or the control API), never on
-a timer, so tests decide when a webhook fires.
+body keyed with the application's management token. Bodies are written as Smartcar's service writes JSON
+(compact, integers without ``.0``, non-ASCII as UTF-8), so a receiver that re-serializes the parsed body before
+checking the signature still matches. Registering a webhook sends a VERIFY event carrying a challenge; the
+receiver must answer 200 ``{"challenge": hex_hmac(amt, challenge)}``, and only then does the simulator deliver
+events to it.
 
-Payloads follow the webhook's version: 4.0 (``eventType``, ``data``, ``meta``) or 2.0 (``eventName``,
-``payload``).
+Payloads follow the webhook's version: 4.0 (``eventType``, ``data``, ``triggers``, ``meta``, as captured from
+the real service in 2026) or 2.0 (``eventName``, ``payload``). A v4 VEHICLE_STATE carries every configured
+signal (``SIGNALS``); one the vehicle cannot give, or the grant does not permit, is listed with
+``status.value`` ERROR and no body. A vehicle that sleeps (the ``asleep`` fault) gets a VEHICLE_ERROR with
+state ERROR instead, and a VEHICLE_ERROR with state RESOLVED at its next delivery.
+
+Deliveries happen when asked for (``deliver()``, or the control API). What cannot be delivered now waits in
+``PendingDelivery``: a FIRST_DELIVERY queued on subscribe, and every failed attempt (non-2xx, no answer within
+``WEBHOOK_DELIVERY_TIMEOUT``, refused), retried with the same ``eventId`` 25, 50 and 100 s after the previous
+attempt (times ``WEBHOOK_TIME_SCALE``), then dropped. ``deliver_due()`` sends what is due; the standalone
+simulator runs it in a background thread, tests call it (or the control API) when they choose.
 """
 
 from __future__ import annotations
@@ -15,21 +25,31 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import math
 import secrets
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from django.db import close_old_connections
 
-from . import clock
-from .models import Application, SimulatedVehicle, Webhook
+from . import clock, faults
+from .models import Application, Grant, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
 from .permissions import ALL_SCOPES
 from .vehicle_api import batch, iso
-from .vehicle_state import given, live_state
+from .vehicle_state import LiveState, given, live_state
 
-DELIVERY_TIMEOUT = 15.0  # seconds; Smartcar gives receivers as long to answer
+logger = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT = 15.0  # seconds; Smartcar gives receivers as long to answer (WEBHOOK_DELIVERY_TIMEOUT)
+# Seconds after a failed attempt before the next one [deliv]: attempts at t=0, +25, +50, +100 s, then dropped.
+RETRY_DELAYS: tuple[float, ...] = (25.0, 50.0, 100.0)
+USER_AGENT = "Smartcar/4.0 (simulator)"
 V2_PATHS = ("/odometer", "/location", "/security", "/battery", "/charge", "/fuel")
 
 
@@ -55,18 +75,62 @@ def sign(management_token: str, body: bytes) -> str:
     return hmac.new(management_token.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _settings() -> dict[str, Any]:
+    return faults.simulator_settings()
+
+
+def time_scale() -> float:
+    """Real seconds per Smartcar second for redelivery delays (``WEBHOOK_TIME_SCALE``, default 1)."""
+    scale = _settings().get("WEBHOOK_TIME_SCALE", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ValueError("SMARTCAR_SIMULATOR['WEBHOOK_TIME_SCALE'] must be a positive number")
+    return float(scale)
+
+
+def delivery_timeout() -> float:
+    timeout = _settings().get("WEBHOOK_DELIVERY_TIMEOUT", DELIVERY_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError("SMARTCAR_SIMULATOR['WEBHOOK_DELIVERY_TIMEOUT'] must be a positive number")
+    return float(timeout)
+
+
+def _smartcar_numbers(value: Any) -> Any:
+    """Integral floats as integers, as Smartcar's service (a JavaScript JSON writer) writes them: 42, not 42.0."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _smartcar_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_smartcar_numbers(item) for item in value]
+    return value
+
+
+def serialize(payload: dict[str, Any]) -> bytes:
+    """The body as Smartcar writes it: compact separators, integers without ``.0``, non-ASCII as UTF-8.
+
+    Parsing it and writing it again compactly (``JSON.stringify(JSON.parse(body))``, or Python's
+    ``json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)``) gives the same bytes.
+    """
+    return json.dumps(_smartcar_numbers(payload), separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def post(
     webhook: Webhook, payload: dict[str, Any], *, vehicle_id: str | None, event_type: str
 ) -> tuple[Delivery, Any]:
-    """Sign and send ``payload``; returns the delivery and the receiver's decoded JSON answer (or None)."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    """Sign and send ``payload``; returns the delivery and the receiver's decoded JSON answer (or None).
+
+    Any 2xx within the delivery timeout is a success; a 3xx is a failure (redirects are not followed).
+    """
+    body = serialize(payload)
     headers = {
         "Content-Type": "application/json",
         "SC-Signature": sign(webhook.application.management_token, body),
-        "User-Agent": "Smartcar-Simulator-Webhooks/1.0",
+        "User-Agent": USER_AGENT,
     }
     try:
-        response = requests.post(webhook.url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT)
+        response = requests.post(
+            webhook.url, data=body, headers=headers, timeout=delivery_timeout(), allow_redirects=False
+        )
     except requests.RequestException as error:
         return Delivery(vehicle_id, event_type, None, f"{type(error).__name__}: {error}"), None
     try:
@@ -76,15 +140,24 @@ def post(
     return Delivery(vehicle_id, event_type, response.status_code), answer
 
 
-def meta(webhook: Webhook) -> dict[str, Any]:
-    return {
+def epoch_ms(moment: datetime) -> int:
+    """Smartcar's v4 webhook times: epoch milliseconds (integers)."""
+    return int(moment.timestamp() * 1000)
+
+
+def meta(webhook: Webhook, *, signal_count: int | None = None) -> dict[str, Any]:
+    """``meta`` in the captured order; ``deliveryId``/``deliveredAt`` are replaced on every attempt."""
+    fields: dict[str, Any] = {
+        "deliveryId": str(uuid.uuid4()),
+        "deliveredAt": epoch_ms(clock.now()),
         "version": "4.0",
         "webhookId": webhook.webhook_id,
         "webhookName": webhook.name,
-        "deliveryId": str(uuid.uuid4()),
-        "deliveredAt": int(clock.now().timestamp() * 1000),
         "mode": "LIVE",
     }
+    if signal_count is not None:
+        fields["signalCount"] = signal_count
+    return fields
 
 
 def verify_payload(webhook: Webhook, challenge: str) -> dict[str, Any]:
@@ -95,11 +168,18 @@ def verify_payload(webhook: Webhook, challenge: str) -> dict[str, Any]:
             "eventName": "verify",
             "payload": {"challenge": challenge},
         }
+    # As captured [HA #39]: VERIFY's deliveredAt is an ISO string, and its meta has no mode.
     return {
         "eventId": str(uuid.uuid4()),
         "eventType": "VERIFY",
         "data": {"challenge": challenge},
-        "meta": meta(webhook),
+        "meta": {
+            "version": "4.0",
+            "webhookId": webhook.webhook_id,
+            "webhookName": webhook.name,
+            "deliveryId": str(uuid.uuid4()),
+            "deliveredAt": iso(clock.now()),
+        },
     }
 
 
@@ -148,8 +228,248 @@ def verify_webhook(webhook: Webhook) -> Delivery:
     return Delivery(None, "VERIFY", delivery.status_code, f"verification failed: {reason}")
 
 
-def vehicle_event(webhook: Webhook, vehicle: SimulatedVehicle) -> dict[str, Any]:
-    """The event for one vehicle's current state, in the webhook's payload version."""
+# --- v4 signals -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One v4 signal a webhook is configured with: its code, name and group, the permission it needs, and its
+    body from a vehicle's live state (None: the vehicle cannot give it)."""
+
+    code: str
+    name: str
+    group: str
+    permission: str
+    body: Callable[[SimulatedVehicle, LiveState], dict[str, Any] | None]
+
+    def ref(self) -> dict[str, str]:
+        return {"name": self.name, "code": self.code, "group": self.group}
+
+
+Body = Callable[[SimulatedVehicle, LiveState], "dict[str, Any] | None"]
+
+
+def _electric(build: Body) -> Body:
+    return lambda vehicle, state: build(vehicle, state) if vehicle.is_electric else None
+
+
+def _fuel(build: Body) -> Body:
+    return lambda vehicle, state: None if vehicle.is_electric else build(vehicle, state)
+
+
+def _battery_range(vehicle: SimulatedVehicle, state: LiveState) -> float:
+    level = given(state.battery_level, "battery level")
+    return (
+        level
+        * given(vehicle.battery_capacity_kwh, "battery capacity")
+        * given(vehicle.efficiency_km_per_kwh, "efficiency")
+    )
+
+
+def _fuel_liters(vehicle: SimulatedVehicle, state: LiveState) -> float:
+    return given(state.fuel_level, "fuel level") * given(vehicle.tank_capacity_liters, "tank capacity")
+
+
+def _tires(vehicle: SimulatedVehicle, state: LiveState) -> dict[str, Any] | None:
+    pressures = vehicle.tire_pressure_kpa or {}
+    corners = (("frontLeft", 0, 0), ("frontRight", 0, 1), ("backLeft", 1, 0), ("backRight", 1, 1))
+    if not all(name in pressures for name, _, _ in corners):
+        return None
+    # As captured [HA jaguar_ipace2]: "unit":"bar" with kPa-sized values.
+    return {
+        "values": [
+            {"row": row, "column": column, "tirePressure": round(pressures[name], 1)}
+            for name, row, column in corners
+        ],
+        "rowCount": 2,
+        "columnCount": 2,
+        "unit": "bar",
+    }
+
+
+# The signals every simulated webhook is configured with, in the order they are listed.
+SIGNALS: tuple[Signal, ...] = (
+    Signal(
+        "vehicleidentification-vin",
+        "VIN",
+        "VehicleIdentification",
+        "read_vin",
+        lambda vehicle, state: {"value": vehicle.vin},
+    ),
+    Signal(
+        "odometer-traveleddistance",
+        "TraveledDistance",
+        "Odometer",
+        "read_odometer",
+        lambda vehicle, state: {"value": round(state.odometer_km, 1), "unit": "km"},
+    ),
+    Signal(
+        "location-preciselocation",
+        "PreciseLocation",
+        "Location",
+        "read_location",
+        lambda vehicle, state: {
+            "latitude": state.latitude,
+            "longitude": state.longitude,
+            "locationType": "CURRENT" if vehicle.speed_kmh > 0 else "LAST_PARKED",
+        },
+    ),
+    Signal(
+        "closure-islocked",
+        "IsLocked",
+        "Closure",
+        "read_security",
+        lambda vehicle, state: {"value": vehicle.is_locked},
+    ),
+    Signal(
+        "tractionbattery-stateofcharge",
+        "StateOfCharge",
+        "TractionBattery",
+        "read_battery",
+        _electric(
+            lambda vehicle, state: {
+                "value": round(given(state.battery_level, "battery level") * 100, 1),
+                "unit": "percent",
+            }
+        ),
+    ),
+    Signal(
+        "tractionbattery-range",
+        "Range",
+        "TractionBattery",
+        "read_battery",
+        _electric(lambda vehicle, state: {"value": round(_battery_range(vehicle, state), 1), "unit": "km"}),
+    ),
+    Signal(
+        "charge-ischargingcableconnected",
+        "IsChargingCableConnected",
+        "Charge",
+        "read_charge",
+        _electric(lambda vehicle, state: {"value": vehicle.is_plugged_in}),
+    ),
+    Signal(
+        "charge-detailedchargingstatus",
+        "DetailedChargingStatus",
+        "Charge",
+        "read_charge",
+        _electric(lambda vehicle, state: {"value": state.charging_state}),
+    ),
+    Signal(
+        "internalcombustionengine-fuellevel",
+        "FuelLevel",
+        "InternalCombustionEngine",
+        "read_fuel",
+        _fuel(
+            lambda vehicle, state: {
+                "value": round(given(state.fuel_level, "fuel level") * 100, 1),
+                "unit": "percent",
+            }
+        ),
+    ),
+    Signal(
+        "internalcombustionengine-range",
+        "Range",
+        "InternalCombustionEngine",
+        "read_fuel",
+        _fuel(
+            lambda vehicle, state: {
+                "value": round(
+                    _fuel_liters(vehicle, state) * given(vehicle.efficiency_km_per_liter, "efficiency"), 1
+                ),
+                "unit": "km",
+            }
+        ),
+    ),
+    Signal(
+        "internalcombustionengine-amountremaining",
+        "AmountRemaining",
+        "InternalCombustionEngine",
+        "read_fuel",
+        _fuel(lambda vehicle, state: {"value": round(_fuel_liters(vehicle, state), 1), "unit": "liters"}),
+    ),
+    Signal(
+        "internalcombustionengine-oillife",
+        "OilLife",
+        "InternalCombustionEngine",
+        "read_engine_oil",
+        _fuel(
+            lambda vehicle, state: (
+                None
+                if vehicle.oil_life is None
+                else {"value": round(vehicle.oil_life * 100, 1), "unit": "percent"}
+            )
+        ),
+    ),
+    Signal("wheel-tires", "Tires", "Wheel", "read_tires", _tires),
+)
+SIGNALS_BY_CODE = {signal.code: signal for signal in SIGNALS}
+
+
+def _scope(webhook: Webhook, vehicle: SimulatedVehicle) -> list[str]:
+    """What the application may read of the vehicle: the scope of its latest grant covering it."""
+    grant = (
+        Grant.objects.filter(application=webhook.application, vehicles=vehicle)
+        .order_by("-created_at")
+        .first()
+    )
+    return list(grant.scope) if grant is not None else []
+
+
+def signal_entries(webhook: Webhook, vehicle: SimulatedVehicle, now: datetime) -> list[dict[str, Any]]:
+    """Every configured signal, in the captured key orders: a value with its times and SUCCESS, or an error."""
+    state = live_state(vehicle, now)
+    scope = _scope(webhook, vehicle)
+    stamp = epoch_ms(now)
+    # The simulated car reports continuously: the value is as old as the read (as the REST API's sc-data-age
+    # says); real captures show oemUpdatedAt seconds to hours before retrievedAt.
+    reported = stamp
+    entries: list[dict[str, Any]] = []
+    for signal in SIGNALS:
+        error: dict[str, Any] | None = None
+        body = None
+        if signal.permission not in scope:
+            error = {"type": "PERMISSION", "code": None}
+        else:
+            body = signal.body(vehicle, state)
+            if body is None:
+                error = {"type": "COMPATIBILITY", "code": "VEHICLE_NOT_CAPABLE"}
+        if error is not None:
+            entries.append({**signal.ref(), "status": {"value": "ERROR", "error": error}})
+            continue
+        # The VIN is static: captured with both times 0.
+        times = (0, 0) if signal.code == "vehicleidentification-vin" else (reported, stamp)
+        entries.append(
+            {
+                "code": signal.code,
+                "name": signal.name,
+                "group": signal.group,
+                "body": body,
+                "meta": {"oemUpdatedAt": times[0], "retrievedAt": times[1]},
+                "status": {"value": "SUCCESS"},
+            }
+        )
+    return entries
+
+
+def _vehicle_data(vehicle: SimulatedVehicle) -> dict[str, Any]:
+    return {
+        "user": {"id": vehicle.user_id},
+        "vehicle": {"id": vehicle.id, "make": vehicle.make, "model": vehicle.model, "year": vehicle.year},
+    }
+
+
+def vehicle_event(
+    webhook: Webhook,
+    vehicle: SimulatedVehicle,
+    *,
+    first_delivery: bool = False,
+    triggers: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The event for one vehicle's current state, in the webhook's payload version.
+
+    v4: ``triggers`` names the signal codes that changed (SIGNAL_UPDATED); by default every signal read. A
+    FIRST_DELIVERY (on subscribe) has the one trigger ``{"type": "FIRST_DELIVERY"}``.
+    """
     now = clock.now()
     if webhook.version == "2.0":
         paths = [{"path": path} for path in V2_PATHS]
@@ -172,54 +492,202 @@ def vehicle_event(webhook: Webhook, vehicle: SimulatedVehicle) -> dict[str, Any]
                 "vehicles": [{"vehicleId": vehicle.id, "requestId": str(uuid.uuid4()), "data": usable}]
             },
         }
-    state = live_state(vehicle, now)
-    stamp = {"oemUpdatedAt": iso(now), "retrievedAt": iso(now)}
-    signals = [
-        {"code": "odometer-traveleddistance", "body": {"value": round(state.odometer_km, 1), "unit": "km"}},
-        {
-            "code": "location-preciselocation",
-            "body": {"latitude": state.latitude, "longitude": state.longitude},
-        },
-        {"code": "closure-islocked", "body": {"value": vehicle.is_locked}},
-    ]
-    if vehicle.is_electric:
-        signals.append(
-            {
-                "code": "tractionbattery-stateofcharge",
-                "body": {"value": round(given(state.battery_level, "battery level") * 100, 1)},
-            }
-        )
-        signals.append({"code": "charge-detailedchargingstatus", "body": {"value": state.charging_state}})
+    signals = signal_entries(webhook, vehicle, now)
+    if first_delivery:
+        fired: list[dict[str, Any]] = [{"type": "FIRST_DELIVERY"}]
     else:
-        signals.append(
-            {
-                "code": "internalcombustionengine-fuellevel",
-                "body": {"value": round(given(state.fuel_level, "fuel level") * 100, 1)},
-            }
-        )
+        read = [entry["code"] for entry in signals if entry["status"]["value"] == "SUCCESS"]
+        codes = [code for code in triggers if code in SIGNALS_BY_CODE] if triggers is not None else read
+        fired = [{"type": "SIGNAL_UPDATED", "signal": SIGNALS_BY_CODE[code].ref()} for code in codes]
     return {
         "eventId": str(uuid.uuid4()),
         "eventType": "VEHICLE_STATE",
-        "data": {
-            "user": {"id": vehicle.user_id},
-            "vehicle": {"id": vehicle.id, "make": vehicle.make, "model": vehicle.model, "year": vehicle.year},
-            "signals": [{**signal, "meta": stamp} for signal in signals],
-        },
+        "data": {**_vehicle_data(vehicle), "signals": signals},
+        "triggers": fired,
+        "meta": meta(webhook, signal_count=len(signals)),
+    }
+
+
+ERROR_DESCRIPTIONS = {
+    (
+        "VEHICLE_STATE",
+        "ASLEEP",
+    ): "The vehicle is in a sleep state and temporarily unable to perform your request.",
+    (
+        "VEHICLE_STATE",
+        "UNREACHABLE",
+    ): "The vehicle was unable to perform your request due to a lack of connectivity.",
+}
+RESOLVED_DESCRIPTIONS = {"VEHICLE_STATE": "The vehicle is now reachable."}
+
+
+def error_event(
+    webhook: Webhook, vehicle: SimulatedVehicle, errors: Sequence[dict[str, Any]], *, state: str
+) -> dict[str, Any]:
+    """A VEHICLE_ERROR about ``errors`` ({type, code}) with ``state`` ERROR or RESOLVED [ev].
+
+    Each error concerns every configured signal the grant permits (the data the car could not be read for).
+    """
+    scope = _scope(webhook, vehicle)
+    concerned = [signal.ref() for signal in SIGNALS if signal.permission in scope]
+    entries = []
+    for error in errors:
+        kind, code = str(error.get("type")), error.get("code")
+        entry: dict[str, Any] = {"type": kind, "code": code, "state": state}
+        if state == "ERROR":
+            entry["description"] = ERROR_DESCRIPTIONS.get(
+                (kind, str(code)), "The vehicle cannot be read now."
+            )
+            entry["docURL"] = "https://smartcar.com/docs/errors/api-errors/vehicle-state-errors"
+            entry["resolution"] = {"type": "RETRY_LATER"}
+        else:
+            entry["description"] = RESOLVED_DESCRIPTIONS.get(kind, "The error is resolved.")
+        entry["signals"] = concerned
+        entries.append(entry)
+    return {
+        "eventId": str(uuid.uuid4()),
+        "eventType": "VEHICLE_ERROR",
+        "data": {**_vehicle_data(vehicle), "errors": entries},
         "meta": meta(webhook),
     }
 
 
-def deliver(webhook: Webhook, vehicles: Iterable[SimulatedVehicle] | None = None) -> list[Delivery]:
-    """Send one event per subscribed vehicle (or per given vehicle among them) to a verified webhook."""
+# --- Delivering, and delivering again -----------------------------------------------------------------------
+
+
+def _attempt(webhook: Webhook, payload: dict[str, Any], *, vehicle_id: str, attempts_before: int) -> Delivery:
+    """One attempt (a new deliveryId and deliveredAt each time); a failure is queued for the next attempt,
+    or dropped after the last."""
+    if isinstance(payload.get("meta"), dict) and payload.get("eventType"):
+        fresh = meta(webhook)
+        payload = {
+            **payload,
+            "meta": {**payload["meta"], **{key: fresh[key] for key in ("deliveryId", "deliveredAt")}},
+        }
+    event_type = payload.get("eventType") or payload.get("eventName") or ""
+    delivery, _ = post(webhook, payload, vehicle_id=vehicle_id, event_type=event_type)
+    attempts = attempts_before + 1
+    if not delivery.ok:
+        if attempts <= len(RETRY_DELAYS):
+            PendingDelivery.objects.create(
+                webhook=webhook,
+                vehicle_id=vehicle_id,
+                event_type=event_type,
+                payload=serialize(payload).decode(),
+                attempts=attempts,
+                due_at=clock.now() + timedelta(seconds=RETRY_DELAYS[attempts - 1] * time_scale()),
+            )
+        else:
+            logger.info("Dropped %s event %s after %s attempts", event_type, payload.get("eventId"), attempts)
+    return delivery
+
+
+def _check_verified(webhook: Webhook) -> None:
     if webhook.verified_at is None:
         raise WebhookError(f"Webhook {webhook.webhook_id} has not passed the VERIFY handshake.")
-    subscribed = SimulatedVehicle.objects.filter(webhook_subscriptions__webhook=webhook)
+
+
+def deliver(
+    webhook: Webhook,
+    vehicles: Iterable[SimulatedVehicle] | None = None,
+    *,
+    triggers: Sequence[str] | None = None,
+) -> list[Delivery]:
+    """Send one event per subscribed vehicle (or per given vehicle among them) to a verified webhook.
+
+    v4: a sleeping vehicle (the ``asleep`` fault) gets a VEHICLE_ERROR VEHICLE_STATE/ASLEEP (state ERROR),
+    remembered on the subscription; at its next delivery it gets a VEHICLE_ERROR with state RESOLVED first.
+    A failed attempt is retried by ``deliver_due``.
+    """
+    _check_verified(webhook)
+    subscriptions = WebhookSubscription.objects.filter(webhook=webhook).select_related("vehicle")
     if vehicles is not None:
-        subscribed = subscribed.filter(pk__in=[vehicle.pk for vehicle in vehicles])
+        subscriptions = subscriptions.filter(vehicle__in=[vehicle.pk for vehicle in vehicles])
     deliveries = []
-    for vehicle in subscribed:
-        payload = vehicle_event(webhook, vehicle)
-        event_type = payload.get("eventType") or payload["eventName"]
-        delivery, _ = post(webhook, payload, vehicle_id=vehicle.id, event_type=event_type)
-        deliveries.append(delivery)
+    for subscription in subscriptions.order_by("vehicle_id"):
+        vehicle = subscription.vehicle
+        if webhook.version == "4.0":
+            if faults.is_asleep(vehicle.pk):
+                error = {"type": "VEHICLE_STATE", "code": "ASLEEP"}
+                payload = error_event(webhook, vehicle, [error], state="ERROR")
+                if error not in subscription.open_errors:
+                    subscription.open_errors = [*subscription.open_errors, error]
+                    subscription.save(update_fields=["open_errors"])
+                deliveries.append(_attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0))
+                continue
+            if subscription.open_errors:
+                payload = error_event(webhook, vehicle, subscription.open_errors, state="RESOLVED")
+                subscription.open_errors = []
+                subscription.save(update_fields=["open_errors"])
+                deliveries.append(_attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0))
+        payload = vehicle_event(webhook, vehicle, triggers=triggers)
+        deliveries.append(_attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0))
     return deliveries
+
+
+def report_error(
+    webhook: Webhook, vehicle: SimulatedVehicle, error_type: str, code: str | None, *, resolved: bool = False
+) -> Delivery:
+    """Send a VEHICLE_ERROR about one vehicle now (state ERROR, or RESOLVED), and remember it as open or not."""
+    _check_verified(webhook)
+    subscription = WebhookSubscription.objects.get(webhook=webhook, vehicle=vehicle)
+    error = {"type": error_type, "code": code}
+    if resolved:
+        subscription.open_errors = [item for item in subscription.open_errors if item != error]
+    elif error not in subscription.open_errors:
+        subscription.open_errors = [*subscription.open_errors, error]
+    subscription.save(update_fields=["open_errors"])
+    payload = error_event(webhook, vehicle, [error], state="RESOLVED" if resolved else "ERROR")
+    return _attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0)
+
+
+def queue_first_delivery(webhook: Webhook, vehicle: SimulatedVehicle) -> PendingDelivery | None:
+    """On subscribe: queue the FIRST_DELIVERY VEHICLE_STATE, sent by the next ``deliver_due`` (v4, verified)."""
+    if webhook.verified_at is None or webhook.version != "4.0":
+        return None
+    return PendingDelivery.objects.create(
+        webhook=webhook,
+        vehicle_id=vehicle.pk,
+        event_type="VEHICLE_STATE",
+        payload=serialize(vehicle_event(webhook, vehicle, first_delivery=True)).decode(),
+        attempts=0,
+        due_at=clock.now(),
+    )
+
+
+_due_lock = threading.Lock()
+
+
+def deliver_due(now: datetime | None = None, *, application: Application | None = None) -> list[Delivery]:
+    """Send every pending delivery whose time has come (on the simulator's clock), oldest first."""
+    with _due_lock:
+        moment = now or clock.now()
+        deliveries = []
+        due = PendingDelivery.objects.filter(due_at__lte=moment).select_related("webhook__application")
+        if application is not None:
+            due = due.filter(webhook__application=application)
+        for pending in list(due):
+            claimed, _ = PendingDelivery.objects.filter(pk=pending.pk).delete()
+            if not claimed:
+                continue
+            deliveries.append(
+                _attempt(
+                    pending.webhook,
+                    json.loads(pending.payload),
+                    vehicle_id=pending.vehicle_id,
+                    attempts_before=pending.attempts,
+                )
+            )
+        return deliveries
+
+
+def run_redelivery(stop: threading.Event, interval: float | None = None) -> None:
+    """Deliver due events until ``stop`` is set (the standalone simulator's background thread)."""
+    interval = interval or min(0.5, RETRY_DELAYS[0] * time_scale() / 5)
+    while not stop.wait(interval):
+        try:
+            deliver_due()
+        except Exception:  # keep the thread alive: the next round tries again
+            logger.exception("Delivering due webhook events failed")
+        finally:
+            close_old_connections()

@@ -147,6 +147,15 @@ if USE_SIMULATOR:
         "MANAGEMENT_TOKEN": "demo-management-token",
         "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
     }
+    # The simulator answers with Smartcar's latency (reads 3-45 s, up to 300 s; commands slower), compressed by
+    # SIMULATOR_LATENCY_SCALE: at 0.02 a typical 8 s read takes 160 ms, the slowest 6 s. 0 answers at once.
+    SMARTCAR_SIMULATOR = {
+        "LATENCY": {
+            "model": "smartcar",
+            "scale": env.float("SIMULATOR_LATENCY_SCALE", default=0.02),
+            "seed": 0,
+        }
+    }
 else:
     # A real Smartcar application: django-smartcar reads SMARTCAR_CLIENT_ID, SMARTCAR_CLIENT_SECRET,
     # SMARTCAR_REDIRECT_URI, SMARTCAR_MODE, SMARTCAR_ENCRYPTION_KEYS, SMARTCAR_MANAGEMENT_TOKEN... from the

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 
 from django_smartcar.checks import check_settings, check_stored_tokens_decrypt
 from django_smartcar.conf import smartcar_settings
@@ -66,6 +67,32 @@ def test_each_mistake_has_its_id_and_a_hint(good, changes, expected):
     messages = check_settings()
     assert ids(messages) == [expected]
     assert messages[0].hint
+
+
+def test_every_documented_permission_and_the_required_prefix_pass(good):
+    configure(good, SCOPE=["required:read_odometer", "read_climate", "read_vin"])
+    assert check_settings() == []
+    call_command("check", fail_level="ERROR")  # raises SystemCheckError on any error
+    configure(good, SCOPE=["required:control_trunk", "read_thermometer", "read_user_profile", "control_pin"])
+    assert check_settings() == []
+
+
+def test_a_misspelled_permission_gets_the_closest_one_as_hint(good):
+    configure(good, SCOPE=["required:read_odometr", "read_climate", "read_vni", "read_everything_please"])
+
+    messages = check_settings()
+
+    assert ids(messages) == ["django_smartcar.E004"] * 3
+    odometer, vin, unknown = messages
+    assert (
+        "'required:read_odometr'" in odometer.msg
+        and odometer.hint == "Did you mean 'required:read_odometer'?"
+    )
+    assert "'read_vni'" in vin.msg and vin.hint == "Did you mean 'read_vin'?"
+    # Nothing close: the hint lists Smartcar's permissions and the prefix.
+    assert (
+        "read_climate" in unknown.hint and "control_trunk" in unknown.hint and "'required:'" in unknown.hint
+    )
 
 
 def test_a_malformed_key_is_not_echoed_in_the_message(good):
@@ -151,6 +178,11 @@ def test_a_misspelled_key_is_an_error_naming_the_closest_setting(good, misspelle
     [
         ("REQUEST_TIMEOUT", "ten"),
         ("REQUEST_TIMEOUT", 0),
+        ("TIMEOUTS", 310),
+        ("TIMEOUTS", {"reads": 310}),
+        ("TIMEOUTS", {"read": 0}),
+        ("TIMEOUTS", {"command": "310"}),
+        ("TIMEOUTS", {"token": [1, 2, 3]}),
         ("STATE_MAX_AGE", "abc"),
         ("ACCESS_TOKEN_REFRESH_MARGIN", 5),
         ("REFRESH_TOKEN_ROTATION_WINDOW", timedelta(days=-1)),
@@ -177,6 +209,7 @@ def test_a_value_of_the_wrong_type_or_range_is_an_error_and_raises_when_read(goo
     "name, value",
     [
         ("REQUEST_TIMEOUT", 10),
+        ("TIMEOUTS", {"read": 310, "command": 310.0, "token": [3.05, 20], "management": (3.05, 30)}),
         ("STATE_MAX_AGE", 300.0),
         ("RETRY_BACKOFF", 0.5),
         ("VEHICLE_REFRESH_INTERVAL", None),
@@ -257,7 +290,7 @@ def broker_conf(url: str, **transport_options):
     [
         ("redis://127.0.0.1:6379/0", {}, []),  # Redis' default hour
         ("redis://127.0.0.1:6379/0", {"visibility_timeout": 60}, ["django_smartcar.W005"]),
-        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 115}, []),  # 80 s countdown + 25 s + 10 s
+        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 125}, []),  # 80 s countdown + 25 s + 20 s
         ("sqs://", {"visibility_timeout": 30}, ["django_smartcar.W005"]),
         ("sqs://", {}, []),
         ("amqp://guest@127.0.0.1//", {"visibility_timeout": 1}, []),  # RabbitMQ redelivers on disconnect
@@ -279,7 +312,15 @@ def test_the_visibility_bound_follows_the_retry_settings(good):
 
     configure(good, RETRY_BACKOFF=60, TASK_MAX_RETRIES=7)  # a 3840 s countdown outlasts Redis' default hour
     (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0"))
-    assert warning.id == "django_smartcar.W005" and "3875 s" in warning.msg and warning.hint
+    assert warning.id == "django_smartcar.W005" and "3885 s" in warning.msg and warning.hint
+
+
+def test_the_visibility_bound_follows_the_token_time_out(good):
+    from django_smartcar.checks import visibility_timeout_warnings
+
+    configure(good, TIMEOUTS={"token": 40})  # 80 s countdown + 25 s + 40 s
+    (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0", visibility_timeout=125))
+    assert "145 s" in warning.msg
 
 
 def test_the_visibility_check_is_registered_with_django(good):

@@ -61,3 +61,31 @@ def test_environment_values_are_converted_to_the_declared_type(settings, monkeyp
     monkeypatch.setenv("SMARTCAR_REQUEST_TIMEOUT", "ten")
     with pytest.raises(ImproperlyConfigured, match="SMARTCAR_REQUEST_TIMEOUT must be a number"):
         smartcar_settings.REQUEST_TIMEOUT
+
+
+class TestTimeouts:
+    """Each class of call's time-out: TIMEOUTS[class], else REQUEST_TIMEOUT when set, else the client's."""
+
+    def test_defaults_fit_smartcar_when_nothing_is_set(self, settings):
+        from django_smartcar.client import Timeouts
+        from django_smartcar.services.clients import get_timeouts, get_transport
+
+        settings.SMARTCAR = {}
+        assert get_timeouts() == Timeouts(token=20, read=310, command=310, management=30)
+        assert get_transport().timeouts == get_timeouts()
+
+    def test_request_timeout_alone_still_sets_every_call(self, settings):
+        from django_smartcar.client import Timeouts
+        from django_smartcar.services.clients import get_timeouts
+
+        settings.SMARTCAR = {"REQUEST_TIMEOUT": 10}
+        assert get_timeouts() == Timeouts.every(10.0)
+
+    def test_per_class_settings_win_over_the_fallback(self, settings):
+        from django_smartcar.client import Timeouts
+        from django_smartcar.services.clients import get_timeouts, get_transport
+
+        settings.SMARTCAR = {"REQUEST_TIMEOUT": 15, "TIMEOUTS": {"read": 120, "token": [3.05, 10]}}
+        expected = Timeouts(token=(3.05, 10.0), read=120.0, command=15.0, management=15.0)
+        assert get_timeouts() == expected
+        assert get_transport().timeouts == expected

@@ -1,5 +1,6 @@
-"""One initial migration creates the whole schema (the pre-release migrations were squashed into it), and a
-database that applied the eight pre-release migrations from a clone is already up to date."""
+"""One initial migration creates the first release's schema (the pre-release migrations were squashed into it),
+later migrations add to it, and a database that applied the eight pre-release migrations from a clone is at
+``0001_initial`` and only needs the later ones."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from tests.app.test_checks_database import assert_succeeds, run_django
 
+APP_MIGRATIONS = ["0001_initial", "0002_vehicle_webhook_errors"]
 PRE_RELEASE_SCHEMA = Path(__file__).with_name("pre_release_schema.sql")
 PRE_RELEASE_MIGRATIONS = (
     "0001_initial",
@@ -52,21 +54,25 @@ def app_schema(path: Path) -> dict[str, object]:
 
 
 @pytest.mark.django_db
-def test_the_app_has_one_migration_and_it_matches_the_models():
+def test_the_app_migrations_match_the_models():
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    assert [name for app, name in loader.disk_migrations if app == "django_smartcar"] == ["0001_initial"]
-    assert [name for app, name in loader.disk_migrations if app == "smartcar_simulator"] == ["0001_initial"]
+    assert sorted(name for app, name in loader.disk_migrations if app == "django_smartcar") == APP_MIGRATIONS
+    assert sorted(name for app, name in loader.disk_migrations if app == "smartcar_simulator") == [
+        "0001_initial",
+        "0002_request_counts",
+        "0003_webhook_redelivery",
+    ]
     output = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=output)  # exits with 1 on a difference
     assert "No changes detected" in output.getvalue()
 
 
-def test_a_new_database_is_created_by_the_one_initial_migration(tmp_path):
+def test_a_new_database_is_created_by_the_initial_migration_and_the_later_ones(tmp_path):
     database = tmp_path / "new.sqlite3"
     migrated = run_django(f"sqlite:///{database}", "migrate", "--noinput")
     assert_succeeds(migrated)
     applied = [line for line in migrated.stdout.splitlines() if "Applying django_smartcar." in line]
-    assert applied == ["  Applying django_smartcar.0001_initial... OK"]
+    assert applied == [f"  Applying django_smartcar.{name}... OK" for name in APP_MIGRATIONS]
     assert set(app_schema(database)) == {
         "django_smartcar_connectstate",
         "django_smartcar_smartcaraccount",
@@ -105,19 +111,30 @@ def pre_release_database(path: Path, stopped_after: str = PRE_RELEASE_MIGRATIONS
     return url
 
 
-def test_a_database_migrated_before_the_squash_has_the_same_schema_and_nothing_to_apply(tmp_path):
+def test_a_database_migrated_before_the_squash_is_at_the_initial_migration_and_gets_only_the_later_ones(
+    tmp_path,
+):
+    initial = tmp_path / "initial.sqlite3"
+    assert_succeeds(
+        run_django(f"sqlite:///{initial}", "migrate", "django_smartcar", "0001_initial", "--noinput")
+    )
     new = tmp_path / "new.sqlite3"
     assert_succeeds(run_django(f"sqlite:///{new}", "migrate", "--noinput"))
     old = tmp_path / "old.sqlite3"
     old_url = pre_release_database(old)
 
-    assert app_schema(old) == app_schema(new)
+    assert app_schema(old) == app_schema(initial)
     migrated = run_django(old_url, "migrate", "--noinput")
     assert_succeeds(migrated)
-    assert "No migrations to apply." in migrated.stdout
+    applied = [line for line in migrated.stdout.splitlines() if "Applying django_smartcar." in line]
+    assert applied == [f"  Applying django_smartcar.{name}... OK" for name in APP_MIGRATIONS[1:]]
+    assert app_schema(old) == app_schema(new)
     plan = run_django(old_url, "showmigrations", "django_smartcar")
     assert_succeeds(plan)
-    assert plan.stdout.split() == ["django_smartcar", "[X]", "0001_initial"]
+    assert plan.stdout.split() == [
+        "django_smartcar",
+        *[word for name in APP_MIGRATIONS for word in ("[X]", name)],
+    ]
     assert_succeeds(
         run_django(f"sqlite:///{old}", "check", "--database", "default", "--fail-level", "WARNING")
     )

@@ -73,6 +73,7 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
         CELERY_BROKER_URL="filesystem://",
         SITE_URL=base_url,
         PYTHONUNBUFFERED="1",
+        SIMULATOR_LATENCY_SCALE="0",  # the demo's compressed Smartcar latency, off: tests set their own
     )
     return environment
 

@@ -149,7 +149,8 @@ class TestConstruction:
             ({"mode": "simulated"}, "simulated"),
             ({"mode": "TEST"}, "test"),
             ({"test_mode": True}, "test"),
-            ({"mode": "simulated", "test_mode": False}, "live"),
+            ({"mode": "simulated", "test_mode": False}, "simulated"),
+            ({"mode": "live", "test_mode": True}, "live"),
         ],
     )
     def test_mode(self, kwargs, mode):

@@ -1,8 +1,13 @@
-"""The retry policy: reads are retried on transient failures, commands and token exchanges never."""
+"""The retry policy: never repeat a call Smartcar may have run and billed without cause.
+
+Reads are retried on transient failures, but only once after a time-out (or anything else that may have run);
+commands and token exchanges only when the request never left. Time-outs are per class of call.
+"""
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from django_smartcar.client import (
     GatewayTimeoutException,
@@ -12,16 +17,26 @@ from django_smartcar.client import (
     SmartcarConnectionError,
     SmartcarException,
     SmartcarTimeout,
+    Timeouts,
     Transport,
     UpstreamException,
     Vehicle,
+    get_connections,
     get_vehicles,
 )
+from django_smartcar.client.auth import AuthClient
+from tests.processes import free_port
 
-from .conftest import ACCESS_TOKEN, API, VEHICLE_ID, VEHICLE_URL, v2_error
+from .conftest import ACCESS_TOKEN, API, MANAGEMENT, ORIGINS, VEHICLE_ID, VEHICLE_URL, v2_error
 
 ODOMETER_URL = VEHICLE_URL + "/odometer"
 RATE_LIMIT = v2_error(429, "RATE_LIMIT", "VEHICLE", "Slow down.")
+
+
+def refused():
+    """What requests raises when the connection is refused: nothing was sent."""
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.ConnectionError(MaxRetryError(None, "/", reason=reason))
 
 
 @pytest.fixture
@@ -38,8 +53,8 @@ class TestReadsAreRetried:
         assert len(mocked.calls) == 2
         assert sleeps == [0.5 / 2 + 0.5 * 0.5 / 2]
 
-    def test_connection_error_then_success(self, vehicle, mocked, sleeps):
-        mocked.get(ODOMETER_URL, body=requests.ConnectionError("reset"))
+    def test_connection_errors_then_success(self, vehicle, mocked, sleeps):
+        mocked.get(ODOMETER_URL, body=refused())
         mocked.get(ODOMETER_URL, body=requests.ReadTimeout("slow"))
         mocked.get(ODOMETER_URL, json={"distance": 11})
         assert vehicle.odometer().distance == 11
@@ -80,10 +95,11 @@ class TestReadsAreRetried:
         with pytest.raises(GatewayTimeoutException):
             vehicle.odometer()
 
-    def test_connection_errors_exhausted(self, vehicle, mocked):
-        mocked.get(ODOMETER_URL, body=requests.ConnectionError("down"))
-        with pytest.raises(SmartcarConnectionError):
+    def test_refused_connections_exhausted(self, vehicle, mocked):
+        mocked.get(ODOMETER_URL, body=refused())
+        with pytest.raises(SmartcarConnectionError) as caught:
             vehicle.odometer()
+        assert caught.value.request_sent is False
         assert len(mocked.calls) == 3
 
     def test_batch_is_retried_like_a_read(self, vehicle, mocked, sleeps):
@@ -99,6 +115,80 @@ class TestReadsAreRetried:
         mocked.get(f"{API}/vehicles", json={"vehicles": ["a"], "paging": {"count": 1, "offset": 0}})
         assert get_vehicles(ACCESS_TOKEN, transport=transport).vehicles == ["a"]
         assert len(sleeps) == 1
+
+
+class TestAtMostOneRetryAfterATimeOut:
+    """A read that timed out may have reached the car and been billed: one more try, never a third."""
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ({"body": requests.ReadTimeout("slow")}, {"body": requests.ReadTimeout("slow")}),
+            ({"status": 504, "body": ""}, {"body": requests.ReadTimeout("slow")}),
+            ({"body": requests.ReadTimeout("slow")}, {"status": 504, "body": ""}),
+            ({"body": requests.ConnectionError("reset")}, {"body": requests.ReadTimeout("slow")}),
+        ],
+        ids=["timeout-timeout", "504-timeout", "timeout-504", "reset-timeout"],
+    )
+    def test_a_read_gives_up_after_its_second_time_out(self, vehicle, mocked, sleeps, first, second):
+        mocked.get(ODOMETER_URL, **first)
+        mocked.get(ODOMETER_URL, **second)
+        with pytest.raises(SmartcarException):
+            vehicle.odometer()
+        assert len(mocked.calls) == 2
+        assert len(sleeps) == 1
+
+    def test_a_batch_too(self, vehicle, mocked, sleeps):
+        mocked.post(VEHICLE_URL + "/batch", body=requests.ReadTimeout("slow"))
+        mocked.post(VEHICLE_URL + "/batch", body=requests.ReadTimeout("slow"))
+        with pytest.raises(SmartcarTimeout):
+            vehicle.batch(["/odometer"])
+        assert len(mocked.calls) == 2
+
+    def test_other_failures_still_use_the_remaining_attempts(self, vehicle, mocked, sleeps):
+        mocked.get(ODOMETER_URL, body=requests.ReadTimeout("slow"))
+        mocked.get(ODOMETER_URL, status=503, body="")
+        mocked.get(ODOMETER_URL, json={"distance": 14})
+        assert vehicle.odometer().distance == 14
+        assert len(mocked.calls) == 3
+
+    def test_the_limit_is_configurable(self, mocked, sleeps):
+        policy = RetryPolicy(max_attempts=5, max_timeout_retries=0, sleep=sleeps.append)
+        with Transport(origins=ORIGINS, retry=policy) as transport:
+            mocked.get(ODOMETER_URL, body=requests.ReadTimeout("slow"))
+            with pytest.raises(SmartcarTimeout):
+                Vehicle(VEHICLE_ID, ACCESS_TOKEN, transport=transport).odometer()
+        assert len(mocked.calls) == 1
+
+
+class TestSentAgainWhenNeverSent:
+    """A refused connection (or one never set up in time) sent nothing: even a command is safe to send."""
+
+    @pytest.mark.parametrize("failure", [refused(), requests.ConnectTimeout("no connection")])
+    def test_a_command(self, vehicle, mocked, sleeps, failure):
+        mocked.post(VEHICLE_URL + "/security", body=failure)
+        mocked.post(VEHICLE_URL + "/security", json={"status": "success", "message": "Locked"})
+        assert vehicle.lock().status == "success"
+        assert len(mocked.calls) == 2
+        assert len(sleeps) == 1
+
+    def test_a_token_exchange(self, mocked, sleeps, transport):
+        auth = AuthClient("id", "secret", "http://127.0.0.1/cb", transport=transport)
+        mocked.post(ORIGINS.auth, body=refused())
+        mocked.post(
+            ORIGINS.auth,
+            json={"access_token": "a", "refresh_token": "r", "expires_in": 7200, "token_type": "Bearer"},
+        )
+        assert auth.exchange_refresh_token("old-refresh").refresh_token == "r"
+        assert len(mocked.calls) == 2
+
+    def test_over_a_real_refused_connection(self, sleeps):
+        closed = f"http://127.0.0.1:{free_port()}"
+        policy = RetryPolicy(sleep=sleeps.append)
+        with Transport(retry=policy) as transport, pytest.raises(SmartcarConnectionError) as caught:
+            transport.send("POST", f"{closed}/v2.0/vehicles/x/security", json={"action": "LOCK"})
+        assert caught.value.request_sent is False
+        assert len(sleeps) == policy.max_attempts - 1
 
 
 class TestNotRetried:
@@ -144,6 +234,22 @@ class TestNotRetried:
         assert len(mocked.calls) == 1
         assert sleeps == []
 
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            {"status": 502, "body": ""},
+            {"body": requests.ReadTimeout("slow")},
+            {"body": requests.ConnectionError("reset")},
+        ],
+    )
+    def test_token_exchanges(self, mocked, sleeps, transport, failure):
+        auth = AuthClient("id", "secret", "http://127.0.0.1/cb", transport=transport)
+        mocked.post(ORIGINS.auth, **failure)
+        with pytest.raises(SmartcarException):
+            auth.exchange_refresh_token("old-refresh")
+        assert len(mocked.calls) == 1
+        assert sleeps == []
+
     def test_generic_post_request(self, vehicle, mocked, sleeps):
         mocked.post(VEHICLE_URL + "/custom", status=503, body="")
         with pytest.raises(SmartcarException):
@@ -175,6 +281,57 @@ class TestPolicy:
             RetryPolicy(max_attempts=0)
         with pytest.raises(ValueError):
             RetryPolicy(backoff=-1)
+
+
+class TestTimeoutsPerCallClass:
+    def test_defaults_fit_smartcar(self):
+        # Vehicle requests take up to 300 s (the official SDKs wait 310 s); the token endpoint and the
+        # management API never reach a car.
+        assert Timeouts() == Timeouts(token=20.0, read=310.0, command=310.0, management=30.0)
+        with Transport() as transport:
+            assert transport.timeouts == Timeouts()
+
+    def test_each_call_gets_its_class_time_out(self, mocked):
+        timeouts = Timeouts(token=1.0, read=2.0, command=3.0, management=(0.5, 4.0))
+        with Transport(origins=ORIGINS, timeouts=timeouts) as transport:
+            vehicle = Vehicle(VEHICLE_ID, ACCESS_TOKEN, transport=transport)
+            mocked.get(ODOMETER_URL, json={"distance": 1})
+            mocked.post(
+                VEHICLE_URL + "/batch",
+                json={"responses": [{"path": "/odometer", "code": 200, "body": {"distance": 1}}]},
+            )
+            mocked.post(VEHICLE_URL + "/security", json={"status": "success"})
+            mocked.get(f"{API}/vehicles", json={"vehicles": [], "paging": {"count": 0, "offset": 0}})
+            mocked.get(f"{MANAGEMENT}/connections/", json={"connections": [], "paging": {"cursor": None}})
+            mocked.post(
+                ORIGINS.auth,
+                json={"access_token": "a", "refresh_token": "r", "expires_in": 7200, "token_type": "Bearer"},
+            )
+            vehicle.odometer()
+            vehicle.batch(["/odometer"])
+            vehicle.lock()
+            get_vehicles(ACCESS_TOKEN, transport=transport)
+            get_connections("amt", transport=transport)
+            AuthClient("id", "secret", "http://127.0.0.1/cb", transport=transport).exchange_code("code")
+        sent = [call.request.req_kwargs["timeout"] for call in mocked.calls]
+        assert sent == [2.0, 2.0, 3.0, 2.0, (0.5, 4.0), 1.0]
+
+    def test_one_timeout_still_sets_every_class(self, mocked):
+        with Transport(timeout=4.0) as transport:
+            assert transport.timeouts == Timeouts.every(4.0)
+            assert transport.timeout == 4.0
+        with pytest.raises(ValueError, match="not both"):
+            Transport(timeout=4.0, timeouts=Timeouts())
+
+    @pytest.mark.parametrize("bad", [0, -1, "10", True, (1.0, 2.0, 3.0), ()])
+    def test_invalid_time_outs(self, bad):
+        with pytest.raises(ValueError, match=r"Timeouts\.read"):
+            Timeouts(read=bad)
+
+    def test_scaled(self):
+        assert Timeouts(token=20, read=310, command=(10, 300), management=30).scaled(0.01) == Timeouts(
+            token=0.2, read=3.1, command=(0.1, 3.0), management=0.3
+        )
 
 
 class TestTransport:

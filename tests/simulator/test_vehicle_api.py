@@ -370,15 +370,18 @@ def test_compatibility_by_vin_and_scope(simulator, transport):
     }
     ev = electric(simulator)
 
+    # The car is compatible; what it cannot do is told per endpoint (smartcar-v3.md S7.6).
     answer = get_compatibility(ev.vin, ["read_battery", "read_fuel"], **credentials)
-    assert answer.compatible is False and answer.reason == "VEHICLE_NOT_COMPATIBLE"
-    assert {(item.permission, item.capable) for item in answer.capabilities} == {
-        ("read_battery", True),
-        ("read_fuel", False),
-    }
+    assert answer.compatible is True and answer.reason is None
+    assert [(item.permission, item.endpoint, item.capable, item.reason) for item in answer.capabilities] == [
+        ("read_battery", "/battery", True, None),
+        ("read_battery", "/battery/capacity", True, None),
+        ("read_fuel", "/fuel", False, "VEHICLE_NOT_CAPABLE"),
+    ]
     assert get_compatibility(ev.vin, ["read_battery", "read_odometer"], **credentials).compatible is True
     unknown_make = get_compatibility("ZZZ00000000000000", ["read_odometer"], **credentials)
     assert unknown_make.compatible is False and unknown_make.reason == "MAKE_NOT_COMPATIBLE"
+    assert unknown_make.capabilities == []
     with pytest.raises(ValidationException):
         get_compatibility("short", ["read_odometer"], **credentials)
     with pytest.raises(AuthenticationException):

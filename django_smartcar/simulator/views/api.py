@@ -13,17 +13,14 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, errors, faults, grants
+from .. import clock, errors, faults, grants, latency, traffic, webhooks
+from ..compatibility import check as compatibility_check
 from ..errors import ApiError, api_json
 from ..models import Grant, SimulatedVehicle, Webhook, WebhookSubscription
-from ..permissions import ALL_SCOPES
-from ..seeding import CATALOGUE, make_for_vin
+from ..permissions import PERMISSIONS
 from ..tokens import grant_for_access_token
 from ..vehicle_api import (
-    ELECTRIC_ONLY,
     ENDPOINTS,
-    FUEL_ONLY,
-    PERMISSION_ENDPOINTS,
     UNIT_SYSTEMS,
     VehicleCall,
     batch,
@@ -56,9 +53,10 @@ def smartcar_api(view: View) -> View:
     return wrapper
 
 
-def raise_injected_failure(vehicle_id: str | None) -> HttpResponse | None:
-    """Apply latency and return a gateway page, or raise an error, when a fault says this request fails."""
-    failure = faults.failure_for(target="api", vehicle_id=vehicle_id)
+def raise_injected_failure(vehicle_id: str | None, endpoint: str | None = None) -> HttpResponse | None:
+    """Apply latency (``endpoint``: the request's class in the latency model) and return a gateway page, or
+    raise an error, when a fault says this request fails."""
+    failure = faults.failure_for(target="api", vehicle_id=vehicle_id, endpoint=endpoint)
     if isinstance(failure, ApiError):
         raise failure
     return failure
@@ -133,7 +131,8 @@ def vehicles(request: HttpRequest, request_id: str) -> HttpResponse:
 def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = "") -> HttpResponse:
     # Django leaves method None only on an HttpRequest built by hand, never on one it received.
     method, path = request.method or "", path.strip("/")
-    if failure := raise_injected_failure(vehicle_id):
+    traffic.record(vehicle_id, method, path)
+    if failure := raise_injected_failure(vehicle_id, latency.classify(method, path)):
         return failure
     if method == "DELETE" and path.startswith("webhooks/"):
         # Unsubscribing authenticates with the management token, not the owner's access token.
@@ -201,7 +200,9 @@ def subscribe(request_id: str, grant: Grant, found: SimulatedVehicle, webhook_id
     webhook = Webhook.objects.filter(application=grant.application, webhook_id=webhook_id).first()
     if webhook is None:
         raise webhook_not_found(webhook_id)
-    WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
+    _, created = WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
+    if created:  # Smartcar then sends the vehicle's state with the trigger FIRST_DELIVERY
+        webhooks.queue_first_delivery(webhook, found)
     return api_json({"webhookId": webhook.webhook_id, "vehicleId": found.pk}, request_id)
 
 
@@ -220,7 +221,7 @@ def unsubscribe(request: HttpRequest, request_id: str, vehicle_id: str, webhook_
 
 @smartcar_api
 def compatibility(request: HttpRequest, request_id: str) -> HttpResponse:
-    """Whether a VIN can grant a scope: known vehicles by their powertrain, unknown ones by their make."""
+    """Whether a VIN can grant a scope (see ``simulator.compatibility``)."""
     if request.method != "GET":
         raise errors.path_not_found(request.method, "/compatibility")
     if failure := raise_injected_failure(None):
@@ -231,40 +232,13 @@ def compatibility(request: HttpRequest, request_id: str) -> HttpResponse:
     if len(vin) != 17:
         raise errors.validation_error("vin must be a 17-character VIN.", "vin")
     scope = request.GET.get("scope", "").split()
-    unknown = [name for name in scope if name not in ALL_SCOPES]
+    unknown = [name for name in scope if name not in PERMISSIONS]
     if not scope or unknown:
         raise errors.validation_error(
             f"scope must list known permissions; unknown: {unknown or 'none given'}", "scope"
         )
 
-    known = SimulatedVehicle.objects.filter(vin=vin).first()
-    make = known.make if known else make_for_vin(vin)
-    if known:
-        electric = known.is_electric
-    else:
-        electric = next((entry.powertrain == "EV" for entry in CATALOGUE if vin.startswith(entry.wmi)), False)
-    capabilities = []
-    for permission in scope:
-        method_and_path = PERMISSION_ENDPOINTS.get(permission, ("GET", "/"))
-        if make is None:
-            capable, reason = False, "MAKE_NOT_COMPATIBLE"
-        elif permission in (FUEL_ONLY if electric else ELECTRIC_ONLY):
-            capable, reason = False, "VEHICLE_NOT_COMPATIBLE"
-        else:
-            capable, reason = True, None
-        capabilities.append(
-            {
-                "permission": permission,
-                "endpoint": f"{method_and_path[0]} {method_and_path[1]}",
-                "capable": capable,
-                "reason": reason,
-            }
-        )
-    compatible = all(item["capable"] for item in capabilities)
-    reason = None
-    if not compatible:
-        reason = "MAKE_NOT_COMPATIBLE" if make is None else "VEHICLE_NOT_COMPATIBLE"
-    return api_json({"compatible": compatible, "reason": reason, "capabilities": capabilities}, request_id)
+    return api_json(compatibility_check(vin, scope), request_id)
 
 
 @smartcar_api

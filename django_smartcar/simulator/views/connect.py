@@ -1,6 +1,13 @@
 """Smartcar Connect, the owner's consent flow, as plain HTML forms.
 
 authorize (GET) -> brand picker -> sign-in -> vehicles and permissions -> Approve / Deny -> redirect.
+reauthenticate (GET, ``response_type=vehicle_id``) -> sign-in as the vehicle's owner -> redirect with
+``vehicle_id`` and ``state`` [reauth].
+
+Connect's error redirects (smartcar-v3.md S7.11) are reached as in Smartcar's test mode: by signing in with
+one of ``TEST_ACCOUNT_ERRORS``' emails (Smartcar documents the first two; the others follow their pattern),
+by offering a vehicle whose VIN is Smartcar's incompatible test VIN, or (``configuration_error``) by asking
+for Single Select with one of Smartcar's test VINs outside test mode, as Smartcar answers it.
 
 The flow's state travels in a signed hidden field (``django.core.signing``), not in a session, so any HTTP
 client can drive it without keeping cookies. That is also why the form posts are csrf_exempt: there is no
@@ -20,7 +27,9 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from ...client.permissions import is_required, permission_name
 from .. import grants
+from ..compatibility import INCOMPATIBLE_TEST_VIN, INCOMPATIBLE_TEST_VINS, is_test_vin
 from ..models import Application, SimulatedUser, SimulatedVehicle
 from ..permissions import ALL_SCOPES, PERMISSIONS
 from ..seeding import MAKES, create_user, create_vehicle, make_for_vin, seed_vehicles
@@ -31,22 +40,62 @@ FLOW_MAX_AGE = 3600  # seconds an owner may spend in Connect
 MODES = ("live", "test", "simulated")
 
 
+# Signing in with these emails ends Connect with that error redirect instead of the grant page.
+# smartcar@vehicle-incompatible.com and smartcar@invalid-subscription.com are Smartcar's own test-mode accounts
+# [D/errors/connect-errors/*]; Smartcar documents none for the other codes, so the simulator follows the pattern.
+TEST_ACCOUNT_ERRORS: dict[str, str] = {
+    "smartcar@vehicle-incompatible.com": "vehicle_incompatible",
+    "smartcar@invalid-subscription.com": "invalid_subscription",
+    "smartcar@no-vehicles.com": "no_vehicles",
+    "smartcar@configuration-error.com": "configuration_error",
+    "smartcar@server-error.com": "server_error",
+}
+ERROR_DESCRIPTIONS: dict[str, str] = {
+    "access_denied": "User denied access to the requested scope of permissions.",
+    "vehicle_incompatible": "The user's vehicle is not compatible.",
+    "invalid_subscription": "User does not have an active connected vehicle subscription.",
+    "no_vehicles": "The user's connected services account has no vehicles.",
+    "configuration_error": "There has been an error in the configuration of your application.",
+    "server_error": "Smartcar Connect encountered an unexpected error.",
+}
+
+
 class ConnectError(Exception):
     """A request Connect refuses: shown as an error page, never redirected to the application."""
+
+
+def parse_scope(text: str) -> tuple[list[str], list[str]]:
+    """``"required:read_odometer read_vin"`` -> (every permission, in order; the required ones)."""
+    scope: list[str] = []
+    required: list[str] = []
+    for item in text.split():
+        name = permission_name(item)
+        scope.append(name)
+        if is_required(item):
+            required.append(name)
+    return list(dict.fromkeys(scope)), list(dict.fromkeys(required))
+
+
+def application_and_redirect_uri(params: Any) -> tuple[Application, str]:
+    """The application of ``client_id`` and the redirect URI: the given one if registered, else its default."""
+    client_id = params.get("client_id", "")
+    application = Application.objects.filter(client_id=client_id).first()
+    if application is None:
+        raise ConnectError(f"Unknown client_id {client_id!r}: no application is registered with it.")
+    # Omitted, it is the application's registered default [rtc].
+    redirect_uri = params.get("redirect_uri") or (application.redirect_uris or [None])[0]
+    if redirect_uri not in application.redirect_uris:
+        raise ConnectError(f"redirect_uri {redirect_uri!r} is not registered for this application.")
+    return application, redirect_uri
 
 
 def parse_authorize(params: Any) -> dict[str, Any]:
     """Validate the authorize query and return the flow it starts."""
     if params.get("response_type") != "code":
         raise ConnectError("response_type must be 'code'.")
-    client_id = params.get("client_id", "")
-    application = Application.objects.filter(client_id=client_id).first()
-    if application is None:
-        raise ConnectError(f"Unknown client_id {client_id!r}: no application is registered with it.")
-    redirect_uri = params.get("redirect_uri") or (application.redirect_uris or [None])[0]
-    if redirect_uri not in application.redirect_uris:
-        raise ConnectError(f"redirect_uri {redirect_uri!r} is not registered for this application.")
-    scope = params.get("scope", "").split() or list(ALL_SCOPES)
+    application, redirect_uri = application_and_redirect_uri(params)
+    scope, required = parse_scope(params.get("scope", ""))
+    scope = scope or list(ALL_SCOPES)
     unknown = [name for name in scope if name not in PERMISSIONS]
     if unknown:
         raise ConnectError(f"Unknown permission(s) in scope: {', '.join(unknown)}.")
@@ -61,9 +110,10 @@ def parse_authorize(params: Any) -> dict[str, Any]:
         raise ConnectError("single_select_vin must be a 17-character VIN.")
     make = params.get("make", "").strip().upper()
     return {
-        "client_id": client_id,
+        "client_id": application.client_id,
         "redirect_uri": redirect_uri,
-        "scope": list(dict.fromkeys(scope)),
+        "scope": scope,
+        "required": required,
         "state": params.get("state"),
         "mode": mode,
         # An unknown make does not bypass anything: the owner picks their brand.
@@ -74,6 +124,48 @@ def parse_authorize(params: Any) -> dict[str, Any]:
         "user": params.get("user"),
         "email": None,
     }
+
+
+def parse_reauthenticate(params: Any) -> dict[str, Any]:
+    """Validate a re-authentication query [reauth] and return the flow it starts."""
+    if params.get("response_type") != "vehicle_id":
+        raise ConnectError("response_type must be 'vehicle_id' to re-authenticate.")
+    application, redirect_uri = application_and_redirect_uri(params)
+    vehicle_id = params.get("vehicle_id", "")
+    vehicle = SimulatedVehicle.objects.filter(pk=vehicle_id, connections__application=application).first()
+    if vehicle is None:
+        raise ConnectError(f"Vehicle {vehicle_id!r} is not connected to this application.")
+    return {
+        "client_id": application.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": [],
+        "required": [],
+        "state": params.get("state"),
+        "mode": "live",
+        "make": vehicle.make,
+        "single_select": True,
+        "single_select_vin": "",
+        "reauthenticate": vehicle.pk,
+        "email": None,
+    }
+
+
+def error_redirect(flow: dict[str, Any], error: str, **details: str | int | None) -> HttpResponse:
+    """End Connect with one of its error codes (S7.11), ``error_description`` and ``state`` included."""
+    params: dict[str, str | None] = {"error": error, "error_description": ERROR_DESCRIPTIONS[error]}
+    params.update({name: None if value is None else str(value) for name, value in details.items()})
+    params["state"] = flow["state"]
+    return redirect(flow["redirect_uri"], params)
+
+
+def incompatible_redirect(flow: dict[str, Any], vehicle: SimulatedVehicle | None) -> HttpResponse:
+    """``vehicle_incompatible`` with what the owner agreed to share about the car."""
+    if vehicle is None or vehicle.vin in INCOMPATIBLE_TEST_VINS:
+        vin = INCOMPATIBLE_TEST_VIN if vehicle is None else vehicle.vin
+        make, model, year = INCOMPATIBLE_TEST_VINS[vin]
+    else:
+        vin, make, model, year = vehicle.vin, vehicle.make, vehicle.model, vehicle.year
+    return error_redirect(flow, "vehicle_incompatible", vin=vin, make=make, model=model, year=year)
 
 
 def pack(flow: dict[str, Any]) -> str:
@@ -103,7 +195,7 @@ def page(
         flow=flow,
         flow_token=pack(flow),
         application=application,
-        permissions=[(name, PERMISSIONS[name]) for name in flow["scope"]],
+        permissions=[(name, PERMISSIONS[name], name in flow.get("required", ())) for name in flow["scope"]],
     )
     return render(request, f"smartcar_simulator/{template}", context, status=status)
 
@@ -142,6 +234,14 @@ def authorize(request: HttpRequest) -> HttpResponse:
         flow = parse_authorize(request.GET)
     except ConnectError as error:
         return error_page(request, str(error))
+    if is_test_vin(flow["single_select_vin"]) and flow["mode"] != "test":
+        # Smartcar's own answer to a test-mode VIN outside test mode [D/errors/connect-errors/configuration-error].
+        return error_redirect(
+            flow,
+            "configuration_error",
+            status_code=400,
+            error_message="You have entered a test mode VIN. Please enter a VIN that belongs to a real vehicle.",
+        )
     if flow["make"] or flow["single_select_vin"]:
         return page(request, "sign_in.html", flow)
     return page(request, "brands.html", flow, makes=MAKES)
@@ -173,13 +273,53 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         validate_email(email)
     except ValidationError:
         return page(request, "sign_in.html", flow, status=400, error="Enter a valid email address.")
+    if email in TEST_ACCOUNT_ERRORS:
+        code = TEST_ACCOUNT_ERRORS[email]
+        if code == "vehicle_incompatible":
+            return incompatible_redirect(flow, None)
+        return error_redirect(flow, code)
     user = create_user(email)
+    if flow.get("reauthenticate"):
+        if not user.vehicles.filter(pk=flow["reauthenticate"]).exists():
+            return page(
+                request,
+                "sign_in.html",
+                flow,
+                status=400,
+                error="Sign in with the account of this vehicle's owner.",
+            )
+        return redirect(flow["redirect_uri"], {"vehicle_id": flow["reauthenticate"], "state": flow["state"]})
     try:
         vehicles = selectable_vehicles(flow, user)
     except ConnectError as error:
         return page(request, "sign_in.html", flow, status=400, error=str(error))
+    incompatible = [vehicle for vehicle in vehicles if vehicle.vin in INCOMPATIBLE_TEST_VINS]
+    if incompatible:
+        return incompatible_redirect(flow, incompatible[0])
     flow["email"] = user.email
     return page(request, "grant.html", flow, vehicles=vehicles)
+
+
+@require_GET
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """Re-authentication [reauth]: the owner signs in again; Connect answers ``vehicle_id`` and ``state``."""
+    try:
+        flow = parse_reauthenticate(request.GET)
+    except ConnectError as error:
+        return error_page(request, str(error))
+    return page(request, "sign_in.html", flow)
+
+
+def granted_scope(flow: dict[str, Any], posted: Any) -> list[str]:
+    """The permissions the owner left ticked, the required ones always (in the order they were asked).
+
+    A post without the page's ``choose_permissions`` marker (a client that never read the checkboxes)
+    grants everything asked, as approving an untouched page does.
+    """
+    if not posted.get("choose_permissions"):
+        return list(flow["scope"])
+    ticked = set(posted.getlist("permission")) | set(flow.get("required", ()))
+    return [name for name in flow["scope"] if name in ticked]
 
 
 @csrf_exempt
@@ -197,7 +337,7 @@ def decide(request: HttpRequest) -> HttpResponse:
             flow["redirect_uri"],
             {
                 "error": "access_denied",
-                "error_description": "User denied access to the requested scope of permissions.",
+                "error_description": ERROR_DESCRIPTIONS["access_denied"],
                 "state": flow["state"],
             },
         )
@@ -222,7 +362,11 @@ def decide(request: HttpRequest) -> HttpResponse:
 
     application = Application.objects.get(client_id=flow["client_id"])
     grant = grants.approve(
-        application, user, [by_id[vehicle_id] for vehicle_id in chosen], flow["scope"], flow["mode"]
+        application,
+        user,
+        [by_id[vehicle_id] for vehicle_id in chosen],
+        granted_scope(flow, request.POST),
+        flow["mode"],
     )
     code = issue_code(grant, flow["redirect_uri"])
     return redirect(flow["redirect_uri"], {"code": code, "state": flow["state"]})

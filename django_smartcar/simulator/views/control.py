@@ -15,8 +15,8 @@ from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, faults, seeding, webhooks
-from ..models import Application, Fault, SimulatedVehicle, Webhook
+from .. import clock, faults, seeding, traffic, webhooks
+from ..models import Application, Fault, SimulatedVehicle, Webhook, WebhookSubscription
 from .credentials import management_application
 
 FAULT_FIELDS = (
@@ -90,6 +90,16 @@ def fault_list(request: HttpRequest, application: Application, body: dict[str, A
     if request.method == "DELETE":
         return JsonResponse({"deleted": faults.clear(request.GET.get("vehicle_id") or None)})
     return JsonResponse({"faults": [fault_json(fault) for fault in Fault.objects.all()]})
+
+
+@control(("GET", "DELETE"))
+def request_counts(request: HttpRequest, application: Application, body: dict[str, Any]) -> HttpResponse:
+    """GET: what the Vehicle API received per vehicle, method and path (``?vehicle_id=`` for one vehicle);
+    DELETE: reset those counters."""
+    vehicle_id = request.GET.get("vehicle_id") or None
+    if request.method == "DELETE":
+        return JsonResponse({"deleted": traffic.reset(vehicle_id)})
+    return JsonResponse(traffic.as_json(vehicle_id))
 
 
 @control(("GET", "POST"))
@@ -177,10 +187,38 @@ def webhook_deliver(
         return problem(f"No webhook {webhook_id!r} for this application.", status=404)
     vehicle_id = body.get("vehicle_id")
     chosen = SimulatedVehicle.objects.filter(pk=vehicle_id) if vehicle_id else None
+    triggers = body.get("triggers")
+    if triggers is not None and (
+        not isinstance(triggers, list) or not all(isinstance(code, str) for code in triggers)
+    ):
+        raise ValueError("triggers must be a list of signal codes")
+    error = body.get("error")
     try:
-        deliveries = webhooks.deliver(webhook, chosen)
-    except webhooks.WebhookError as error:
-        return problem(str(error), status=409)
+        if error is not None:
+            # {"error": {"type": "VEHICLE_STATE", "code": "UNREACHABLE"}, "vehicle_id": ..., "resolved": false}
+            vehicle = SimulatedVehicle.objects.filter(pk=vehicle_id).first() if vehicle_id else None
+            if vehicle is None or not isinstance(error, dict) or not isinstance(error.get("type"), str):
+                raise ValueError("error needs a vehicle_id and an object with a type (and a code)")
+            code = error.get("code")
+            deliveries = [
+                webhooks.report_error(
+                    webhook,
+                    vehicle,
+                    error["type"],
+                    code if isinstance(code, str) else None,
+                    resolved=bool(body.get("resolved")),
+                )
+            ]
+        else:
+            deliveries = webhooks.deliver(webhook, chosen, triggers=triggers)
+    except webhooks.WebhookError as failure:
+        return problem(str(failure), status=409)
+    except WebhookSubscription.DoesNotExist:
+        return problem("That vehicle is not subscribed to this webhook.", status=409)
+    return deliveries_json(deliveries)
+
+
+def deliveries_json(deliveries: list[webhooks.Delivery]) -> JsonResponse:
     return JsonResponse(
         {
             "deliveries": [
@@ -194,3 +232,9 @@ def webhook_deliver(
             ]
         }
     )
+
+
+@control(("POST",))
+def webhook_deliver_due(request: HttpRequest, application: Application, body: dict[str, Any]) -> HttpResponse:
+    """Send the pending deliveries that are due now: FIRST_DELIVERY events and redeliveries of failed ones."""
+    return deliveries_json(webhooks.deliver_due(application=application))

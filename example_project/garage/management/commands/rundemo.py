@@ -90,6 +90,12 @@ class Command(BaseCommand):
                 f'  In the simulated Connect, choose "Any brand" and sign in as {DEMO_DRIVER_EMAIL} for the '
                 "demo's cars (any other email gets a new one).\n"
             )
+            scale = getattr(settings, "SMARTCAR_SIMULATOR", {}).get("LATENCY", {}).get("scale", 0)
+            if scale:
+                self.stdout.write(
+                    f"  The simulator answers with Smartcar's latency at {scale:g} of real time (a typical 8 s "
+                    f"read takes {8000 * scale:.0f} ms; SIMULATOR_LATENCY_SCALE=0 turns it off).\n"
+                )
         # The banner above already says this is a local demo: runserver's production warning (Django 5.2+)
         # would only add noise.
         os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
