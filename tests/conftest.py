@@ -142,3 +142,13 @@ def run_standalone_simulator(*extra_args: str) -> Iterator[StandaloneSimulator]:
             )
         finally:
             stop(process, timeout=10)
+
+
+@pytest.fixture
+def one_minute_refresh_grace(settings):
+    """The in-process simulator keeps a used refresh token alive for one minute (the older documentation's
+    window) instead of its default ten, for tests that move the clock past it."""
+    settings.SMARTCAR_SIMULATOR = {
+        **(getattr(settings, "SMARTCAR_SIMULATOR", None) or {}),
+        "REFRESH_TOKEN_GRACE_SECONDS": 60,
+    }

@@ -19,6 +19,7 @@ from ..crypto import EncryptionKeyError
 from ..exceptions import AccountUnavailable, MissingPermission, NotQueued, VehicleDisconnected
 from ..services import commands
 from ..services.commands import Failure, describe_failure
+from ..services.vehicles import is_developer_error, is_unknown_vehicle
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ STATUS_FOR_TYPE: dict[str, int] = {
     "COMPATIBILITY": 409,
     "PERMISSION": 403,
     "AUTHENTICATION": 409,
-    "RESOURCE_NOT_FOUND": 409,
     "REAUTHENTICATE": 409,
     # Stored credentials cannot be read (no configured key decrypts them): a deployment problem.
     "UNAVAILABLE": 503,
@@ -53,13 +53,20 @@ UPSTREAM_FAILURE_STATUS = 502
 
 # Failures only the car's owner can fix, by going through Connect again (granting what is missing). A
 # Smartcar 401 is answered 409, not 401: to an API client 401 means "your session here is invalid".
-RECONNECT_TYPES = frozenset(
-    {"PERMISSION", "AUTHENTICATION", "RESOURCE_NOT_FOUND", "REAUTHENTICATE", "VEHICLE_DISCONNECTED"}
-)
+# Smartcar's 400 for a vehicle id its token does not reach (VALIDATION with no code) is one of them too; its
+# RESOURCE_NOT_FOUND (a path or API version it lacks) and other VALIDATION errors are bugs in the request,
+# answered 502 and logged as errors: no reconnect would help.
+RECONNECT_TYPES = frozenset({"PERMISSION", "AUTHENTICATION", "REAUTHENTICATE", "VEHICLE_DISCONNECTED"})
+
+
+def needs_reconnect(failure: Failure) -> bool:
+    return failure.type in RECONNECT_TYPES or is_unknown_vehicle(failure.type, failure.code)
 
 
 def status_for(failure: Failure) -> int:
     """The HTTP status answering a failure named by ``services.commands`` (raised, or recorded on a command)."""
+    if is_unknown_vehicle(failure.type, failure.code):
+        return 409
     return STATUS_FOR_TYPE.get(failure.type, UPSTREAM_FAILURE_STATUS)
 
 
@@ -76,13 +83,14 @@ def failure_response(request: Request, failure: Failure | Exception, **extra: An
         "request_id": failure.request_id or None,
     }
     headers = {}
-    if failure.type in RECONNECT_TYPES:
+    if needs_reconnect(failure):
         body["reconnect_url"] = request.build_absolute_uri(reverse("django_smartcar:connect"))
     if status == 429 and failure.retry_after is not None:
         body["retry_after"] = failure.retry_after
         headers["Retry-After"] = str(failure.retry_after)
     body.update(extra)
-    logger.info(
+    logger.log(
+        logging.ERROR if is_developer_error(failure.type, failure.code) else logging.INFO,
         "Smartcar API call for user %s failed: %s %s (%s)",
         getattr(request.user, "pk", None),
         failure.type,

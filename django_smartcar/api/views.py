@@ -79,11 +79,14 @@ SMARTCAR_ERRORS = {
     ),
     409: _error(
         "The vehicle's state does not allow it (VEHICLE_STATE, COMPATIBILITY...), or the owner must "
-        "reconnect (REAUTHENTICATE, AUTHENTICATION, RESOURCE_NOT_FOUND, VEHICLE_DISCONNECTED, with "
-        "reconnect_url)."
+        "reconnect (REAUTHENTICATE, AUTHENTICATION, VEHICLE_DISCONNECTED, or VALIDATION with no code: "
+        "Smartcar no longer knows the vehicle under this account; with reconnect_url)."
     ),
     429: _error("Smartcar's rate limit (RATE_LIMIT) or this API's throttling; see Retry-After."),
-    502: _error("Smartcar, the car maker or the network failed (SERVER, UPSTREAM, SMARTCAR...)."),
+    502: _error(
+        "Smartcar, the car maker or the network failed (SERVER, UPSTREAM, SMARTCAR...), or Smartcar refused "
+        "the request as built wrong (RESOURCE_NOT_FOUND, VALIDATION with a code: a bug, logged as an error)."
+    ),
     503: _error(
         "The stored tokens cannot be read (a deployment problem: the encryption keys), or ?async=1 work could "
         "not be queued (NOT_QUEUED: the task broker is down)."

@@ -18,6 +18,7 @@ from .config import (
     Origins,
     format_flags,
 )
+from .exceptions import SmartcarException
 from .permissions import validate_scope
 from .results import Access, Compatibility
 from .transport import Transport, shared_transport
@@ -228,12 +229,19 @@ class AuthClient:
         return self._request_tokens({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     def _request_tokens(self, form: dict[str, str]) -> Access:
-        response = self.transport.send(
-            "POST",
-            self.origins.auth,
-            data=form,
-            auth=(self.client_id or "", self._client_secret or ""),
-            retry_safe=False,
-            call="token",
-        )
+        try:
+            response = self.transport.send(
+                "POST",
+                self.origins.auth,
+                data=form,
+                auth=(self.client_id or "", self._client_secret or ""),
+                retry_safe=False,
+                call="token",
+            )
+        except SmartcarException as error:
+            # Smartcar's texts quote the refused code or refresh token ("Invalid refresh_token: <token>."):
+            # whatever was sent never reaches a message, a log line or a stored error.
+            secrets = [form.get("code", ""), form.get("refresh_token", ""), self._client_secret or ""]
+            error.hide(secrets)
+            raise
         return Access.from_token_response(response.body)

@@ -8,12 +8,12 @@ Messages only ever carry what Smartcar said, never a token or a secret.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .redaction import redact_text
+from .redaction import redact_secrets, redact_text
 
 # 500 is deliberately absent: Smartcar's SERVER errors are rarely transient, and every retry is a billed
 # request against the vehicle's monthly quota. Callers who know better can retry on `exc.status_code`.
@@ -63,12 +63,20 @@ class SmartcarException(Exception):
         """Whether repeating the same safe request later may succeed (rate limits, gateway trouble)."""
         return self.status_code in RETRYABLE_STATUS_CODES
 
+    def hide(self, secrets: Iterable[str]) -> SmartcarException:
+        """Mask each of ``secrets`` (what the failed request sent) wherever Smartcar's text quotes it."""
+        if self.description:
+            self.description = redact_secrets(self.description, secrets)
+        self.args = (self._message(),)
+        return self
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code!r}, message={str(self)!r})"
 
 
 class ValidationException(SmartcarException):
-    """400 VALIDATION: the request was malformed."""
+    """400 VALIDATION: the request was malformed; also what Smartcar answers for a vehicle id that is unknown
+    or not reachable with the token (code ``None``), where one might expect a 404."""
 
 
 class AuthenticationException(SmartcarException):
@@ -80,7 +88,8 @@ class PermissionException(SmartcarException):
 
 
 class ResourceNotFoundException(SmartcarException):
-    """404 RESOURCE_NOT_FOUND."""
+    """404 RESOURCE_NOT_FOUND: a path (code ``PATH``) or API version (``VERSION``) Smartcar does not have, i.e.
+    a mistake in the calling code, never something the vehicle's owner can fix."""
 
 
 class StateException(SmartcarException):
@@ -92,11 +101,12 @@ class VehicleStateException(StateException):
 
 
 class ConnectedServicesAccountException(StateException):
-    """409 CONNECTED_SERVICES_ACCOUNT: a problem with the owner's account at the car maker."""
+    """400 CONNECTED_SERVICES_ACCOUNT: a problem with the owner's account at the car maker (older
+    documentation said 409, hence a ``StateException``)."""
 
 
 class CompatibilityException(SmartcarException):
-    """COMPATIBILITY (409 or 501): the vehicle, make or Smartcar cannot do this."""
+    """501 COMPATIBILITY (older documentation also said 409): the vehicle, make or Smartcar cannot do this."""
 
 
 class VehicleNotCapableException(CompatibilityException):

@@ -21,11 +21,22 @@ def get_connections(
     limit: int | None = None,
     cursor: str | None = None,
     *,
+    mode: str | None = None,
     transport: Transport | None = None,
 ) -> Connections:
-    """One page of the vehicles connected to the application, newest first."""
+    """One page of the vehicles connected to the application, newest first.
+
+    ``limit`` is 10 unless given, at most 100; ``mode`` keeps ``"live"`` or ``"simulated"`` connections only
+    (``"test"`` is Smartcar's deprecated name of simulated).
+    """
     transport = transport or shared_transport()
-    filters = (("user_id", user_id), ("vehicle_id", vehicle_id), ("cursor", cursor), ("limit", limit))
+    filters = (
+        ("user_id", user_id),
+        ("vehicle_id", vehicle_id),
+        ("mode", mode),
+        ("cursor", cursor),
+        ("limit", limit),
+    )
     params = {key: value for key, value in filters if value is not None}
     response = transport.send(
         "GET",
@@ -45,11 +56,13 @@ def delete_connections(
     *,
     transport: Transport | None = None,
 ) -> DeletedConnections:
-    """Disconnect one vehicle, or every vehicle of one user, from the application."""
-    if bool(vehicle_id) == bool(user_id):
-        raise ValueError("delete_connections needs exactly one of vehicle_id or user_id")
+    """Disconnect one vehicle, every vehicle of one user, or (both given) that user's connection of that
+    vehicle, from the application. The answer names each connection (``connected_at`` and ``mode`` None)."""
+    if not vehicle_id and not user_id:
+        raise ValueError("delete_connections needs a vehicle_id, a user_id or both")
     transport = transport or shared_transport()
-    params = {"user_id": user_id} if user_id else {"vehicle_id": vehicle_id}
+    filters = (("user_id", user_id), ("vehicle_id", vehicle_id))
+    params = {key: value for key, value in filters if value}
     response = transport.send(
         "DELETE",
         transport.origins.management_url(CONNECTIONS_PATH),

@@ -8,6 +8,7 @@ such a text goes through ``redact_text`` (or ``redact_url``) first.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "***"
@@ -23,6 +24,13 @@ USERINFO = re.compile(r"(//)[^/?#\s]*@")
 # A secret-looking query parameter, for URLs too malformed to parse.
 SECRET_QUERY_VALUE = re.compile(
     r"([?&][^=&#\s]*(?:token|secret|passw|pwd|key|signature|auth|code|credential)[^=&#\s]*=)[^&#\s]*",
+    re.IGNORECASE,
+)
+
+
+# Smartcar's token endpoint quotes what it refused: "Invalid code: <code>.", "Invalid refresh_token: <token>."
+QUOTED_SECRET = re.compile(
+    r"(\b(?:invalid|unknown|expired|revoked)\s+[\w ]*?(?:code|token|secret)\s*:\s*)(\S+?)(\.?)(?=\s|$)",
     re.IGNORECASE,
 )
 
@@ -53,5 +61,14 @@ def without_userinfo(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """``text`` (an error message, a log line) with every URL in it passed through ``redact_url``."""
-    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    """``text`` (an error message, a log line) with every URL in it passed through ``redact_url``, and any
+    code or token an OAuth error quotes (``Invalid refresh_token: ***.``) masked."""
+    text = URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    return QUOTED_SECRET.sub(rf"\1{REDACTED}\3", text)
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each of ``secrets`` (the values a request sent) masked."""
+    for secret in sorted((value for value in secrets if value), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text

@@ -166,14 +166,19 @@ class Connection:
 
     vehicle_id: str
     user_id: str | None
+    # Absent from a delete's answer, which names the connections only.
     connected_at: datetime | None
+    # "live" or "simulated" (None when Smartcar does not say, as in a delete's answer).
+    mode: str | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Connection:
+        mode = body.get("mode")
         return cls(
             vehicle_id=body["vehicleId"],
             user_id=body.get("userId"),
             connected_at=parse_datetime(body.get("connectedAt")),
+            mode=mode if isinstance(mode, str) and mode else None,
         )
 
 

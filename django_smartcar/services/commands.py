@@ -31,7 +31,7 @@ from ..models import SiteUser, Vehicle, VehicleCommand
 from . import queueing
 from .clients import get_vehicle_client
 from .tokens import get_access_token
-from .vehicles import ensure_connected
+from .vehicles import ensure_connected, log_refused_request
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +234,8 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
         remote = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account))
         answer = SENDERS[action](remote)
     except (client.SmartcarException, DjangoSmartcarError) as exc:
+        if isinstance(exc, client.SmartcarException):
+            log_refused_request(exc, f"command {command.pk} ({action.value}) to vehicle pk={vehicle.pk}")
         failure = describe_failure(exc)
         command.status = VehicleCommand.Status.FAILED
         command.error_type = failure.type[:50]

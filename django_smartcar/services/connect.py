@@ -362,8 +362,14 @@ def disconnect_vehicle(vehicle: Vehicle) -> None:
         remote = get_vehicle_client(vehicle.smartcar_id, tokens.get_access_token(vehicle.account))
         try:
             remote.disconnect()
-        except (client.AuthenticationException, client.ResourceNotFoundException):
-            # Smartcar no longer knows this connection: it is as disconnected as it can be.
+        except client.SmartcarException as exc:
+            # Smartcar no longer knows this connection (401, or its 400 for a vehicle id the token does not
+            # reach): it is as disconnected as it can be. Anything else (a 404 included: a bug) is raised.
+            if not (
+                isinstance(exc, client.AuthenticationException)
+                or vehicles.is_unknown_vehicle(exc.type, exc.code)
+            ):
+                raise
             logger.info("Vehicle %s was already disconnected at Smartcar", vehicle.pk)
     with transaction.atomic():
         vehicles.mark_disconnected(vehicle)

@@ -457,6 +457,26 @@ def data_point_name(path: str) -> str:
     return group.name if group else path
 
 
+def is_developer_error(error_type: str | None, code: str | None) -> bool:
+    """Whether Smartcar refused the request as built wrong: RESOURCE_NOT_FOUND (a path or API version it does
+    not have) or a VALIDATION error naming a parameter. A bug to log and fix here; no reconnect helps."""
+    return error_type == "RESOURCE_NOT_FOUND" or (error_type == "VALIDATION" and bool(code))
+
+
+def is_unknown_vehicle(error_type: str | None, code: str | None) -> bool:
+    """Whether Smartcar refused the vehicle id itself: a 400 VALIDATION with no code is its answer for a vehicle
+    the token does not reach (no longer connected to this account), not a 404. Only reconnecting it helps."""
+    return error_type == "VALIDATION" and not code
+
+
+def log_refused_request(exc: client.SmartcarException, what: str) -> None:
+    """Log a vehicle call Smartcar refused as built wrong (an error: a bug) or for an unknown vehicle id."""
+    if is_developer_error(exc.type, exc.code):
+        logger.error("Smartcar refused %s as a developer error (%s:%s): %s", what, exc.type, exc.code, exc)
+    elif is_unknown_vehicle(exc.type, exc.code):
+        logger.warning("Smartcar does not know the vehicle of %s under this account any more", what)
+
+
 def is_not_capable(exc: client.SmartcarException) -> bool:
     """Whether Smartcar says the vehicle itself cannot give this data (not a permission, a limit or an outage)."""
     return exc.type == "COMPATIBILITY" and exc.code == "VEHICLE_NOT_CAPABLE"
@@ -473,7 +493,7 @@ _TYPE_REASONS = {
     "SERVER": "Smartcar server error",
     "UPSTREAM": "car maker unavailable",
     "VALIDATION": "refused as invalid",
-    "RESOURCE_NOT_FOUND": "not found",
+    "RESOURCE_NOT_FOUND": "not found (a bug in the request)",
 }
 
 
@@ -569,7 +589,11 @@ def refresh_vehicle_data(vehicle: Vehicle) -> RefreshResult:
     paths = refreshable_paths(vehicle)
     if not paths:
         return result
-    batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
+    try:
+        batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
+    except client.SmartcarException as exc:
+        log_refused_request(exc, f"the refresh of vehicle pk={vehicle.pk}")
+        raise
     points = []
     for path in paths:
         try:

@@ -1,5 +1,9 @@
 """Smartcar's error answers: the v2 error body for the API, the OAuth shape for the token endpoint, and the
-non-JSON page a gateway answers with when it gives up (503/504)."""
+non-JSON page a gateway answers with when it gives up (503/504).
+
+Statuses, ``resolution.type`` and the optional fields follow Smartcar's error reference ([err] A/api-errors,
+D/errors/api-errors/*) as corrected in the protocol notes (README, "Errors as Smartcar answers them").
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,43 @@ from django.http import HttpResponse, JsonResponse
 
 DOCS = "https://smartcar.com/docs/errors/api-errors"
 
-RESOLUTIONS = {
-    "AUTHENTICATION": "REAUTHENTICATE",
-    "PERMISSION": "REAUTHENTICATE",
-    "RATE_LIMIT": "RETRY_LATER",
-    "SERVER": "RETRY_LATER",
-    "UPSTREAM": "RETRY_LATER",
-    "VEHICLE_STATE": "RETRY_LATER",
-    "COMPATIBILITY": "CONTACT_SUPPORT",
+# The HTTP status of each error type [err]: CONNECTED_SERVICES_ACCOUNT is 400 and COMPATIBILITY 501 only.
+STATUSES = {
+    "VALIDATION": 400,
+    "CONNECTED_SERVICES_ACCOUNT": 400,
+    "AUTHENTICATION": 401,
+    "PERMISSION": 403,
+    "RESOURCE_NOT_FOUND": 404,
+    "VEHICLE_STATE": 409,
+    "RATE_LIMIT": 429,
+    "BILLING": 430,
+    "SERVER": 500,
+    "COMPATIBILITY": 501,
+    "UPSTREAM": 502,
 }
+
+# resolution.type per (type, code), then per (type, None) for every other code; None is answered as
+# {"type": null}, which is what Smartcar documents for most errors [err].
+RESOLUTIONS: dict[tuple[str, str | None], str | None] = {
+    ("PERMISSION", None): "REAUTHENTICATE",
+    ("COMPATIBILITY", "PLATFORM_NOT_CAPABLE"): "REAUTHENTICATE",
+    ("CONNECTED_SERVICES_ACCOUNT", "AUTHENTICATION_FAILED"): "REAUTHENTICATE",
+    ("RATE_LIMIT", None): "RETRY_LATER",
+    ("SERVER", "INTERNAL"): "RETRY_LATER",
+    ("SERVER", "RECORD_NOT_FOUND"): "CONTACT_SUPPORT",
+    ("BILLING", None): "CONTACT_SUPPORT",
+    # Not in the reference's list: waiting is what helps a sleeping, unreachable or failing car (inferred).
+    ("VEHICLE_STATE", "ASLEEP"): "RETRY_LATER",
+    ("VEHICLE_STATE", "UNREACHABLE"): "RETRY_LATER",
+    ("VEHICLE_STATE", "UNKNOWN"): "RETRY_LATER",
+    ("UPSTREAM", None): "RETRY_LATER",
+}
+
+
+def resolution_type(error_type: str, code: str | None) -> str | None:
+    if (error_type, code) in RESOLUTIONS:
+        return RESOLUTIONS[(error_type, code)]
+    return RESOLUTIONS.get((error_type, None))
 
 
 @dataclass
@@ -33,23 +65,34 @@ class ApiError(Exception):
     detail: list[dict[str, Any]] | None = None
     suggested_user_message: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # A partial re-authentication URL, sent with some REAUTHENTICATE resolutions [reauth].
+    resolution_url: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.type}:{self.code} - {self.description}")
 
     def body(self, request_id: str) -> dict[str, Any]:
-        anchor = f"#{self.code.lower().replace('_', '-')}" if self.code else ""
-        return {
+        # A null code is written "#null" in the anchor, as in captured answers ([HA] vw_id_4_error.json).
+        anchor = self.code.lower().replace("_", "-") if self.code else "null"
+        resolution: dict[str, str | None] = {"type": resolution_type(self.type, self.code)}
+        if self.resolution_url:
+            resolution["url"] = self.resolution_url
+        body: dict[str, Any] = {
             "type": self.type,
             "code": self.code,
             "description": self.description,
-            "docURL": f"{DOCS}/{self.type.lower().replace('_', '-')}-errors{anchor}",
+            "docURL": f"{DOCS}/{self.type.lower().replace('_', '-')}-errors#{anchor}",
             "statusCode": self.status,
             "requestId": request_id,
-            "resolution": {"type": RESOLUTIONS.get(self.type)},
-            "detail": self.detail,
-            "suggestedUserMessage": self.suggested_user_message,
+            "resolution": resolution,
         }
+        # Both are optional in Smartcar's answers: detail on validation errors only, a suggested message
+        # only where the reference documents one [err]. Absent, not null, otherwise.
+        if self.detail is not None:
+            body["detail"] = self.detail
+        if self.suggested_user_message is not None:
+            body["suggestedUserMessage"] = self.suggested_user_message
+        return body
 
     def response(self, request_id: str) -> JsonResponse:
         answer = api_json(self.body(request_id), request_id, status=self.status)
@@ -104,17 +147,19 @@ def permission_error(scope: str) -> ApiError:
         None,
         f"Your application has insufficient permissions to access the requested resource: it needs {scope}. "
         "Please prompt the user to re-authenticate using Smartcar Connect.",
-        detail=[{"field": "scope", "message": f"Missing permission {scope}"}],
     )
+
+
+# What Smartcar answers for a vehicle id that is malformed or not one the token reaches: a 400 validation error
+# with no code and a null resolution, not a 404 (smartcar/python-sdk tests/e2e/test_exception.py).
+INVALID_REQUEST = (
+    "Request invalid or malformed. Please check for missing parameters, spelling and casing mistakes, and "
+    "other syntax issues."
+)
 
 
 def vehicle_not_found() -> ApiError:
-    return ApiError(
-        404,
-        "RESOURCE_NOT_FOUND",
-        "VEHICLE",
-        "The vehicle you requested could not be found: it is unknown or not connected to this access token.",
-    )
+    return ApiError(400, "VALIDATION", None, INVALID_REQUEST)
 
 
 def path_not_found(method: str | None, path: str) -> ApiError:
@@ -126,17 +171,31 @@ def path_not_found(method: str | None, path: str) -> ApiError:
     )
 
 
+def version_not_found(version: str) -> ApiError:
+    return ApiError(
+        404,
+        "RESOURCE_NOT_FOUND",
+        "VERSION",
+        f"The requested API version ({version}) does not exist. Please check the URL and try again.",
+    )
+
+
+def connected_services_account_error(code: str, description: str) -> ApiError:
+    """A problem with the owner's account at the car maker: 400, not 409 [err]."""
+    return ApiError(STATUSES["CONNECTED_SERVICES_ACCOUNT"], "CONNECTED_SERVICES_ACCOUNT", code, description)
+
+
 def validation_error(description: str, field_name: str | None = None) -> ApiError:
     detail = [{"field": field_name, "message": description}] if field_name else None
     return ApiError(400, "VALIDATION", "PARAMETER", description, detail=detail)
 
 
 def vehicle_state_error(code: str, description: str) -> ApiError:
-    return ApiError(409, "VEHICLE_STATE", code, description)
+    return ApiError(STATUSES["VEHICLE_STATE"], "VEHICLE_STATE", code, description)
 
 
 def vehicle_not_capable(description: str) -> ApiError:
-    return ApiError(501, "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", description)
+    return ApiError(STATUSES["COMPATIBILITY"], "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", description)
 
 
 def rate_limit_error(retry_after: int, *, per_vehicle: bool) -> ApiError:

@@ -9,6 +9,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from . import clock
@@ -17,8 +19,22 @@ from .models import AccessToken, Application, AuthorizationCode, Grant, RefreshT
 CODE_LIFETIME = timedelta(minutes=10)
 ACCESS_TOKEN_LIFETIME = timedelta(hours=2)
 REFRESH_TOKEN_LIFETIME = timedelta(days=60)
-# A rotated refresh token keeps working this long, so a client that lost the answer can retry once.
-REFRESH_TOKEN_GRACE = timedelta(minutes=1)
+# A rotated refresh token keeps working this long, so a client that lost the answer can retry once: 10 minutes
+# in the current reference [A/authorization/refreshing-access-token.md], 1 minute in older pages; the setting
+# SMARTCAR_SIMULATOR["REFRESH_TOKEN_GRACE_SECONDS"] picks another.
+DEFAULT_REFRESH_TOKEN_GRACE = timedelta(minutes=10)
+
+
+def refresh_token_grace() -> timedelta:
+    """The used refresh token's grace window, read from settings at every exchange."""
+    configured = (getattr(settings, "SMARTCAR_SIMULATOR", None) or {}).get("REFRESH_TOKEN_GRACE_SECONDS")
+    if configured is None:
+        return DEFAULT_REFRESH_TOKEN_GRACE
+    if not isinstance(configured, int | float) or isinstance(configured, bool) or configured < 0:
+        raise ImproperlyConfigured(
+            'SMARTCAR_SIMULATOR["REFRESH_TOKEN_GRACE_SECONDS"] must be a number of seconds, 0 or more.'
+        )
+    return timedelta(seconds=configured)
 
 
 class OAuthError(Exception):
@@ -29,6 +45,16 @@ class OAuthError(Exception):
         self.error = error
         self.description = description
         self.status = status
+
+
+# Smartcar's token errors quote what was sent (python-sdk tests/e2e/test_exception.py): HTTP 400, and the
+# description carries the code or refresh token, so a client must never log or echo it.
+def invalid_code(code: str) -> OAuthError:
+    return OAuthError("invalid_grant", f"Invalid code: {code}.")
+
+
+def invalid_refresh_token(refresh_token: str) -> OAuthError:
+    return OAuthError("invalid_grant", f"Invalid refresh_token: {refresh_token}.")
 
 
 def digest(value: str) -> str:
@@ -80,19 +106,18 @@ def exchange_code(application: Application, code: str, redirect_uri: str | None)
         # SQLite takes its write lock up front instead of failing a read-then-write upgrade.
         claimed = codes.filter(used_at__isnull=True).update(used_at=now)
         stored = codes.select_related("grant").first()
-        if stored is None or stored.grant.application_id != application.pk:
-            raise OAuthError("invalid_grant", "Invalid or unknown authorization code.")
-        if not claimed:
-            raise OAuthError("invalid_grant", "The authorization code has already been used.")
+        # Unknown, another application's, used or expired: one answer, which quotes the code [S7.9].
+        if stored is None or stored.grant.application_id != application.pk or not claimed:
+            raise invalid_code(code)
         if stored.expires_at <= now:
-            raise OAuthError("invalid_grant", "The authorization code has expired.")
+            raise invalid_code(code)
         if redirect_uri is not None and redirect_uri != stored.redirect_uri:
-            raise OAuthError("invalid_grant", "redirect_uri does not match the one used to get the code.")
+            raise OAuthError("invalid_grant", f"Unauthorized redirect_uri: {redirect_uri}")
         return issue_tokens(stored.grant)
 
 
 def exchange_refresh_token(application: Application, refresh_token: str) -> dict[str, str | int]:
-    """Rotate a refresh token: new tokens now, and the old one refused once its grace minute has passed."""
+    """Rotate a refresh token: new tokens now, and the old one refused once its grace window has passed."""
     if not refresh_token:
         raise OAuthError("invalid_request", "The refresh_token parameter is required.")
     now = clock.now()
@@ -101,14 +126,12 @@ def exchange_refresh_token(application: Application, refresh_token: str) -> dict
         # Mark the first use with a write before reading (see exchange_code for why write first, no join).
         tokens.filter(rotated_at__isnull=True).update(rotated_at=now)
         stored = tokens.select_related("grant").first()
-        if stored is None or stored.grant.application_id != application.pk:
-            raise OAuthError("invalid_grant", "Invalid or unknown refresh token.")
-        if stored.expires_at <= now:
-            raise OAuthError("invalid_grant", "The refresh token has expired.")
+        if stored is None or stored.grant.application_id != application.pk or stored.expires_at <= now:
+            raise invalid_refresh_token(refresh_token)
         # Never None here: the update above stamped a first use.
         first_used_at = stored.rotated_at or now
-        if first_used_at + REFRESH_TOKEN_GRACE <= now:
-            raise OAuthError("invalid_grant", "The refresh token has already been used.")
+        if first_used_at + refresh_token_grace() <= now:
+            raise invalid_refresh_token(refresh_token)
         return issue_tokens(stored.grant)
 
 

@@ -1,6 +1,7 @@
 """Mount with ``path("simulator/", include("django_smartcar.simulator.urls"))``; the mount point is then every
 Smartcar origin at once: connect, api and management are ``<site>/simulator`` and the token URL is
-``<site>/simulator/oauth/token``."""
+``<site>/simulator/oauth/token``. Every URL under the mount point is the simulator's: the last routes answer
+unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, never at the site's root."""
 
 from django.urls import path, re_path
 
@@ -8,7 +9,8 @@ from .views import api, connect, control, oauth
 
 app_name = "smartcar_simulator"
 
-# The official SDK asks for a vehicle's attributes and for management connections with a trailing slash.
+# The official SDK asks for a vehicle's attributes and for management connections with a trailing slash;
+# Smartcar answers every API path with or without one.
 urlpatterns = [
     path("oauth/authorize", connect.authorize, name="authorize"),
     path("oauth/authorize/brand", connect.choose_brand, name="connect_brand"),
@@ -16,13 +18,13 @@ urlpatterns = [
     path("oauth/authorize/decision", connect.decide, name="connect_decide"),
     path("oauth/reauthenticate", connect.reauthenticate, name="reauthenticate"),
     path("oauth/token", oauth.token, name="token"),
-    path("v2.0/user", api.user, name="user"),
-    path("v2.0/vehicles", api.vehicles, name="vehicles"),
+    re_path(r"^v2\.0/user/?$", api.user, name="user"),
+    re_path(r"^v2\.0/vehicles/?$", api.vehicles, name="vehicles"),
     re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/?$", api.vehicle, name="vehicle"),
     re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/(?P<path>.+)$", api.vehicle, name="vehicle_endpoint"),
-    path("v2.0/compatibility", api.compatibility, name="compatibility"),
+    re_path(r"^v2\.0/compatibility/?$", api.compatibility, name="compatibility"),
     re_path(r"^v2\.0/management/connections/?$", api.connections, name="connections"),
-    # Anything else under the API answers Smartcar's JSON 404, not an HTML page.
+    # Anything else under the API answers Smartcar's JSON 404 (PATH), not an HTML page.
     re_path(r"^v2\.0/(?P<path>.*)$", api.unknown_path, name="unknown_path"),
     path("_simulator/health", control.health, name="health"),
     path("_simulator/faults", control.fault_list, name="faults"),
@@ -32,4 +34,8 @@ urlpatterns = [
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
     path("_simulator/webhooks/deliver-due", control.webhook_deliver_due, name="webhook_deliver_due"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
+    # Last: any other version (v1.0, v2, v9.9) answers RESOURCE_NOT_FOUND/VERSION, and any other path
+    # RESOURCE_NOT_FOUND/PATH, as Smartcar's JSON and never a framework's HTML 404 page.
+    re_path(r"^(?P<version>v[0-9][^/]*)/(?P<path>.*)$", api.unknown_version, name="unknown_version"),
+    re_path(r"^(?P<path>.*)$", api.unknown_path, name="catch_all"),
 ]

@@ -149,8 +149,10 @@ def test_a_vehicle_smartcar_no_longer_knows_means_reconnect(account, browser, sm
 
     response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/")
 
+    # Smartcar answers a vehicle id its token no longer reaches with a 400 VALIDATION that has no code.
     assert response.status_code == 409
-    assert response.json()["type"] == "RESOURCE_NOT_FOUND" and response.json()["reconnect_url"]
+    assert response.json()["type"] == "VALIDATION" and response.json()["code"] is None
+    assert response.json()["reconnect_url"]
 
 
 def test_a_missing_permission_is_a_403_naming_it(account, browser, queued, smartcar_requests):

@@ -23,11 +23,15 @@ from django_smartcar.services.clients import get_auth_client
 from django_smartcar.services.tokens import get_access_token
 from django_smartcar.simulator import clock, faults
 from django_smartcar.simulator.models import Fault, RefreshToken
-from django_smartcar.simulator.tokens import REFRESH_TOKEN_GRACE, digest
+from django_smartcar.simulator.tokens import digest
 from django_smartcar.simulator.views import oauth
 from tests.processes import ROOT, child_env, start_beat, start_worker, wait_for
 
 from .conftest import make_accounts
+
+# The simulator's grace for a used refresh token, set to the older documentation's one minute (the shortest).
+REFRESH_TOKEN_GRACE = timedelta(minutes=1)
+pytestmark = pytest.mark.usefixtures("one_minute_refresh_grace")
 
 Status = SmartcarAccount.Status
 # Long enough to kill the caller while the simulator holds its request; shorter than REQUEST_TIMEOUT.

@@ -158,7 +158,7 @@ def test_a_lost_token_response_is_recovered_within_the_grace_minute(smartcar, us
 
 
 def test_a_lost_response_recovered_too_late_means_reauth_with_its_signal(
-    smartcar, user, record_signal, settings
+    smartcar, user, record_signal, settings, one_minute_refresh_grace
 ):
     from django_smartcar import client
     from django_smartcar.services.rotation import rotate_account

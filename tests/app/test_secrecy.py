@@ -53,7 +53,7 @@ def test_no_secret_reaches_the_logs_even_at_debug(smartcar, browser, user, caplo
     assert leaked == []
 
 
-def test_error_messages_never_carry_the_token(smartcar, account):
+def test_error_messages_never_carry_the_token(smartcar, account, one_minute_refresh_grace):
     refresh_token = account.refresh_token
     get_auth_client().exchange_refresh_token(refresh_token)
     clock.advance(120)  # the old token is now dead for good

@@ -74,7 +74,9 @@ def test_rotation_waits_for_the_window_then_renews_for_sixty_days(account):
     assert account.refresh_expires_at > timezone.now() + timedelta(days=59, hours=23)
 
 
-def test_a_dead_refresh_token_moves_the_account_to_reauth_required(account, record_signal):
+def test_a_dead_refresh_token_moves_the_account_to_reauth_required(
+    account, record_signal, one_minute_refresh_grace
+):
     reauth = record_signal("reauth_required")
     # The refresh token was used elsewhere, and Smartcar's one-minute grace for the old one has passed.
     get_auth_client().exchange_refresh_token(account.refresh_token)
@@ -163,7 +165,7 @@ def token_requests(sent: list[tuple[str, str]]) -> int:
 
 
 def test_a_lost_token_answer_is_repeated_at_once_and_the_account_stays_active(
-    account, smartcar_requests, record_signal
+    account, smartcar_requests, record_signal, one_minute_refresh_grace
 ):
     """Smartcar rotates, the answer is lost (504): the page's own call presents the old token again at once."""
     refreshed = record_signal("tokens_refreshed")
@@ -209,7 +211,7 @@ def test_repeats_stop_inside_the_reuse_window_and_leave_the_exchange_marked(
     assert stored.status == Status.ACTIVE and stored.token_exchange_started_at is None
 
 
-def test_invalid_grant_is_never_repeated(account, smartcar_requests):
+def test_invalid_grant_is_never_repeated(account, smartcar_requests, one_minute_refresh_grace):
     get_auth_client().exchange_refresh_token(account.refresh_token)
     clock.advance(120)
     account = expire_access(account)

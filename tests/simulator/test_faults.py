@@ -163,7 +163,9 @@ def test_a_sleeping_vehicle_answers_409_vehicle_state(connected):
     assert connected.vehicle(awake).odometer().distance > 0
 
 
-def test_a_lost_token_response_still_rotates_the_refresh_token(connected, frozen_clock):
+def test_a_lost_token_response_still_rotates_the_refresh_token(
+    connected, frozen_clock, one_minute_refresh_grace
+):
     auth_client, first = connected.auth_client, connected.access
     issued = RefreshToken.objects.count()
     faults.inject("lose_token_response", remaining=1)

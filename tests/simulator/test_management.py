@@ -6,7 +6,6 @@ import pytest
 
 from django_smartcar.client import (
     AuthenticationException,
-    ResourceNotFoundException,
     ValidationException,
     delete_connections,
     get_connections,
@@ -41,7 +40,7 @@ def test_deleting_a_vehicles_connection_ends_its_access(simulator, connected, tr
     )
 
     assert [connection.vehicle_id for connection in removed.connections] == [connected.vehicle_ids[0]]
-    with pytest.raises(ResourceNotFoundException):
+    with pytest.raises(ValidationException):
         connected.vehicle(connected.vehicle_ids[0]).odometer()
     assert len(get_connections(simulator.management_token, transport=transport).connections) == 2
 

@@ -11,7 +11,6 @@ import requests
 from django_smartcar.client import (
     AuthenticationException,
     PermissionException,
-    ResourceNotFoundException,
     ValidationException,
     Vehicle,
     VehicleNotCapableException,
@@ -195,13 +194,14 @@ def test_bad_paging_is_a_validation_error(connected):
         get_vehicles(connected.access.access_token, limit=0, transport=connected.transport)
 
 
-def test_unknown_or_unconnected_vehicles_are_not_found(simulator, connected):
+def test_unknown_or_unconnected_vehicles_are_a_validation_error_not_a_404(simulator, connected):
     someone_elses = create_vehicle(simulator.vehicles[0].user, make="BMW")
 
     for vehicle_id in ("no-such-vehicle", someone_elses.id):
-        with pytest.raises(ResourceNotFoundException) as caught:
+        with pytest.raises(ValidationException) as caught:
             connected.vehicle(vehicle_id).odometer()
-        assert caught.value.status_code == 404
+        assert caught.value.status_code == 400 and caught.value.code is None
+        assert caught.value.resolution == {"type": None, "url": None}
 
 
 def test_a_bad_token_is_an_authentication_error(connected):
@@ -222,7 +222,8 @@ def test_an_unknown_unit_system_is_a_validation_error(simulator, connected):
     assert response.status_code == 400
     body = response.json()
     assert body["type"] == "VALIDATION" and body["statusCode"] == 400 and body["requestId"]
-    assert set(body) >= {"code", "description", "docURL", "resolution", "detail", "suggestedUserMessage"}
+    assert set(body) >= {"code", "description", "docURL", "resolution", "detail"}
+    assert body["resolution"] == {"type": None} and "suggestedUserMessage" not in body
 
 
 def test_lock_and_unlock_change_the_lock_status(simulator, connected):
@@ -320,22 +321,18 @@ def test_batch_answers_each_path_as_on_its_own(simulator, auth_client, transport
     limited = connect(auth_client, transport, scope=["read_odometer", "read_battery", "read_fuel"])
     car_id = next(vid for vid in limited.vehicle_ids if SimulatedVehicle.objects.get(pk=vid).is_electric)
 
-    answer = limited.vehicle(car_id, "imperial").batch(
-        ["/odometer", "/battery", "/fuel", "/location", "/nope"]
-    )
+    answer = limited.vehicle(car_id, "imperial").batch(["/odometer", "/battery", "/fuel", "/location"])
 
     assert (
         answer["/odometer"]["code"] == 200 and answer["/odometer"]["headers"]["sc-unit-system"] == "imperial"
     )
     assert answer.result("/odometer").distance > 0
     assert answer.result("/battery").percent_remaining > 0
-    assert set(answer.errors) == {"/fuel", "/location", "/nope"}
+    assert set(answer.errors) == {"/fuel", "/location"}
     with pytest.raises(VehicleNotCapableException):
         answer.result("/fuel")
     with pytest.raises(PermissionException):
         answer.result("/location")
-    with pytest.raises(ResourceNotFoundException):
-        answer.result("/nope")
 
 
 def test_a_malformed_batch_is_a_validation_error(connected):
@@ -354,7 +351,7 @@ def test_disconnect_ends_the_tokens_access_to_that_vehicle(simulator, connected)
 
     assert connected.vehicle(gone).disconnect().status == "success"
 
-    with pytest.raises(ResourceNotFoundException):
+    with pytest.raises(ValidationException):
         connected.vehicle(gone).odometer()
     assert connected.vehicle(kept).odometer().distance > 0
     listed = get_vehicles(connected.access.access_token, transport=connected.transport).vehicles

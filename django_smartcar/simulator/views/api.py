@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -187,7 +189,12 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
 
 @smartcar_api
 def unknown_path(request: HttpRequest, request_id: str, path: str) -> HttpResponse:
-    raise errors.path_not_found(request.method, f"/v2.0/{path}")
+    raise errors.path_not_found(request.method, request.path)
+
+
+@smartcar_api
+def unknown_version(request: HttpRequest, request_id: str, version: str, path: str) -> HttpResponse:
+    raise errors.version_not_found(version)
 
 
 def webhook_not_found(webhook_id: str) -> ApiError:
@@ -241,6 +248,12 @@ def compatibility(request: HttpRequest, request_id: str) -> HttpResponse:
     return api_json(compatibility_check(vin, scope), request_id)
 
 
+# GET limit: default 10, at most 100 [A/management/get-vehicle-connections].
+CONNECTIONS_PAGE = (10, 100)
+# The mode filter takes live or simulated; test is the deprecated name of simulated.
+CONNECTION_MODES = {"live": "live", "simulated": "simulated", "test": "simulated"}
+
+
 @smartcar_api
 def connections(request: HttpRequest, request_id: str) -> HttpResponse:
     """The management API: list (GET) or delete (DELETE) the vehicles connected to the application."""
@@ -250,19 +263,36 @@ def connections(request: HttpRequest, request_id: str) -> HttpResponse:
     if application is None:
         raise errors.authentication_error()
     user_id, vehicle_id = request.GET.get("user_id"), request.GET.get("vehicle_id")
-    rows = application.connections.all()
+    # A connection's mode is the one its vehicle was connected in (its newest grant's Connect mode).
+    newest_grant = Grant.objects.filter(
+        application=OuterRef("application"), vehicles=OuterRef("vehicle")
+    ).order_by("-created_at", "-id")
+    rows = application.connections.annotate(
+        grant_mode=Coalesce(Subquery(newest_grant.values("mode")[:1]), Value("live"))
+    )
     if user_id:
         rows = rows.filter(user_id=user_id)
     if vehicle_id:
         rows = rows.filter(vehicle_id=vehicle_id)
 
     if request.method == "DELETE":
-        if bool(user_id) == bool(vehicle_id):
-            raise errors.validation_error("Give exactly one of user_id and vehicle_id.", "user_id")
+        # By user, by vehicle, or by both together (that user's connection of that vehicle).
+        if not user_id and not vehicle_id:
+            raise errors.validation_error("Give user_id, vehicle_id or both.", "user_id")
         removed = grants.disconnect(application, [row.vehicle for row in rows.select_related("vehicle")])
-        return api_json({"connections": [connection_json(row) for row in removed]}, request_id)
+        # The delete answer names the connections only: no connectedAt, no mode.
+        deleted = [{"userId": row.user_id, "vehicleId": row.vehicle_id} for row in removed]
+        return api_json({"connections": deleted}, request_id)
 
-    limit, offset = paging(request, 100, 100)
+    mode = request.GET.get("mode")
+    if mode:
+        if mode not in CONNECTION_MODES:
+            raise errors.validation_error("mode must be live or simulated.", "mode")
+        if CONNECTION_MODES[mode] == "live":
+            rows = rows.filter(grant_mode="live")
+        else:
+            rows = rows.exclude(grant_mode="live")
+    limit, offset = paging(request, *CONNECTIONS_PAGE)
     cursor = request.GET.get("cursor")
     if cursor:
         try:
@@ -276,4 +306,9 @@ def connections(request: HttpRequest, request_id: str) -> HttpResponse:
 
 
 def connection_json(row: Any) -> dict[str, Any]:
-    return {"vehicleId": row.vehicle_id, "userId": row.user_id, "connectedAt": row.connected_at.isoformat()}
+    return {
+        "userId": row.user_id,
+        "vehicleId": row.vehicle_id,
+        "connectedAt": row.connected_at.isoformat(),
+        "mode": "live" if row.grant_mode == "live" else "simulated",
+    }
