@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The suite runs in this many processes (pytest-xdist; whole files per process, so module fixtures start once).
+TEST_PROCESSES ?= 2
 # The browser tests drive Debian's Chromium; Playwright's own browser downloads are never used.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -45,7 +47,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: lint $(CHROMIUM)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q

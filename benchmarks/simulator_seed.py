@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     from django_smartcar.simulator.standalone import configure
 
-    configure(args.database, latency_ms=0)
+    configure(args.database, {"LATENCY_MS": 0, "SEED_TRAITS": False})
 
     import django
     from django.core.management import call_command

@@ -1,8 +1,11 @@
-"""Admin for accounts, vehicles and commands. Tokens are never shown; actions go through a confirmation page.
+"""Admin for accounts, vehicles, commands and refreshes. Tokens are never shown; actions go through a
+confirmation page.
 
 Actions on accounts and vehicles need the ``django_smartcar.send_vehicle_commands`` permission (reprocessing
 webhook events needs the change permission); each works row by row through the services and reports each
-row's outcome without stopping at the first failure.
+row's outcome without stopping at the first failure. Lock, Unlock and Refresh data only queue the work for a
+Celery worker (no admin request waits on a car): the vehicle list shows it pending ("Last command", "Last
+refresh"), then its result.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from django.utils import timezone
 from . import client
 from .brands import display_make
 from .exceptions import DjangoSmartcarError
-from .models import SmartcarAccount, Vehicle, VehicleCommand, WebhookEvent
-from .services import commands, tokens, vehicles, webhooks
+from .models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, WebhookEvent
+from .services import commands, refreshes, tokens, vehicles, webhooks
 from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
@@ -37,6 +40,10 @@ PERCENT_DISPLAYS = {
     "fuel_percent_remaining": "fuel_percent",
     "oil_life_remaining": "oil_life_percent",
 }
+
+
+# Vehicle foreign keys shown as a one-line summary of the command or refresh they point at.
+SUMMARY_DISPLAYS = {"last_command": "last_command_summary", "last_refresh": "last_refresh_summary"}
 
 
 def format_percent(value: float | None) -> str | None:
@@ -85,11 +92,13 @@ def confirmed_action(
     permissions: tuple[str, ...] = ("send_vehicle_commands",),
     *,
     question: str,
+    background: bool = False,
 ) -> Callable[[admin.ModelAdmin[_M], HttpRequest, QuerySet[_M]], TemplateResponse | None]:
     """An admin action that first shows a confirmation page, then runs ``run`` on each selected row.
 
     ``question`` opens the confirmation sentence ("Refresh the data of" + "these 5 vehicles?"): a verb alone
-    does not always make English with the objects after it. ``run`` returns a success message or raises; a
+    does not always make English with the objects after it. ``background`` says ``run`` only queues the work
+    (the confirmation page says so, and the list shows its progress). ``run`` returns a success message or raises; a
     Smartcar error on one row is reported and the next row is still processed. Each row's outcome, success or
     failure, is recorded in the admin's history (a CHANGE LogEntry), so that "who locked this car?" has an
     answer.
@@ -108,6 +117,7 @@ def confirmed_action(
                     **modeladmin.admin_site.each_context(request),
                     "title": f"{description}?",
                     "question": confirmation_question(question, opts, len(objects)),
+                    "background": background,
                     "opts": opts,
                     "objects": objects,
                     "verb": verb,
@@ -133,26 +143,17 @@ def confirmed_action(
 
 def _command(action: VehicleCommand.Action) -> Callable[[HttpRequest, Vehicle], str]:
     def run(request: HttpRequest, vehicle: Vehicle) -> str:
-        command = commands.send_command(vehicle, action, user=request.user)
-        if command.status != VehicleCommand.Status.SUCCEEDED:
-            raise DjangoSmartcarError(f"{command.get_action_display()} failed: {command.error_message}")
-        return f"{command.get_action_display()} succeeded."
+        # Queued for a worker: the admin never waits on a car. The outcome shows in "Last command".
+        command = commands.queue_command(vehicle, action, user=request.user)
+        return f"{command.get_action_display()} queued; its outcome shows in Last command."
 
     return run
 
 
 def _refresh(request: HttpRequest, vehicle: Vehicle) -> str:
-    result = vehicles.refresh_vehicle_data(vehicle)
-    if result.failed:
-        raise DjangoSmartcarError(f"could not read {result.describe_failures()}")
-    summary = ", ".join(result.updated) or "nothing newer"
-    failed = f"; could not read {result.describe_failures()}" if result.errors else ""
-    learnt = (
-        f"; not capable of {', '.join(result.not_capable)} (no longer asked for)"
-        if result.not_capable
-        else ""
-    )
-    return f"refreshed {summary}{failed}{learnt}."
+    # Queued for a worker: the admin never waits on a car. The outcome shows in "Last refresh".
+    refreshes.queue_refresh(vehicle, user=request.user)
+    return "Refresh queued; its outcome shows in Last refresh."
 
 
 def _rotate(request: HttpRequest, account: SmartcarAccount) -> str:
@@ -272,18 +273,19 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "fuel_percent",
         "is_locked",
         "data_refreshed_at",
+        "last_refresh_summary",
         "last_command_summary",
         "problems",
     )
     list_filter = ("is_connected", MakeFilter)
-    list_select_related = ("account__owner", "last_command")
+    list_select_related = ("account__owner", "last_command", "last_refresh")
     search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
     # Percentages as "77.2 %" (the fields hold 0-100); the last command apart from the data read from the car.
     # Permissions and errors Smartcar reported (a webhook's PERMISSION or VEHICLE_ERROR) as readable lists.
     readonly_fields = [
         {
             **PERCENT_DISPLAYS,
-            "last_command": "last_command_summary",
+            **SUMMARY_DISPLAYS,
             "missing_permissions": "missing_permissions_display",
             "vehicle_errors": "vehicle_errors_display",
         }.get(f.name, f.name)
@@ -293,13 +295,25 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     exclude = ("missing_permissions", "vehicle_errors")
     actions = [
         confirmed_action(
-            "Lock selected vehicles", "Lock", _command(VehicleCommand.Action.LOCK), question="Lock"
+            "Lock selected vehicles",
+            "Lock",
+            _command(VehicleCommand.Action.LOCK),
+            question="Lock",
+            background=True,
         ),
         confirmed_action(
-            "Unlock selected vehicles", "Unlock", _command(VehicleCommand.Action.UNLOCK), question="Unlock"
+            "Unlock selected vehicles",
+            "Unlock",
+            _command(VehicleCommand.Action.UNLOCK),
+            question="Unlock",
+            background=True,
         ),
         confirmed_action(
-            "Refresh data of selected vehicles", "Refresh data", _refresh, question="Refresh the data of"
+            "Refresh data of selected vehicles",
+            "Refresh data",
+            _refresh,
+            question="Refresh the data of",
+            background=True,
         ),
         confirmed_action(
             "Disconnect selected vehicles", "Disconnect", _disconnect_vehicle, question="Disconnect"
@@ -351,7 +365,29 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         when = f"{timezone.localtime(command.requested_at):%Y-%m-%d %H:%M %Z}"
         return f"{command.get_action_display()}: {command.get_status_display().lower()} (requested {when})"
 
+    @admin.display(description="Last refresh", ordering="last_refresh__requested_at")
+    def last_refresh_summary(self, vehicle: Vehicle) -> str | None:
+        refresh = vehicle.last_refresh
+        if refresh is None:
+            return None
+        when = f"{timezone.localtime(refresh.requested_at):%Y-%m-%d %H:%M %Z}"
+        return f"{refresh.summary} (requested {when})"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(VehicleRefresh)
+class VehicleRefreshAdmin(admin.ModelAdmin):
+    list_display = ("requested_at", "vehicle", "requested_by", "status", "completed_at", "error_type")
+    list_filter = ("status",)
+    list_select_related = ("vehicle", "requested_by")
+    readonly_fields = [f.name for f in VehicleRefresh._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: VehicleRefresh | None = None) -> bool:
         return False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import SmartcarAccount, Vehicle, VehicleCommand
+    from .models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
 
 
 class DjangoSmartcarError(Exception):
@@ -49,9 +49,12 @@ class VehicleDisconnected(DjangoSmartcarError):
 class NotQueued(DjangoSmartcarError):
     """The work could not be handed to Celery (the broker is unreachable); nothing will run it."""
 
-    def __init__(self, what: str, command: VehicleCommand | None = None) -> None:
-        # The command row marked failed because of it, when the work was a command.
+    def __init__(
+        self, what: str, command: VehicleCommand | None = None, refresh: VehicleRefresh | None = None
+    ) -> None:
+        # The row marked failed because of it: the command, or the refresh, that will not run.
         self.command = command
+        self.refresh = refresh
         super().__init__(
             f"The {what} could not be queued: the task queue is unavailable. Please try again later."
         )

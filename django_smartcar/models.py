@@ -201,6 +201,16 @@ class Vehicle(models.Model):
         related_name="+",
         help_text=_("The latest command sent to the car, whatever its outcome; not data read from the car."),
     )
+    last_refresh = models.ForeignKey(
+        "VehicleRefresh",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_(
+            "The latest refresh asked for (a page, the admin or the API), pending or with its outcome."
+        ),
+    )
     # {data group name: ISO time it was learnt}: what Smartcar said this vehicle cannot give
     # (COMPATIBILITY:VEHICLE_NOT_CAPABLE); refreshes skip it until NOT_CAPABLE_RECHECK_AFTER has passed.
     not_capable = models.JSONField(
@@ -308,6 +318,80 @@ class VehicleCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.vehicle_id} ({self.status})"
+
+    @property
+    def progress_display(self) -> str:
+        """What the command is doing while pending, for people: ``"Locking..."``."""
+        return COMMAND_PROGRESS.get(str(self.action), f"{self.get_action_display()}...")
+
+
+# How a pending command reads on a page.
+COMMAND_PROGRESS: dict[str, str] = {
+    "lock": "Locking...",
+    "unlock": "Unlocking...",
+    "start_charge": "Starting to charge...",
+    "stop_charge": "Stopping charging...",
+}
+
+
+class VehicleRefresh(models.Model):
+    """A refresh of a vehicle's data asked for from a page, the admin or the API, run by a Celery worker.
+
+    Created ``pending`` when it is queued; the worker records what it read (``updated``), what failed
+    (``errors``) and what the car cannot give (``not_capable``). ``failed`` means nothing at all could be read
+    (``error_type`` / ``error_message`` say why), the rule of ``services.vehicles.RefreshResult.failed``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="refreshes")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="smartcar_vehicle_refreshes",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated = models.JSONField(default=list, blank=True, help_text=_("Data groups that changed."))
+    not_capable = models.JSONField(
+        default=list, blank=True, help_text=_("Data groups Smartcar said this vehicle cannot give.")
+    )
+    errors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Data points that could not be read: path, data_point, reason, type, code, detail."),
+    )
+    error_type = models.CharField(max_length=50, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("vehicle refresh")
+        verbose_name_plural = _("vehicle refreshes")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Refresh {self.vehicle_id} ({self.status})"
+
+    @property
+    def summary(self) -> str:
+        """The outcome in one line for people: ``"refreshed odometer, fuel; could not read location: rate
+        limited"``, or why it failed; ``"pending"`` while queued."""
+        if self.status == self.Status.PENDING:
+            return "pending"
+        if self.status == self.Status.FAILED:
+            return f"failed: {self.error_message}"
+        text = f"refreshed {', '.join(self.updated)}" if self.updated else "nothing newer to report"
+        failures = "; ".join(
+            f"{error.get('data_point')}: {error.get('reason')}" for error in self.errors or []
+        )
+        return text + (f"; could not read {failures}" if failures else "")
 
 
 class ConnectState(models.Model):

@@ -15,15 +15,19 @@ from django.db import transaction
 
 from . import client
 from .conf import smartcar_settings
-from .services import commands, connect, rotation, tokens, vehicles, webhooks
+from .services import commands, connect, refreshes, rotation, tokens, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
+
+
+def _will_retry(task: Any, transient: bool) -> bool:
+    return transient and task.request.retries < int(smartcar_settings.TASK_MAX_RETRIES)
 
 
 def _retry_or_raise(task: Any, exc: client.SmartcarException, transient: bool) -> NoReturn:
     """The tasks' one retry policy: a transient failure is retried up to ``TASK_MAX_RETRIES`` times, after
     ``rotation.retry_delay`` (Smartcar's Retry-After, else the client's backoff); anything else is raised."""
-    if not transient or task.request.retries >= int(smartcar_settings.TASK_MAX_RETRIES):
+    if not _will_retry(task, transient):
         raise exc
     raise task.retry(exc=exc, countdown=rotation.retry_delay(task.request.retries, exc.retry_after)) from exc
 
@@ -63,18 +67,31 @@ def resume_interrupted_token_exchanges() -> int:
 
 
 @shared_task(bind=True, name="django_smartcar.refresh_vehicle_data", ignore_result=True)
-def refresh_vehicle_data(self: Task[..., list[str]], vehicle_id: int) -> list[str]:
+def refresh_vehicle_data(
+    self: Task[..., list[str]], vehicle_id: int, refresh_id: int | None = None
+) -> list[str]:
     """Fetch a vehicle's data (one batch request) and store what is newer.
 
     A car asleep or unreachable (VEHICLE_STATE) is tried again later, like a rate limit: up to
     ``TASK_MAX_RETRIES`` times; after that its failure stays recorded until the next refresh.
+
+    ``refreshes.queue_refresh`` passes its pending row's ``refresh_id``, on which the outcome is recorded: a
+    transient failure of the whole request keeps it pending while the task is retried; data points the car's
+    state made fail are recorded as they are, and a later refresh (without a row) reads the car again. Beat
+    and Connect queue the task without one.
     """
     try:
-        result = vehicles.refresh_queued_vehicle(vehicle_id, retry_later=False)
+        if refresh_id is not None:
+            result = refreshes.execute_queued_refresh(vehicle_id, refresh_id)
+        else:
+            result = vehicles.refresh_queued_vehicle(vehicle_id, retry_later=False)
     except client.SmartcarException as exc:
-        _retry_or_raise(self, exc, exc.retryable or vehicles.is_retried_later(exc))
+        transient = exc.retryable or vehicles.is_retried_later(exc)
+        if refresh_id is not None and not _will_retry(self, transient):
+            refreshes.record_failure(refresh_id, exc)
+        _retry_or_raise(self, exc, transient)
     retries_left = self.request.retries < int(smartcar_settings.TASK_MAX_RETRIES)
-    if result is not None and result.retry_later and retries_left:
+    if refresh_id is None and result is not None and result.retry_later and retries_left:
         raise self.retry(countdown=rotation.retry_delay(self.request.retries))
     return result.updated if result is not None else []
 
@@ -120,5 +137,6 @@ def requeue_pending_webhook_events() -> int:
 
 @shared_task(name="django_smartcar.fail_abandoned_commands", ignore_result=True)
 def fail_abandoned_commands() -> int:
-    """Beat task: mark failed the commands no worker completed within COMMAND_ABANDONED_AFTER."""
-    return commands.fail_abandoned_commands()
+    """Beat task: mark failed the commands (and the refreshes asked for by people) that no worker completed
+    within COMMAND_ABANDONED_AFTER."""
+    return commands.fail_abandoned_commands() + refreshes.fail_abandoned_refreshes()

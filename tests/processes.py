@@ -64,6 +64,9 @@ def child_env(simulator: Any = None, **extra: str) -> dict[str, str]:
     url = database_url()
     if url:
         env["DATABASE_URL"] = url
+    else:
+        # The test database's own file: pytest-xdist renames it per worker process (``..._gw0``).
+        env["DJANGO_SMARTCAR_TEST_SQLITE"] = str(connection.settings_dict["NAME"])
     env.update(extra)
     return env
 

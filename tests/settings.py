@@ -88,6 +88,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Celery: Redis when CELERY_BROKER_URL says so (CI's second leg), else kombu's filesystem transport, which needs
 # no server and still lets the integration test's worker and beat processes share messages with this one.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# pytest-xdist runs the suite in several processes (PYTEST_XDIST_WORKER "gw0", "gw1", ...; their Celery workers
+# inherit it): each gets its own Redis database, counting down from the one named, so no process's worker
+# takes another's tasks. (The filesystem broker's folder and the SQLite file are per process already.)
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and CELERY_BROKER_URL.startswith("redis://"):
+    _base, _, _db = CELERY_BROKER_URL.rpartition("/")
+    CELERY_BROKER_URL = f"{_base}/{(int(_db or 0) - int(_xdist_worker[2:])) % 16}"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = Path(
         os.environ.setdefault(

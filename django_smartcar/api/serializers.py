@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..exceptions import InvalidConnectRequest
-from ..models import SmartcarAccount, Vehicle, VehicleCommand
+from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
 from ..services import connect
 from ..services.vehicles import DATA_GROUPS, DATA_GROUPS_BY_NAME
 
@@ -223,6 +223,43 @@ def vehicle_errors(vehicle: Vehicle) -> list[dict[str, Any]]:
     )
 
 
+class RefreshErrorSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="The Smartcar data path that failed, e.g. /odometer.")
+    data_point = serializers.CharField(help_text="Its data group, e.g. odometer.")
+    reason = serializers.CharField(help_text='Why, in a few words, e.g. "rate limited".')
+    type = serializers.CharField()
+    code = serializers.CharField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class RefreshSerializer(serializers.ModelSerializer):
+    """A refresh queued for a worker: pending, then what it read (``updated``), what failed (``errors``) and
+    what the car cannot give (``not_capable``); ``error`` says why when nothing at all could be read."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="django_smartcar_api:refresh-detail")
+    updated = serializers.ListField(child=serializers.CharField(), read_only=True)
+    not_capable = serializers.ListField(child=serializers.CharField(), read_only=True)
+    # DRF's metaclass takes declared fields out of the class, so Serializer.errors is not shadowed at run time.
+    errors = RefreshErrorSerializer(many=True, read_only=True)  # type: ignore[assignment]
+    error = CommandErrorSerializer(source="*", read_only=True, allow_null=True)
+
+    class Meta:
+        model = VehicleRefresh
+        fields = [
+            "id",
+            "url",
+            "vehicle",
+            "status",
+            "requested_at",
+            "completed_at",
+            "updated",
+            "errors",
+            "not_capable",
+            "error",
+        ]
+        read_only_fields = fields
+
+
 class VehicleSerializer(serializers.ModelSerializer):
     # A plain string here: the choices are documented once, on the account's own status.
     account_status = serializers.CharField(
@@ -252,6 +289,12 @@ class VehicleSerializer(serializers.ModelSerializer):
         help_text="The latest command sent to the car (lock, unlock...) and its outcome, kept apart from the "
         "data read from the car: a lock that succeeded shows here, and in security only once it is read.",
     )
+    last_refresh = RefreshSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The latest refresh asked for through this API or the site: pending while a worker reads the "
+        "car, then what it read.",
+    )
 
     class Meta:
         model = Vehicle
@@ -272,6 +315,7 @@ class VehicleSerializer(serializers.ModelSerializer):
             "connected_at",
             "disconnected_at",
             "data_refreshed_at",
+            "last_refresh",
             "last_command",
         ]
         read_only_fields = fields
@@ -311,15 +355,6 @@ class CommandFilterSerializer(serializers.Serializer):
     )
 
 
-class RefreshErrorSerializer(serializers.Serializer):
-    path = serializers.CharField(help_text="The Smartcar data path that failed, e.g. /odometer.")
-    data_point = serializers.CharField(help_text="Its data group, e.g. odometer.")
-    reason = serializers.CharField(help_text='Why, in a few words, e.g. "rate limited".')
-    type = serializers.CharField()
-    code = serializers.CharField(allow_null=True)
-    detail = serializers.CharField()
-
-
 class RefreshResultSerializer(serializers.Serializer):
     vehicle = VehicleSerializer()
     updated = serializers.ListField(
@@ -338,9 +373,10 @@ class RefreshResultSerializer(serializers.Serializer):
     )
 
 
-class RefreshQueuedSerializer(serializers.Serializer):
-    vehicle = serializers.IntegerField()
-    status = serializers.CharField(help_text='Always "queued".')
+class RefreshFilterSerializer(serializers.Serializer):
+    vehicle = serializers.IntegerField(
+        required=False, min_value=1, max_value=LARGEST_ID, help_text="Only this vehicle's refreshes."
+    )
 
 
 class ConnectUrlRequestSerializer(serializers.Serializer):

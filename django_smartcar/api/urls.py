@@ -10,6 +10,7 @@ app_name = "django_smartcar_api"
 router = SimpleRouter()
 router.register("vehicles", views.VehicleViewSet, basename="vehicle")
 router.register("commands", views.CommandViewSet, basename="command")
+router.register("refreshes", views.RefreshViewSet, basename="refresh")
 router.register("accounts", views.AccountViewSet, basename="account")
 
 urlpatterns = [

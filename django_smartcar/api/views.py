@@ -1,4 +1,8 @@
-"""The API's views: thin adapters over ``services`` (which also queue the ``?async=1`` work), scoped to the user.
+"""The API's views: thin adapters over ``services``, scoped to the user.
+
+Commands and refreshes are queued for a Celery worker (202, with the command or refresh to GET for its outcome):
+no request waits on a car unless the client opts in with ``?async=0``, which waits at most the client's
+time-outs (README, "REST API").
 
 Every object is looked up among the requesting user's own accounts, so another user's vehicle, command or
 account is a 404, never a 403 that would confirm it exists.
@@ -13,7 +17,6 @@ from django.db import transaction
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
-from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -32,8 +35,8 @@ from rest_framework.views import APIView
 from .. import client
 from ..crypto import EncryptionKeyError
 from ..exceptions import InvalidConnectRequest, NotQueued
-from ..models import SmartcarAccount, Vehicle, VehicleCommand
-from ..services import commands, connect, vehicles
+from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
+from ..services import commands, connect, refreshes, vehicles
 from ..services.clients import get_redirect_uri
 from .errors import SMARTCAR_FAILURES, failure_response, unavailable_response
 from .pagination import SmartcarPagination
@@ -46,8 +49,9 @@ from .serializers import (
     ConnectUrlRequestSerializer,
     ConnectUrlSerializer,
     ErrorSerializer,
-    RefreshQueuedSerializer,
+    RefreshFilterSerializer,
     RefreshResultSerializer,
+    RefreshSerializer,
     VehicleFilterSerializer,
     VehicleSerializer,
 )
@@ -89,7 +93,7 @@ SMARTCAR_ERRORS = {
         "the request as built wrong (RESOURCE_NOT_FOUND, VALIDATION with a code: a bug, logged as an error)."
     ),
     503: _error(
-        "The stored tokens cannot be read (a deployment problem: the encryption keys), or ?async=1 work could "
+        "The stored tokens cannot be read (a deployment problem: the encryption keys), or the command or refresh could "
         "not be queued (NOT_QUEUED: the task broker is down)."
     ),
 }
@@ -111,15 +115,17 @@ ASYNC = OpenApiParameter(
     "async",
     OpenApiTypes.BOOL,
     OpenApiParameter.QUERY,
-    description="Queue the work for a Celery worker and answer 202 at once instead of waiting for Smartcar.",
+    description="Default true: the work is queued for a Celery worker and answered 202 at once. false (the "
+    "opt-in synchronous mode) waits for Smartcar's answer, at most the client's time-outs (see the README).",
 )
 
 
 def wants_async(request: Request) -> bool:
-    """The ``?async=1`` flag; any value that is not a boolean is a 400."""
+    """The ``async`` flag: true unless the client opts in to waiting with ``?async=0``; any value that is not a
+    boolean is a 400."""
     value = request.query_params.get("async")
     if value is None:
-        return False
+        return True
     try:
         return BooleanField().to_internal_value(value)
     except ValidationError as exc:
@@ -228,8 +234,12 @@ def command_schema(summary: str) -> dict[str, Any]:
         "request": None,
         "parameters": [ASYNC, RETRY_AFTER, LOCATION],
         "responses": {
-            200: OpenApiResponse(CommandSerializer, description="Smartcar confirmed the command."),
-            202: OpenApiResponse(CommandSerializer, description="Queued; GET its url for the outcome."),
+            200: OpenApiResponse(
+                CommandSerializer, description="With ?async=0 only: Smartcar confirmed the command."
+            ),
+            202: OpenApiResponse(
+                CommandSerializer, description="Queued (pending); GET its url (or Location) for the outcome."
+            ),
             **COMMON_ERRORS,
             **INVALID_PARAMETERS,
             **NOT_FOUND,
@@ -253,7 +263,8 @@ def command_schema(summary: str) -> dict[str, Any]:
 class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Your vehicles: their last known data (each group with the time the car reported it), and commands.
 
-    Commands and refreshes wait for Smartcar's answer, or with ``?async=1`` are queued for a Celery worker.
+    Commands and refreshes are queued for a Celery worker and answered 202 at once; ``?async=0`` waits for
+    Smartcar's answer instead.
     """
 
     serializer_class = VehicleSerializer
@@ -265,7 +276,7 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
             return Vehicle.objects.none()
         return (
             Vehicle.objects.owned_by(self.request.user)
-            .select_related("account", "last_command")
+            .select_related("account", "last_command", "last_refresh")
             .order_by("pk")
         )
 
@@ -306,14 +317,17 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
         return self._send(request, Action.STOP_CHARGE)
 
     @extend_schema(
-        summary="Read every permitted data point from the car now (one Smartcar batch request)",
+        summary="Read every permitted data point from the car (one Smartcar batch request), in the background",
         request=None,
         parameters=[ASYNC, RETRY_AFTER, LOCATION],
         responses={
             200: OpenApiResponse(
-                RefreshResultSerializer, description="The vehicle as now stored, and what could not be read."
+                RefreshResultSerializer,
+                description="With ?async=0 only: the vehicle as now stored, and what could not be read.",
             ),
-            202: OpenApiResponse(RefreshQueuedSerializer, description="Queued; GET the vehicle later."),
+            202: OpenApiResponse(
+                RefreshSerializer, description="Queued (pending); GET its url (or Location) for the outcome."
+            ),
             **COMMON_ERRORS,
             **INVALID_PARAMETERS,
             **NOT_FOUND,
@@ -324,16 +338,8 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
     def refresh(self, request: Request, pk: str | None = None) -> Response:
         vehicle = self.get_object()
         if wants_async(request):
-            vehicles.queue_refresh(vehicle)
-            # Like a queued command, the answer points at what to GET later: here the vehicle, once refreshed.
-            detail_url = request.build_absolute_uri(
-                reverse("django_smartcar_api:vehicle-detail", kwargs={"pk": vehicle.pk})
-            )
-            return Response(
-                RefreshQueuedSerializer({"vehicle": vehicle.pk, "status": "queued"}).data,
-                status=202,
-                headers={"Location": detail_url},
-            )
+            return self._queue_refresh(request, vehicle)
+        # ?async=0: the request waits for Smartcar, at most the client's time-outs.
         try:
             result = vehicles.refresh_vehicle_data(vehicle)
         except client.SmartcarException as refused:
@@ -343,26 +349,24 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
             # Nothing could be read: Smartcar's first error says why better than a 200 with no news.
             first = next(iter(result.errors.values()))
             return failure_response(request, commands.describe_failure(first, make=vehicle.display_make))
-        errors = []
-        for path, exc in result.errors.items():
-            failure = commands.describe_failure(exc, make=vehicle.display_make)
-            errors.append(
-                {
-                    "path": path,
-                    "data_point": vehicles.data_point_name(path),
-                    "reason": vehicles.failure_reason(exc),
-                    "type": failure.type,
-                    "code": failure.code or None,
-                    "detail": failure.message,
-                }
-            )
         answer = {
             "vehicle": vehicle,
             "updated": result.updated,
-            "errors": errors,
+            "errors": refreshes.describe_errors(result, make=vehicle.display_make),
             "not_capable": result.not_capable,
         }
         return Response(RefreshResultSerializer(answer, context=self.get_serializer_context()).data)
+
+    def _queue_refresh(self, request: Request, vehicle: Vehicle) -> Response:
+        context = self.get_serializer_context()
+        try:
+            refresh = refreshes.queue_refresh(vehicle, user=request.user)
+        except NotQueued as exc:
+            failed = RefreshSerializer(exc.refresh, context=context).data if exc.refresh else None
+            return failure_response(request, exc, refresh=failed)
+        # Like a queued command, the answer is the pending refresh; GET its url (the Location) for the outcome.
+        queued = RefreshSerializer(refresh, context=context).data
+        return Response(queued, status=202, headers={"Location": str(queued["url"])})
 
     def _send(self, request: Request, command_action: VehicleCommand.Action) -> Response:
         vehicle = self.get_object()
@@ -377,6 +381,7 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
             queued = CommandSerializer(command, context=context).data
             # str(): the serialized url is a Hyperlink, which WSGI servers refuse in a header.
             return Response(queued, status=202, headers={"Location": str(queued["url"])})
+        # ?async=0: the request waits for Smartcar, at most the client's time-outs.
         command = commands.send_command(vehicle, command_action, user=request.user)
         sent = CommandSerializer(command, context=context).data
         if command.status == VehicleCommand.Status.SUCCEEDED:
@@ -412,6 +417,39 @@ class CommandViewSet(SmartcarViewSet[VehicleCommand], mixins.ListModelMixin, mix
         if self.action != "list":
             return queryset
         filters = self.filter_with(CommandFilterSerializer)
+        if "vehicle" in filters:
+            queryset = queryset.filter(vehicle_id=filters["vehicle"])
+        return queryset
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Refreshes of your vehicles' data asked for through this API or the site, newest first",
+        parameters=[RefreshFilterSerializer, RETRY_AFTER],
+        responses={200: RefreshSerializer(many=True), **COMMON_ERRORS, **INVALID_PARAMETERS, **NOT_FOUND},
+    ),
+    retrieve=extend_schema(
+        summary="A refresh's status (pending, succeeded or failed) and what it read",
+        parameters=[RETRY_AFTER],
+        responses={200: RefreshSerializer, **COMMON_ERRORS, **NOT_FOUND},
+    ),
+)
+class RefreshViewSet(SmartcarViewSet[VehicleRefresh], mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Refreshes queued for your vehicles, each pending until a worker records what it read."""
+
+    serializer_class = RefreshSerializer
+
+    def get_queryset(self) -> QuerySet[VehicleRefresh]:
+        user = self.request.user
+        # drf-spectacular inspecting the view has no user; IsAuthenticated lets nobody else in anonymously.
+        if getattr(self, "swagger_fake_view", False) or not user.is_authenticated:
+            return VehicleRefresh.objects.none()
+        return VehicleRefresh.objects.filter(vehicle__account__owner=user).order_by("-requested_at", "-pk")
+
+    def filter_queryset(self, queryset: QuerySet[VehicleRefresh, _Row]) -> QuerySet[VehicleRefresh, _Row]:
+        if self.action != "list":
+            return queryset
+        filters = self.filter_with(RefreshFilterSerializer)
         if "vehicle" in filters:
             queryset = queryset.filter(vehicle_id=filters["vehicle"])
         return queryset

@@ -11,23 +11,26 @@ from django.db import transaction
 from ..exceptions import NotQueued
 
 if TYPE_CHECKING:
-    from ..models import VehicleCommand
+    from ..models import VehicleCommand, VehicleRefresh
+
+    Record = VehicleCommand | VehicleRefresh
 
 logger = logging.getLogger(__name__)
 
 
 def publish(
-    send: Callable[[], object], *, what: str, on_failure: Callable[[], VehicleCommand | None] | None = None
+    send: Callable[[], object], *, what: str, on_failure: Callable[[], Record | None] | None = None
 ) -> None:
     """Run ``send`` (e.g. ``task.delay``) once the caller's rows are committed; raise ``NotQueued`` if it fails.
 
     Outside a transaction the message is published now, so a dead broker is reported to the caller (the API
-    answers 503; ``NotQueued.command`` is what ``on_failure`` returned) and ``on_failure`` records it (e.g. marks the command row failed) instead of leaving a row
+    answers 503; ``NotQueued.command`` or ``.refresh`` is what ``on_failure`` returned) and ``on_failure``
+    records it (e.g. marks the command or refresh row failed) instead of leaving a row
     ``pending`` forever. Inside a transaction the message must wait for the commit (a worker could not see
     the row before), so a failure then can only be recorded and logged.
     """
 
-    failed: list[VehicleCommand | None] = []
+    failed: list[Record | None] = []
 
     def attempt() -> None:
         if not send_now(send, what=what):
@@ -38,7 +41,12 @@ def publish(
         return
     attempt()
     if failed:
-        raise NotQueued(what, command=failed[0])
+        from ..models import VehicleCommand
+
+        record = failed[0]
+        if isinstance(record, VehicleCommand) or record is None:
+            raise NotQueued(what, command=record)
+        raise NotQueued(what, refresh=record)
 
 
 def send_now(send: Callable[[], object], *, what: str) -> bool:

@@ -696,18 +696,6 @@ def queue_refresh_later(vehicle: Vehicle, delay: float) -> None:
     )
 
 
-def queue_refresh(vehicle: Vehicle) -> None:
-    """Queue a background refresh of ``vehicle``; ``NotQueued`` if the broker cannot take it.
-
-    A vehicle ``ensure_refreshable`` refuses is refused at once, as a refresh now would be, rather than silently
-    skipped by the task.
-    """
-    from .. import tasks  # tasks imports the services: imported here, when first needed
-
-    ensure_refreshable(vehicle)
-    queueing.publish(lambda: tasks.refresh_vehicle_data.delay(vehicle.pk), what="refresh")
-
-
 def refresh_queued_vehicle(vehicle_id: int, *, retry_later: bool = True) -> RefreshResult | None:
     """What a worker does with a queued refresh: ``None`` (nothing sent) for a vehicle deleted, or refused by
     ``ensure_refreshable`` since it was queued; otherwise ``refresh_vehicle_data``."""

@@ -146,6 +146,8 @@ if USE_SIMULATOR:
         "MANAGEMENT_API_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_TOKEN": "demo-management-token",
         "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
+        # Read each newly connected car in the background (the browser tests switch it off, to see "No data").
+        "REFRESH_ON_CONNECT": env.bool("DEMO_REFRESH_ON_CONNECT", default=True),
     }
     # The simulator answers with Smartcar's latency (reads 3-45 s, up to 300 s; commands slower), compressed by
     # SIMULATOR_LATENCY_SCALE: at 0.02 a typical 8 s read takes 160 ms, the slowest 6 s. 0 answers at once.

@@ -19,13 +19,14 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from django_smartcar import client
-from django_smartcar.exceptions import DjangoSmartcarError
-from django_smartcar.models import SmartcarAccount, Vehicle, VehicleCommand
-from django_smartcar.services import commands
-from django_smartcar.services import vehicles as vehicle_data
+from django_smartcar.exceptions import DjangoSmartcarError, NotQueued
+from django_smartcar.models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
+from django_smartcar.services import commands, refreshes
 
 from .demo import DEMO_DRIVER_EMAIL, DEMO_PASSWORD, DEMO_USERNAME, simulator_installed
+
+# How often the dashboard reloads itself while a command or a refresh is pending.
+PENDING_RELOAD_SECONDS = 2
 
 
 class SignInView(LoginView):
@@ -53,22 +54,33 @@ def favicon(request: HttpRequest) -> HttpResponse:
 @require_safe
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    latest_command = Prefetch(
-        "commands", queryset=VehicleCommand.objects.order_by("-requested_at")[:1], to_attr="latest_commands"
-    )
     # account.vehicles.all holds the connected cars only, which SmartcarAccount.display_name also reads.
     connected_vehicles = Prefetch(
         "vehicles",
-        queryset=Vehicle.objects.connected().order_by("make", "model", "pk").prefetch_related(latest_command),
+        queryset=Vehicle.objects.connected()
+        .select_related("last_command", "last_refresh")
+        .order_by("make", "model", "pk"),
     )
-    accounts = (
+    accounts = list(
         SmartcarAccount.objects.filter(owner=request.user)
         .select_related("owner")
         .exclude(status=SmartcarAccount.Status.DISCONNECTED)
         .order_by("connected_at", "pk")
         .prefetch_related(connected_vehicles)
     )
-    return render(request, "garage/dashboard.html", {"accounts": accounts})
+    # While a worker has a command or a refresh to run, the page reloads itself (<meta refresh>, no
+    # JavaScript needed) until every outcome is recorded.
+    pending = any(
+        (vehicle.last_command and vehicle.last_command.status == VehicleCommand.Status.PENDING)
+        or (vehicle.last_refresh and vehicle.last_refresh.status == VehicleRefresh.Status.PENDING)
+        for account in accounts
+        for vehicle in account.vehicles.all()
+    )
+    return render(
+        request,
+        "garage/dashboard.html",
+        {"accounts": accounts, "reload_after": PENDING_RELOAD_SECONDS if pending else None},
+    )
 
 
 def _own_vehicle(request: HttpRequest, pk: int) -> Vehicle:
@@ -82,18 +94,23 @@ def _back_to(vehicle: Vehicle) -> HttpResponseRedirect:
     return HttpResponseRedirect(f"{reverse('garage:dashboard')}#vehicle-{vehicle.pk}")
 
 
-# Token refreshes commit in their own transaction, which ATOMIC_REQUESTS would forbid.
+# No page waits on a car: commands and refreshes are queued for the Celery worker, and the dashboard shows them
+# pending ("Locking...") until the worker records the outcome. Token refreshes commit in their own transaction,
+# which ATOMIC_REQUESTS would forbid.
 @transaction.non_atomic_requests
 @require_POST
 @login_required
 def send_vehicle_command(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     vehicle = _own_vehicle(request, pk)
-    command = commands.send_command(vehicle, action, user=request.user)
-    if command.status == VehicleCommand.Status.SUCCEEDED:
-        # What the car confirmed; the data shown stays as last read from the car until the next refresh.
-        messages.success(request, f"{vehicle}: {command.get_action_display().lower()} succeeded.")
+    name = VehicleCommand.Action(action).label
+    try:
+        commands.queue_command(vehicle, action, user=request.user)
+    except NotQueued:
+        messages.error(request, f"{vehicle}: {name} could not be queued; nothing was sent. Please try again.")
+    except DjangoSmartcarError as exc:
+        messages.error(request, f"{vehicle}: {name} refused. {exc}")
     else:
-        messages.error(request, f"{vehicle}: {command.get_action_display()} failed. {command.error_message}")
+        messages.success(request, f"{vehicle}: {name} queued.")
     return _back_to(vehicle)
 
 
@@ -103,21 +120,13 @@ def send_vehicle_command(request: HttpRequest, pk: int, action: str) -> HttpResp
 def refresh_vehicle(request: HttpRequest, pk: int) -> HttpResponse:
     vehicle = _own_vehicle(request, pk)
     try:
-        result = vehicle_data.refresh_vehicle_data(vehicle)
-    except (client.SmartcarException, DjangoSmartcarError) as exc:
-        # For the owner: what to do at their car maker, or Smartcar's suggested message, when there is one.
-        reason = commands.describe_failure(exc, make=vehicle.display_make).message
-        messages.error(request, f"{vehicle}: could not refresh its data. {reason}")
-        return _back_to(vehicle)
-    # What the car cannot give (a fuel car's battery) is no failure: the service remembers it and asks no more.
-    if result.failed:
-        suggested = f" {result.suggested_user_message}" if result.suggested_user_message else ""
-        messages.error(request, f"{vehicle}: could not read {result.describe_failures()}.{suggested}")
-        return _back_to(vehicle)
-    if result.updated:
-        messages.success(request, f"{vehicle}: refreshed {', '.join(result.updated)}.")
+        refreshes.queue_refresh(vehicle, user=request.user)
+    except NotQueued:
+        messages.error(
+            request, f"{vehicle}: the refresh could not be queued; nothing was sent. Please try again."
+        )
+    except DjangoSmartcarError as exc:
+        messages.error(request, f"{vehicle}: could not refresh its data. {exc}")
     else:
-        messages.info(request, f"{vehicle}: the car has nothing newer to report.")
-    if result.errors:
-        messages.warning(request, f"{vehicle}: could not read {result.describe_failures()}.")
+        messages.success(request, f"{vehicle}: Refresh queued.")
     return _back_to(vehicle)

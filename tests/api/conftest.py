@@ -21,6 +21,7 @@ from tests.app.conftest import (  # noqa: F401
     smartcar,
     smartcar_requests,
     user,
+    worker,
 )
 
 API = "/api/smartcar"

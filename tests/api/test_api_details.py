@@ -20,8 +20,8 @@ MALFORMED_JSON = "{not json"
         ("post", "vehicles/{vehicle}/start-charge/"),
         ("post", "vehicles/{vehicle}/stop-charge/"),
         ("post", "vehicles/{vehicle}/refresh/"),
-        ("post", "vehicles/{vehicle}/lock/?async=1"),
-        ("post", "vehicles/{vehicle}/refresh/?async=1"),
+        ("post", "vehicles/{vehicle}/lock/?async=0"),
+        ("post", "vehicles/{vehicle}/refresh/?async=0"),
         ("delete", "accounts/{account}/"),
         ("post", "connect-url/"),
     ],
@@ -46,7 +46,9 @@ def test_a_malformed_json_body_is_a_400_and_nothing_reaches_smartcar(
 def test_a_well_formed_json_body_is_still_accepted(account, browser):
     vehicle = account.vehicles.order_by("pk").first()
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/", data={}, content_type="application/json")
+    response = browser.post(
+        f"{API}/vehicles/{vehicle.pk}/unlock/?async=0", data={}, content_type="application/json"
+    )
 
     assert response.status_code == 200 and response.json()["status"] == "succeeded"
 
@@ -56,7 +58,7 @@ def test_every_id_that_is_not_one_of_yours_gets_the_same_not_found_message(
     account, other_account, browser, other_browser, kind
 ):
     mine = account.vehicles.order_by("pk").first()
-    browser.post(f"{API}/vehicles/{mine.pk}/lock/")
+    browser.post(f"{API}/vehicles/{mine.pk}/lock/?async=0")
     # Someone else's object: the other user's vehicle asked by the user, the user's command and account asked by
     # the other user.
     asker, theirs = {
@@ -76,7 +78,7 @@ def test_a_command_on_a_vehicle_that_is_not_yours_gets_the_same_not_found_messag
 ):
     theirs = other_account.vehicles.get().pk
 
-    answers = [browser.post(f"{API}/vehicles/{lookup}/lock/") for lookup in ("abc", "999999", theirs)]
+    answers = [browser.post(f"{API}/vehicles/{lookup}/lock/?async=0") for lookup in ("abc", "999999", theirs)]
 
     assert [answer.status_code for answer in answers] == [404] * 3
     assert len({answer.json()["detail"] for answer in answers}) == 1
@@ -109,7 +111,7 @@ def test_anonymous_clients_get_a_401_with_the_first_configured_challenge(
     answers = [
         anonymous.get(f"{API}/vehicles/"),
         anonymous.get(f"{API}/vehicles/{vehicle.pk}/"),
-        anonymous.post(f"{API}/vehicles/{vehicle.pk}/lock/"),
+        anonymous.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0"),
         anonymous.delete(f"{API}/accounts/{vehicle.account_id}/"),
         anonymous.post(f"{API}/connect-url/"),
     ]
@@ -123,7 +125,7 @@ def test_anonymous_clients_get_a_403_when_no_configured_class_has_a_challenge(db
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [SESSION]}
     vehicle = offline_account(user, 1).vehicles.get()
 
-    response = Client().post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    response = Client().post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
 
     assert response.status_code == 403 and "WWW-Authenticate" not in response
 

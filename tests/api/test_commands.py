@@ -26,7 +26,7 @@ def simulated(vehicle: Vehicle) -> SimulatedVehicle:
 def test_unlock_then_lock_answer_with_smartcars_result(account, user, browser):
     vehicle = account.vehicles.first()
 
-    unlocked = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/")
+    unlocked = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/?async=0")
 
     assert unlocked.status_code == 200
     body = unlocked.json()
@@ -35,7 +35,7 @@ def test_unlock_then_lock_answer_with_smartcars_result(account, user, browser):
     assert simulated(vehicle).is_locked is False
     assert VehicleCommand.objects.get(pk=body["id"]).requested_by == user
 
-    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/").json()
+    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0").json()
     assert locked["status"] == "succeeded"
     assert simulated(vehicle).is_locked is True
     # The vehicle shows the command apart from the data read from the car (none was read here).
@@ -72,18 +72,20 @@ def test_async_refresh_is_queued(account, browser, queued):
 
     response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=true")
 
-    assert response.status_code == 202 and response.json() == {"vehicle": vehicle.pk, "status": "queued"}
-    assert queued == [("django_smartcar.refresh_vehicle_data", (vehicle.pk,))]
+    assert response.status_code == 202
+    refresh = response.json()
+    assert refresh["vehicle"] == vehicle.pk and refresh["status"] == "pending"
+    assert queued == [("django_smartcar.refresh_vehicle_data", (vehicle.pk, refresh["id"]))]
 
 
-def test_async_refresh_points_at_the_vehicle_to_get_later(account, browser, queued):
+def test_async_refresh_points_at_the_refresh_to_get_later(account, browser, queued):
     vehicle = account.vehicles.first()
 
     response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=1")
 
     assert response.status_code == 202
-    assert response["Location"] == f"http://testserver{API}/vehicles/{vehicle.pk}/"
-    assert browser.get(response["Location"]).json()["id"] == vehicle.pk
+    assert response["Location"] == f"http://testserver{API}/refreshes/{response.json()['id']}/"
+    assert browser.get(response["Location"]).json()["vehicle"] == vehicle.pk
 
 
 def test_an_invalid_async_flag_is_a_400(account, browser, queued):
@@ -98,7 +100,7 @@ def test_an_invalid_async_flag_is_a_400(account, browser, queued):
 def test_refresh_reads_the_car_and_answers_with_the_stored_data(account, browser, smartcar_requests):
     vehicle = account.vehicles.first()
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
 
     assert response.status_code == 200
     body = response.json()
@@ -114,11 +116,11 @@ def test_charging_starts_and_stops_where_permitted(charging_scope, account, brow
     electric = next(v for v in account.vehicles.all() if simulated(v).is_electric)
     SimulatedVehicle.objects.filter(pk=electric.smartcar_id).update(is_plugged_in=True, is_charging=False)
 
-    started = browser.post(f"{API}/vehicles/{electric.pk}/start-charge/")
+    started = browser.post(f"{API}/vehicles/{electric.pk}/start-charge/?async=0")
     assert started.status_code == 200, started.content
     assert simulated(electric).is_charging is True
 
-    stopped = browser.post(f"{API}/vehicles/{electric.pk}/stop-charge/")
+    stopped = browser.post(f"{API}/vehicles/{electric.pk}/stop-charge/?async=0")
     assert stopped.status_code == 200 and stopped.json()["action"] == "stop_charge"
     assert simulated(electric).is_charging is False
 
@@ -126,7 +128,7 @@ def test_charging_starts_and_stops_where_permitted(charging_scope, account, brow
 def test_a_car_that_cannot_charge_is_a_409(charging_scope, account, browser):
     fuel = next(v for v in account.vehicles.all() if not simulated(v).is_electric)
 
-    response = browser.post(f"{API}/vehicles/{fuel.pk}/start-charge/")
+    response = browser.post(f"{API}/vehicles/{fuel.pk}/start-charge/?async=0")
 
     assert response.status_code == 409
     assert (response.json()["type"], response.json()["code"]) == ("COMPATIBILITY", "VEHICLE_NOT_CAPABLE")
@@ -137,7 +139,7 @@ def test_a_permission_smartcar_refuses_is_a_403_with_the_reconnect_url(account, 
     # The row believes in a permission the owner never granted at Smartcar.
     Vehicle.objects.filter(pk=vehicle.pk).update(permissions=[*vehicle.permissions, "control_charge"])
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/start-charge/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/start-charge/?async=0")
 
     assert response.status_code == 403
     assert response.json()["type"] == "PERMISSION" and response.json()["reconnect_url"]
@@ -147,7 +149,7 @@ def test_a_vehicle_smartcar_no_longer_knows_means_reconnect(account, browser, sm
     vehicle = account.vehicles.first()
     grants.disconnect(smartcar.application, [simulated(vehicle)])
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/?async=0")
 
     # Smartcar answers a vehicle id its token no longer reaches with a 400 VALIDATION that has no code.
     assert response.status_code == 409
@@ -158,7 +160,7 @@ def test_a_vehicle_smartcar_no_longer_knows_means_reconnect(account, browser, sm
 def test_a_missing_permission_is_a_403_naming_it(account, browser, queued, smartcar_requests):
     vehicle = account.vehicles.first()  # the app's default scope has no control_charge
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/start-charge/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/start-charge/?async=0")
 
     assert response.status_code == 403
     body = response.json()
@@ -176,8 +178,8 @@ def test_a_sleeping_car_is_a_409(account, browser):
     vehicle = account.vehicles.first()
     faults.inject("asleep", vehicle=vehicle.smartcar_id)
 
-    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
-    refreshed = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
+    refreshed = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
 
     assert locked.status_code == 409
     assert (locked.json()["type"], locked.json()["code"]) == ("VEHICLE_STATE", "ASLEEP")
@@ -190,13 +192,13 @@ def test_smartcars_rate_limit_is_a_429_with_retry_after(account, browser):
     # Longer than the client would wait for itself, so the API answers at once.
     faults.inject("rate_limit", vehicle=vehicle.smartcar_id, retry_after=120)
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
 
     assert response.status_code == 429
     assert response["Retry-After"] == "120" and response.json()["retry_after"] == 120
     assert (response.json()["type"], response.json()["code"]) == ("RATE_LIMIT", "VEHICLE")
 
-    command = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    command = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
     assert command.status_code == 429 and command.json()["type"] == "RATE_LIMIT"
 
 
@@ -205,7 +207,7 @@ def test_smartcar_server_failures_are_a_502(account, browser, status):
     vehicle = account.vehicles.first()
     faults.inject("server_errors", statuses=[status])
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
 
     assert response.status_code == 502
     assert response.json()["type"] == {500: "SERVER", 502: "UPSTREAM"}[status]
@@ -216,7 +218,7 @@ def test_a_gateway_page_instead_of_json_is_a_502(account, browser):
     vehicle = account.vehicles.first()
     faults.inject("server_errors", statuses=[503])
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/?async=0")
 
     assert response.status_code == 502 and response.json()["type"] == "SMARTCAR"
 
@@ -226,8 +228,8 @@ def test_an_account_needing_reconnect_is_a_409_with_the_reconnect_url(account, b
     vehicle = account.vehicles.first()
 
     for response in (
-        browser.post(f"{API}/vehicles/{vehicle.pk}/lock/"),
-        browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/"),
+        browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0"),
+        browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0"),
     ):
         assert response.status_code == 409
         body = response.json()
@@ -240,7 +242,7 @@ def test_a_token_smartcar_refuses_means_reconnect(account, browser):
     vehicle = account.vehicles.first()
     SmartcarAccount.objects.filter(pk=account.pk).update(access_token_encrypted=account_with_token("bogus"))
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
 
     assert response.status_code == 409
     assert response.json()["type"] == "AUTHENTICATION" and response.json()["reconnect_url"]
@@ -260,7 +262,7 @@ def test_commands_refresh_tokens_under_atomic_requests(account, browser, monkeyp
     )
     vehicle = account.vehicles.first()
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/unlock/?async=0")
 
     assert response.status_code == 200, response.content
     assert SmartcarAccount.objects.get(pk=account.pk).access_expires_at > timezone.now()
@@ -273,7 +275,7 @@ def test_commands_are_throttled_per_user(account, browser, settings):
     }
     vehicle = account.vehicles.first()
 
-    answers = [browser.post(f"{API}/vehicles/{vehicle.pk}/lock/") for _ in range(3)]
+    answers = [browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0") for _ in range(3)]
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert int(answers[-1]["Retry-After"]) > 0
@@ -294,7 +296,7 @@ def test_session_clients_need_the_csrf_token(account, user):
     strict.force_login(user)
     vehicle = account.vehicles.first()
 
-    response = strict.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    response = strict.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
 
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
     assert not VehicleCommand.objects.exists()
@@ -306,8 +308,8 @@ def test_commands_and_their_status_are_the_owners_only(
     mine = account.vehicles.first()
     command = browser.post(f"{API}/vehicles/{mine.pk}/lock/?async=1").json()
 
-    assert other_browser.post(f"{API}/vehicles/{mine.pk}/lock/").status_code == 404
-    assert other_browser.post(f"{API}/vehicles/{mine.pk}/refresh/").status_code == 404
+    assert other_browser.post(f"{API}/vehicles/{mine.pk}/lock/?async=0").status_code == 404
+    assert other_browser.post(f"{API}/vehicles/{mine.pk}/refresh/?async=0").status_code == 404
     assert other_browser.get(f"{API}/commands/{command['id']}/").status_code == 404
     assert other_browser.get(f"{API}/commands/").json()["count"] == 0
     assert [c["id"] for c in browser.get(f"{API}/commands/").json()["results"]] == [command["id"]]
@@ -331,7 +333,7 @@ def test_tokens_no_key_can_read_are_a_503_not_a_500(account, browser, settings):
     settings.SMARTCAR = {**settings.SMARTCAR, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
     vehicle = account.vehicles.first()
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
 
     assert response.status_code == 503 and "unavailable" in response.json()["detail"]
     assert access_token.encode() not in response.content

@@ -38,7 +38,7 @@ def test_a_refresh_tells_the_owner_to_fix_their_car_maker_account_and_keeps_the_
     vehicle = account.vehicles.first()
     faults.inject("connected_services_account", vehicle=vehicle.smartcar_id, code=code)
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
 
     body = response.json()
     assert (body["type"], body["code"]) == ("CONNECTED_SERVICES_ACCOUNT", code)
@@ -51,7 +51,7 @@ def test_a_refresh_tells_the_owner_to_fix_their_car_maker_account_and_keeps_the_
     assert f"CONNECTED_SERVICES_ACCOUNT:{code}" in vehicle.vehicle_errors
 
     faults.clear()
-    assert browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/").status_code == 200
+    assert browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0").status_code == 200
     vehicle.refresh_from_db()
     assert not vehicle.vehicle_errors
 
@@ -86,3 +86,20 @@ def test_authentication_failed_whose_resolution_is_reauthenticate_asks_for_reaut
 def test_an_unknown_code_is_refused_by_the_fault(account):
     with pytest.raises(ValueError, match="code must be one of"):
         faults.inject("connected_services_account", code="NOT_A_CODE")
+
+
+def test_a_queued_refresh_records_the_owners_message_on_its_row(account, browser, worker):
+    vehicle = account.vehicles.first()
+    faults.inject("connected_services_account", vehicle=vehicle.smartcar_id, code="VIRTUAL_KEY_REQUIRED")
+
+    queued = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    assert queued.status_code == 202
+    worker(lift_faults=False)
+
+    refresh = browser.get(queued.headers["Location"]).json()
+    assert refresh["status"] == "failed"
+    assert refresh["error"]["detail"] == (
+        f"The owner must fix their {vehicle.display_make} connected-services account: VIRTUAL_KEY_REQUIRED."
+    )
+    account.refresh_from_db()
+    assert account.status == SmartcarAccount.Status.ACTIVE

@@ -15,7 +15,7 @@ def test_a_refresh_of_a_sleeping_car_answers_smartcars_suggested_user_message(ac
     vehicle = account.vehicles.first()
     faults.inject("asleep", vehicle=vehicle.smartcar_id)
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
 
     assert response.status_code == 409
     body = response.json()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from tests.processes import ROOT, answers, database_url, free_port, launch, stop, wait_until
+from tests.processes import ROOT, answers, child_env, free_port, launch, stop, wait_until
 
 from .conftest import API
 
@@ -26,13 +25,7 @@ THROTTLE_REDIS = "redis://127.0.0.1:6379/13"
 
 def start_server(port: int, log: Path) -> subprocess.Popen:
     """One gunicorn server process (one worker) on the test database, counting throttles in THROTTLE_REDIS."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DJANGO_SMARTCAR_TEST_THROTTLE_REDIS": THROTTLE_REDIS,
-    }
-    if database_url():
-        env["DATABASE_URL"] = database_url()
+    env = child_env(DJANGO_SMARTCAR_TEST_THROTTLE_REDIS=THROTTLE_REDIS)
     command = [
         sys.executable,
         "-m",

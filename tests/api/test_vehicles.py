@@ -52,7 +52,7 @@ def test_no_token_is_ever_in_an_answer(account, browser):
         browser.get(f"{API}/vehicles/{vehicle.pk}/").content,
         browser.get(f"{API}/accounts/").content,
         browser.get(f"{API}/accounts/{account.pk}/").content,
-        browser.post(f"{API}/vehicles/{vehicle.pk}/lock/").content,
+        browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0").content,
     ]
 
     for answer in answers:
@@ -164,7 +164,7 @@ def test_anonymous_requests_are_refused(db, offline_user_vehicle):
 
     assert anonymous.get(f"{API}/vehicles/").status_code in (401, 403)
     assert anonymous.get(f"{API}/vehicles/{offline_user_vehicle.pk}/").status_code in (401, 403)
-    assert anonymous.post(f"{API}/vehicles/{offline_user_vehicle.pk}/lock/").status_code in (401, 403)
+    assert anonymous.post(f"{API}/vehicles/{offline_user_vehicle.pk}/lock/?async=0").status_code in (401, 403)
 
 
 @pytest.fixture

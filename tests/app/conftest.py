@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from django.dispatch import Signal
 
-from django_smartcar import signals
+from django_smartcar import signals, tasks
 from django_smartcar.models import SmartcarAccount
 from django_smartcar.simulator.testing import complete_connect
 
@@ -119,6 +120,30 @@ def record_signal():
     yield record
     for recorder in recorders:
         recorder.disconnect()
+
+
+@pytest.fixture
+def worker(account, monkeypatch) -> Callable[..., int]:
+    """Tasks published during the test, captured instead of sent; ``worker()`` runs them as a Celery worker
+    would (eagerly, in this process) and says how many ran. It first lifts the simulator's faults (a latency
+    the request was shown not to wait on), unless ``lift_faults=False``."""
+    published: list[tuple[object, tuple]] = []
+    for task in (tasks.send_vehicle_command, tasks.refresh_vehicle_data):
+        monkeypatch.setattr(task, "delay", lambda *args, _task=task: published.append((_task, args)))
+
+    def run(*, lift_faults: bool = True) -> int:
+        from django_smartcar.simulator import faults
+
+        if lift_faults:
+            faults.clear()
+        ran = 0
+        while published:
+            task, args = published.pop(0)
+            task.apply(args=args)
+            ran += 1
+        return ran
+
+    return run
 
 
 @pytest.fixture

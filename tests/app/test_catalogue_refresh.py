@@ -11,7 +11,7 @@ from celery.exceptions import Retry
 from django.utils import timezone
 
 from django_smartcar import client, tasks
-from django_smartcar.models import SmartcarAccount
+from django_smartcar.models import SmartcarAccount, Vehicle, VehicleRefresh
 from django_smartcar.services.vehicles import refresh_vehicle_data
 from django_smartcar.simulator.seeding import create_user, create_vehicle
 
@@ -88,13 +88,22 @@ def test_the_refresh_task_retries_a_sleeping_car(sleeper):
         tasks.refresh_vehicle_data(car.pk)
 
 
-def test_the_admin_says_asleep_retried_later(sleeper, operator, monkeypatch):  # noqa: F811
+def run_queued_refresh(car: Vehicle) -> VehicleRefresh:
+    """What the worker does with the refresh the admin queued for ``car``; the refresh, as recorded."""
+    refresh = VehicleRefresh.objects.filter(vehicle=car).latest("requested_at")
+    tasks.refresh_vehicle_data.apply(args=(car.pk, refresh.pk))
+    refresh.refresh_from_db()
+    return refresh
+
+
+def test_the_admin_says_asleep_retried_later(sleeper, operator):  # noqa: F811
     _, car = sleeper
-    monkeypatch.setattr(tasks.refresh_vehicle_data, "apply_async", lambda args, countdown: None)
 
     response = run_action(operator, VEHICLES_URL, "refresh_data", [car], confirm=True)
 
-    assert any("vehicle asleep, retried later" in text for text in messages_of(response))
+    assert any("Refresh queued" in text for text in messages_of(response))
+    assert "vehicle asleep, retried later" in run_queued_refresh(car).summary
+    assert "vehicle asleep, retried later" in operator.get(VEHICLES_URL).content.decode()
 
 
 def test_the_months_billing_limit_is_a_failed_refresh(fleet_account, settings, operator):  # noqa: F811
@@ -105,5 +114,7 @@ def test_the_months_billing_limit_is_a_failed_refresh(fleet_account, settings, o
         refresh_vehicle_data(car)  # one batch of more than two billed paths
 
     assert (caught.value.status_code, caught.value.code) == (430, "VEHICLE_REQUEST_LIMIT")
-    response = run_action(operator, VEHICLES_URL, "refresh_data", [car], confirm=True)
-    assert any("BILLING" in text for text in messages_of(response))
+    run_action(operator, VEHICLES_URL, "refresh_data", [car], confirm=True)
+    refresh = run_queued_refresh(car)
+    assert refresh.status == VehicleRefresh.Status.FAILED and refresh.error_type == "BILLING"
+    assert "BILLING" in operator.get(VEHICLES_URL).content.decode()

@@ -15,7 +15,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from tests.app.test_checks_database import assert_succeeds, run_django
 
-APP_MIGRATIONS = ["0001_initial", "0002_vehicle_webhook_errors"]
+APP_MIGRATIONS = ["0001_initial", "0002_vehicle_webhook_errors", "0003_vehicle_refresh"]
 PRE_RELEASE_SCHEMA = Path(__file__).with_name("pre_release_schema.sql")
 PRE_RELEASE_MIGRATIONS = (
     "0001_initial",
@@ -79,6 +79,7 @@ def test_a_new_database_is_created_by_the_initial_migration_and_the_later_ones(t
         "django_smartcar_smartcaraccount",
         "django_smartcar_vehicle",
         "django_smartcar_vehiclecommand",
+        "django_smartcar_vehiclerefresh",
         "django_smartcar_webhookevent",
     }
 

@@ -84,7 +84,7 @@ def test_another_users_objects_are_invisible_in_views_and_admin(account, other_u
 
 
 def test_a_lost_encryption_key_is_a_clear_error_not_a_crash(
-    account, browser, user, django_user_model, settings
+    account, browser, user, django_user_model, settings, worker
 ):
     settings.SMARTCAR = {**settings.SMARTCAR, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
     vehicle = account.vehicles.first()
@@ -93,7 +93,7 @@ def test_a_lost_encryption_key_is_a_clear_error_not_a_crash(
     command = send_command(vehicle, "lock", user=user)
     assert command.status == VehicleCommand.Status.FAILED and command.error_type == "UNAVAILABLE"
 
-    # The admin reports it per row.
+    # The admin queues a refresh; the worker records the reason on it, shown per row.
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     operator = Client()
     operator.force_login(admin)
@@ -103,7 +103,9 @@ def test_a_lost_encryption_key_is_a_clear_error_not_a_crash(
         follow=True,
     )
     assert response.status_code == 200
-    assert any("cannot be decrypted" in str(message) for message in response.context["messages"])
+    assert worker() == 1
+    page = operator.get("/admin/django_smartcar/vehicle/").content.decode()
+    assert "failed: Vehicle access is unavailable: stored credentials cannot be read." in page
 
     # Reconnecting is the way out: the new tokens are written with the key now configured.
     response = connect_through_views(browser)

@@ -47,7 +47,7 @@ def test_resource_not_found_is_a_developer_error_not_a_reconnect(account, browse
     assert errors_logged(caplog), "a developer error is logged as an error"
 
     caplog.clear()
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
     assert response.status_code == 502
     assert response.json()["type"] == "RESOURCE_NOT_FOUND" and "reconnect_url" not in response.json()
     assert errors_logged(caplog)
@@ -69,7 +69,7 @@ def test_a_vehicle_smartcar_no_longer_knows_is_handled(account, browser, smartca
     assert caught.value.status_code == 400 and caught.value.code is None
     assert caught.value.resolution == {"type": None, "url": None}
 
-    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
     assert response.status_code == 409
     assert response.json()["type"] == "VALIDATION" and response.json()["reconnect_url"]
     assert errors_logged(caplog) == []  # not a bug here: the owner or Smartcar ended the connection

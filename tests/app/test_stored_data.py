@@ -106,7 +106,7 @@ def test_a_lock_leaves_the_data_read_from_the_car_consistent_and_shows_apart(acc
     assert {door["status"] for door in read["security"]["details"]["doors"]} == {"UNLOCKED"}
     assert read.get("last_command") is None
 
-    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
 
     assert locked.status_code == 200 and locked.json()["status"] == "succeeded"
     assert SimulatedVehicle.objects.get(pk=vehicle.smartcar_id).is_locked is True
@@ -147,7 +147,7 @@ def test_refresh_names_the_groups_it_updated_as_the_vehicle_json_does(account, b
     refreshed = record_signal("vehicle_data_refreshed")
     vehicle = account.vehicles.first()
 
-    answer = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/").json()
+    answer = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0").json()
 
     assert "security" in answer["updated"] and "lock" not in answer["updated"]
     groups = answer["vehicle"]

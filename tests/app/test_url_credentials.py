@@ -75,9 +75,9 @@ def exercise_every_reporting_path(account, browser, admin_browser) -> list[str]:
     assert account.last_refresh_error  # the failure was recorded...
     reported.append(account.last_refresh_error)
 
-    refreshed = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/")
+    refreshed = browser.post(f"{API}/vehicles/{vehicle.pk}/refresh/?async=0")
     assert refreshed.status_code >= 400  # ...and answered, as a failure
-    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/")
+    locked = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0")
     reported += [refreshed.content.decode(), locked.content.decode()]
     command = VehicleCommand.objects.filter(vehicle=vehicle).latest("pk")
     assert command.status == VehicleCommand.Status.FAILED

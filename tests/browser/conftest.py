@@ -1,9 +1,10 @@
 """Browser tests against the example project, started as `make demo` starts it, driven by Chromium.
 
-The site runs in a subprocess (``manage.py rundemo --no-celery``) with its own SQLite database, encryption key
-and Celery folder in a temporary directory, on a free 127.0.0.1 port, whatever DATABASE_URL or
-CELERY_BROKER_URL the suite itself runs with. The tests only look at what a person would see: pages, never
-the ORM (Playwright's event loop and Django's async-safety check do not mix in one thread).
+The site runs in a subprocess (``manage.py rundemo``, with its Celery worker: refreshes and commands run in
+the background) with its own SQLite database, encryption key and Celery folder in a temporary directory, on a
+free 127.0.0.1 port, whatever DATABASE_URL or CELERY_BROKER_URL the suite itself runs with. Connecting a car
+does not read it (DEMO_REFRESH_ON_CONNECT off), so each test decides when a car is read. The tests only look
+at what a person would see: pages, never the ORM (Playwright's event loop and Django's async-safety check do not mix in one thread).
 
 A failed test leaves a screenshot and the page's HTML in ``test-artifacts/``.
 """
@@ -59,6 +60,12 @@ class DemoSite:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def worker_log_tail(self, lines: int = 40) -> str:
+        """The end of the Celery worker's log (rundemo writes it to VAR_DIR/celery.log)."""
+        path = self.log_path.with_name("celery.log")
+        text = path.read_text(errors="replace") if path.exists() else "(no worker log)"
+        return "\n".join(text.splitlines()[-lines:])
+
 
 def site_environment(folder: Path, base_url: str) -> dict[str, str]:
     environment = {
@@ -72,6 +79,7 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
         CELERY_BROKER_URL="filesystem://",
         SITE_URL=base_url,
+        DEMO_REFRESH_ON_CONNECT="0",
         PYTHONUNBUFFERED="1",
         SIMULATOR_LATENCY_SCALE="0",  # the demo's compressed Smartcar latency, off: tests set their own
     )
@@ -86,7 +94,7 @@ def demo_site() -> Iterator[DemoSite]:
         folder = Path(name)
         log_path = folder / "site.log"
         process = launch(
-            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}", "--no-celery"],
+            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
             log_path,
             cwd=EXAMPLE_PROJECT,
             env=site_environment(folder, base_url),
@@ -169,6 +177,7 @@ def open_page(
         tab.screenshot(path=str(folder / f"{stem}.png"), full_page=True)
         (folder / f"{stem}.html").write_text(tab.content())
         print(f"Saved {folder / stem}.png and .html; the site's log ends with:\n{demo_site.log_tail()}")
+        print(f"The worker's log ends with:\n{demo_site.worker_log_tail()}")
     context.close()
 
 

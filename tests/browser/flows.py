@@ -61,3 +61,25 @@ def account_section(page: Page, vin: str) -> Locator:
 
 def data_row(card: Locator, field: str) -> Locator:
     return card.locator(f"dd[data-field='{field}']")
+
+
+# What a car's card says of its latest refresh and command once a worker has recorded the outcome.
+DONE = re.compile(r"^(succeeded|failed)$")
+
+
+def refresh_car(page: Page, vin: str) -> Locator:
+    """Press the car's Refresh: queued at once ("Refresh queued"), then the dashboard reloads itself until the
+    worker has read the car. Returns the card as it then is."""
+    vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
+    expect(page.get_by_role("status")).to_contain_text("Refresh queued.")
+    expect(vehicle_card(page, vin).locator(".last-refresh")).to_have_attribute("data-refresh-status", DONE)
+    return vehicle_card(page, vin)
+
+
+def send_command(page: Page, vin: str, button: str) -> Locator:
+    """Press the car's Lock or Unlock: queued at once, then shown pending until the worker has the car's answer.
+    Returns the card as it then is."""
+    vehicle_card(page, vin).get_by_role("button", name=button, exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"{button} queued.")
+    expect(vehicle_card(page, vin).locator(".last-command")).to_have_attribute("data-command-status", DONE)
+    return vehicle_card(page, vin)

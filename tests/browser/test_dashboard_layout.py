@@ -15,6 +15,7 @@ from .flows import (
     connect_car,
     data_row,
     go_through_connect,
+    refresh_car,
     seed_car,
     unique_email,
     vehicle_card,
@@ -73,8 +74,7 @@ def connect_and_refresh_the_demo_cars(page: Page) -> list[str]:
     vins = go_through_connect(page, "driver@example.com")
     assert len(vins) == 4
     for vin in vins:
-        vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
-        expect(page.get_by_role("status")).to_contain_text("refreshed")
+        expect(refresh_car(page, vin).locator(".last-refresh")).to_contain_text("refreshed")
     return vins
 
 
@@ -116,7 +116,7 @@ def test_a_location_links_to_openstreetmap(page: Page, demo_site: DemoSite):
     email = unique_email("map")
     vin = seed_car(demo_site, email, "TOYOTA")
     connect_car(page, email)
-    vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
+    refresh_car(page, vin)
 
     link = data_row(vehicle_card(page, vin), "location").get_by_role("link")
     expect(link).to_have_text(re.compile(r"^-?\d+\.\d{4}, -?\d+\.\d{4}$"))

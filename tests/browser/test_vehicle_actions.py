@@ -1,11 +1,12 @@
-"""The dashboard's per-car buttons: Refresh, Lock and Unlock, each with its result shown."""
+"""The dashboard's per-car buttons: Refresh, Lock and Unlock, each queued at once, shown pending, then with its
+result (the demo's Celery worker runs them)."""
 
 import re
 
 from playwright.sync_api import Page, expect
 
 from .conftest import DemoSite
-from .flows import connect_car, data_row, seed_car, unique_email, vehicle_card
+from .flows import connect_car, data_row, refresh_car, seed_car, send_command, unique_email, vehicle_card
 
 AGE = re.compile(r"now|ago")
 
@@ -17,10 +18,9 @@ def test_refresh_shows_the_fuel_cars_data_with_its_age(page: Page, demo_site: De
     card = vehicle_card(page, vin)
     expect(card.get_by_text("No data yet")).to_be_visible()
 
-    card.get_by_role("button", name="Refresh").click()
+    card = refresh_car(page, vin)
 
-    expect(page.get_by_role("status")).to_contain_text("Toyota Camry: refreshed odometer, location, fuel")
-    card = vehicle_card(page, vin)
+    expect(card.locator(".last-refresh")).to_contain_text("Last refresh: refreshed odometer, location, fuel")
     expect(data_row(card, "fuel")).to_have_text(re.compile(r"^\d{1,3}\s+%\s+·\s+[\d,]+\s+km range$"))
     expect(data_row(card, "odometer")).to_have_text(re.compile(r"^[\d,]+\s+km$"))
     expect(data_row(card, "location")).to_have_text(re.compile(r"^-?\d+\.\d{4}, -?\d+\.\d{4}$"))
@@ -37,9 +37,8 @@ def test_refresh_shows_an_electric_cars_battery_and_charge(page: Page, demo_site
     vin = seed_car(demo_site, email, "NISSAN")
     connect_car(page, email)
 
-    vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
+    card = refresh_car(page, vin)
 
-    card = vehicle_card(page, vin)
     expect(data_row(card, "battery")).to_have_text(re.compile(r"^\d{1,3}\s+%\s+·\s+[\d,]+\s+km range$"))
     expect(data_row(card, "charge")).to_have_text(
         re.compile(r"^(Charging|Fully charged|Not charging), (plugged in|unplugged)$")
@@ -54,27 +53,42 @@ def test_lock_then_unlock_show_the_command_apart_from_the_doors_read_from_the_ca
     vin = seed_car(demo_site, email, "TESLA")
     connect_car(page, email)
 
-    vehicle_card(page, vin).get_by_role("button", name="Lock", exact=True).click()
+    card = send_command(page, vin, "Lock")
 
-    expect(page.get_by_role("status")).to_contain_text("Tesla Model")
-    expect(page.get_by_role("status")).to_contain_text("lock succeeded.")
-    card = vehicle_card(page, vin)
     expect(card.locator(".last-command")).to_contain_text("Last command: Lock succeeded")
     expect(data_row(card, "lock")).to_have_count(0)  # nothing was read from the car yet
-    card.get_by_role("button", name="Refresh").click()
-    expect(data_row(vehicle_card(page, vin), "lock")).to_have_text("Locked")
+    expect(data_row(refresh_car(page, vin), "lock")).to_have_text("Locked")
 
-    vehicle_card(page, vin).get_by_role("button", name="Unlock").click()
+    card = send_command(page, vin, "Unlock")
 
-    expect(page.get_by_role("status")).to_contain_text("unlock succeeded.")
-    card = vehicle_card(page, vin)
     expect(card.locator(".last-command")).to_contain_text("Last command: Unlock succeeded")
     # The doors stay as last read from the car (with that read's age) until the car is read again.
     expect(data_row(card, "lock")).to_have_text("Locked")
 
     # The simulated car itself is unlocked: reading it back says so.
-    card.get_by_role("button", name="Refresh").click()
-    expect(data_row(vehicle_card(page, vin), "lock")).to_have_text("Unlocked")
+    expect(data_row(refresh_car(page, vin), "lock")).to_have_text("Unlocked")
+
+
+def test_lock_is_queued_at_once_shown_pending_then_locked(page: Page, demo_site: DemoSite):
+    email = unique_email("slow")
+    seeded = demo_site.simulator_control("POST", "seed", count=1, seed=0, email=email, make="TESLA")
+    vehicle = seeded["vehicles"][0]
+    connect_car(page, email)
+    # This car takes its time: its next answer (the lock) comes after 3 s, as real cars' often do.
+    demo_site.simulator_control(
+        "POST", "faults", kind="latency", latency_ms=3000, vehicle_id=vehicle["id"], remaining=1
+    )
+
+    vehicle_card(page, vehicle["vin"]).get_by_role("button", name="Lock", exact=True).click()
+
+    # The page came back at once, the car not yet answered: the command shows pending.
+    expect(page.get_by_role("status")).to_contain_text("Lock queued.")
+    command = vehicle_card(page, vehicle["vin"]).locator(".last-command")
+    expect(command).to_have_attribute("data-command-status", "pending")
+    expect(command).to_contain_text(re.compile(r"Locking\.\.\. \(queued \d\d:\d\d\)"))
+    # The page reloads itself until the worker has the car's answer.
+    expect(command).to_contain_text("Last command: Lock succeeded")
+    expect(data_row(refresh_car(page, vehicle["vin"]), "lock")).to_have_text("Locked")
 
 
 def test_buttons_for_a_car_that_is_not_yours_are_refused_cleanly(page: Page, demo_site: DemoSite):
