@@ -40,7 +40,12 @@ import requests
 from django.db import close_old_connections
 
 from . import clock, faults
-from .errors import VEHICLE_STATE_USER_MESSAGES
+from .errors import (
+    STATUSES,
+    VEHICLE_STATE_USER_MESSAGES,
+    ApiError,
+    connected_services_account_error,
+)
 from .models import Application, Grant, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
 from .permissions import ALL_SCOPES
 from .vehicle_api import batch, iso
@@ -541,14 +546,21 @@ def error_event(
         kind, code = str(error.get("type")), error.get("code")
         entry: dict[str, Any] = {"type": kind, "code": code, "state": state}
         if state == "ERROR":
-            entry["description"] = ERROR_DESCRIPTIONS.get(
-                (kind, str(code)), "The vehicle cannot be read now."
-            )
-            suggested = VEHICLE_STATE_USER_MESSAGES.get(str(code)) if kind == "VEHICLE_STATE" else None
-            if suggested:
-                entry["suggestedUserMessage"] = suggested
-            entry["docURL"] = "https://smartcar.com/docs/errors/api-errors/vehicle-state-errors"
-            entry["resolution"] = {"type": "RETRY_LATER"}
+            # The fields the REST API's error body has for the same type and code [ev lists them]: its
+            # description, suggestedUserMessage where documented, docURL and resolution.
+            if kind == "CONNECTED_SERVICES_ACCOUNT":
+                api_error = connected_services_account_error(str(code))
+            else:
+                description = ERROR_DESCRIPTIONS.get((kind, str(code)), "The vehicle cannot be read now.")
+                api_error = ApiError(STATUSES.get(kind, 409), kind, code, description)
+                if kind == "VEHICLE_STATE":
+                    api_error.suggested_user_message = VEHICLE_STATE_USER_MESSAGES.get(str(code))
+            body = api_error.body(request_id="")
+            entry["description"] = body["description"]
+            if "suggestedUserMessage" in body:
+                entry["suggestedUserMessage"] = body["suggestedUserMessage"]
+            entry["docURL"] = body["docURL"]
+            entry["resolution"] = body["resolution"]
         else:
             entry["description"] = RESOLVED_DESCRIPTIONS.get(kind, "The error is resolved.")
         entry["signals"] = concerned

@@ -1,6 +1,7 @@
 """The simulator's webhooks for the catalogue's cars, through the app's receiver over HTTP: a plug-in hybrid's
-VEHICLE_STATE carries both its fuel and its battery signals, a stale car's signals are as old as its data, and
-a sleeping car gets VEHICLE_STATE/ASLEEP as a VEHICLE_ERROR, then RESOLVED once awake."""
+VEHICLE_STATE carries both its fuel and its battery signals, a stale car's signals are as old as its data, a
+sleeping car gets VEHICLE_STATE/ASLEEP as a VEHICLE_ERROR, then RESOLVED once awake; a CONNECTED_SERVICES_ACCOUNT
+error event is recorded on the vehicle, or asks for re-authentication when its resolution says so."""
 
 from __future__ import annotations
 
@@ -116,3 +117,34 @@ def test_a_sleeping_car_gets_an_asleep_error_then_resolved_once_awake(hooked_car
     assert [delivery.event_type for delivery in deliveries] == ["VEHICLE_ERROR", "VEHICLE_STATE"]
     vehicle = Vehicle.objects.get(pk=vehicle.pk)
     assert not vehicle.vehicle_errors and vehicle.odometer_km
+
+
+def test_a_connected_services_account_error_event_is_recorded_for_the_owner_not_a_reconnect(
+    hooked_car, webhook
+):
+    car, vehicle = hooked_car(powertrain="FUEL", speed_kmh=0.0)
+
+    delivery = simulated.report_error(webhook, car, "CONNECTED_SERVICES_ACCOUNT", "SUBSCRIPTION")
+
+    assert delivery.status_code == 200
+    (error,) = json.loads(WebhookEvent.objects.get().body)["data"]["errors"]
+    assert error["resolution"] == {"type": None}
+    assert error["docURL"].endswith("/connected-services-account-errors#subscription")
+    vehicle = Vehicle.objects.select_related("account").get(pk=vehicle.pk)
+    assert "CONNECTED_SERVICES_ACCOUNT:SUBSCRIPTION" in vehicle.vehicle_errors
+    assert vehicle.account.status == vehicle.account.Status.ACTIVE
+
+    simulated.report_error(webhook, car, "CONNECTED_SERVICES_ACCOUNT", "SUBSCRIPTION", resolved=True)
+
+    assert not Vehicle.objects.get(pk=vehicle.pk).vehicle_errors
+
+
+def test_authentication_failed_in_an_error_event_asks_for_reauthentication(hooked_car, webhook):
+    car, vehicle = hooked_car(powertrain="FUEL", speed_kmh=0.0)
+
+    simulated.report_error(webhook, car, "CONNECTED_SERVICES_ACCOUNT", "AUTHENTICATION_FAILED")
+
+    (error,) = json.loads(WebhookEvent.objects.get().body)["data"]["errors"]
+    assert error["resolution"] == {"type": "REAUTHENTICATE"}
+    account = Vehicle.objects.select_related("account").get(pk=vehicle.pk).account
+    assert account.status == account.Status.REAUTH_REQUIRED
