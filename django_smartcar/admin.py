@@ -275,14 +275,24 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "data_refreshed_at",
         "last_refresh_summary",
         "last_command_summary",
+        "problems",
     )
     list_filter = ("is_connected", MakeFilter)
     list_select_related = ("account__owner", "last_command", "last_refresh")
     search_fields = ("vin", "smartcar_id", "make", "model", "account__owner__username")
     # Percentages as "77.2 %" (the fields hold 0-100); the last command apart from the data read from the car.
+    # Permissions and errors Smartcar reported (a webhook's PERMISSION or VEHICLE_ERROR) as readable lists.
     readonly_fields = [
-        PERCENT_DISPLAYS.get(f.name, SUMMARY_DISPLAYS.get(f.name, f.name)) for f in Vehicle._meta.fields
+        {
+            **PERCENT_DISPLAYS,
+            **SUMMARY_DISPLAYS,
+            "missing_permissions": "missing_permissions_display",
+            "vehicle_errors": "vehicle_errors_display",
+        }.get(f.name, f.name)
+        for f in Vehicle._meta.fields
     ]
+    # Shown through their displays above, never as editable JSON.
+    exclude = ("missing_permissions", "vehicle_errors")
     actions = [
         confirmed_action(
             "Lock selected vehicles",
@@ -325,6 +335,27 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
     @admin.display(description="Oil life remaining", ordering="oil_life_remaining")
     def oil_life_percent(self, vehicle: Vehicle) -> str | None:
         return format_percent(vehicle.oil_life_remaining)
+
+    @admin.display(description="Missing permissions")
+    def missing_permissions_display(self, vehicle: Vehicle) -> str:
+        return ", ".join(sorted(vehicle.missing_permissions or {})) or "-"
+
+    @admin.display(description="Unresolved errors")
+    def vehicle_errors_display(self, vehicle: Vehicle) -> str:
+        errors = vehicle.vehicle_errors or {}
+        return "; ".join(f"{key} (since {errors[key]})" for key in sorted(errors)) or "-"
+
+    @admin.display(description="Problems")
+    def problems(self, vehicle: Vehicle) -> str:
+        """A list indicator: unresolved errors and missing permissions, in a few words, or nothing."""
+        parts = [
+            str(key).partition(":")[2].replace("_", " ").lower()
+            for key in sorted(vehicle.vehicle_errors or {})
+        ]
+        missing = sorted(vehicle.missing_permissions or {})
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        return "; ".join(parts) or "-"
 
     @admin.display(description="Last command", ordering="last_command__requested_at")
     def last_command_summary(self, vehicle: Vehicle) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
@@ -199,6 +200,29 @@ class CommandSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class VehicleErrorSerializer(serializers.Serializer):
+    type = serializers.CharField(
+        help_text="Smartcar's error type, e.g. VEHICLE_STATE or CONNECTED_SERVICES_ACCOUNT."
+    )
+    code = serializers.CharField(help_text="Its code, e.g. ASLEEP, UNREACHABLE, ACCOUNT_ISSUE.")
+    since = serializers.DateTimeField(allow_null=True, help_text="When it was learnt.")
+
+
+def vehicle_errors(vehicle: Vehicle) -> list[dict[str, Any]]:
+    """``Vehicle.vehicle_errors`` (``{"TYPE:CODE": ISO time}``) as a list of type, code and since, oldest first."""
+    answer = []
+    for key, learnt in (vehicle.vehicle_errors or {}).items():
+        error_type, _, code = str(key).partition(":")
+        try:
+            since = datetime.fromisoformat(learnt) if isinstance(learnt, str) else None
+        except ValueError:
+            since = None
+        answer.append({"type": error_type, "code": code, "since": since})
+    return sorted(
+        answer, key=lambda item: (item["since"] is None, item["since"] or 0, item["type"], item["code"])
+    )
+
+
 class RefreshErrorSerializer(serializers.Serializer):
     path = serializers.CharField(help_text="The Smartcar data path that failed, e.g. /odometer.")
     data_point = serializers.CharField(help_text="Its data group, e.g. odometer.")
@@ -245,6 +269,14 @@ class VehicleSerializer(serializers.ModelSerializer):
     not_capable = serializers.SerializerMethodField(
         help_text="Data points Smartcar says this vehicle cannot give (fuel, battery...): not asked for."
     )
+    missing_permissions = serializers.SerializerMethodField(
+        help_text="Permissions Smartcar says the app lacks for this vehicle (a webhook's per-signal PERMISSION "
+        "error): their data is not asked for until the owner grants them again."
+    )
+    vehicle_errors = serializers.SerializerMethodField(
+        help_text="Errors Smartcar reported for this vehicle and not yet resolved: its state (VEHICLE_STATE "
+        "ASLEEP, UNREACHABLE), or its owner's car maker account (CONNECTED_SERVICES_ACCOUNT)."
+    )
     data_refreshed_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -277,6 +309,8 @@ class VehicleSerializer(serializers.ModelSerializer):
             "year",
             "permissions",
             "not_capable",
+            "missing_permissions",
+            "vehicle_errors",
             "is_connected",
             "connected_at",
             "disconnected_at",
@@ -292,6 +326,13 @@ class VehicleSerializer(serializers.ModelSerializer):
 
     def get_not_capable(self, vehicle: Vehicle) -> list[str]:
         return sorted(vehicle.not_capable or {})
+
+    def get_missing_permissions(self, vehicle: Vehicle) -> list[str]:
+        return sorted(vehicle.missing_permissions or {})
+
+    @extend_schema_field(VehicleErrorSerializer(many=True))
+    def get_vehicle_errors(self, vehicle: Vehicle) -> list[dict[str, Any]]:
+        return vehicle_errors(vehicle)
 
 
 class VehicleFilterSerializer(serializers.Serializer):

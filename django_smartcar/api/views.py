@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from .. import client
 from ..crypto import EncryptionKeyError
 from ..exceptions import InvalidConnectRequest, NotQueued
 from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
@@ -339,14 +340,19 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
         if wants_async(request):
             return self._queue_refresh(request, vehicle)
         # ?async=0: the request waits for Smartcar, at most the client's time-outs.
-        result = vehicles.refresh_vehicle_data(vehicle)
+        try:
+            result = vehicles.refresh_vehicle_data(vehicle)
+        except client.SmartcarException as refused:
+            # Named with the car's make: a car maker account issue says whose account the owner must fix.
+            return failure_response(request, commands.describe_failure(refused, make=vehicle.display_make))
         if result.failed:
             # Nothing could be read: Smartcar's first error says why better than a 200 with no news.
-            raise next(iter(result.errors.values()))
+            first = next(iter(result.errors.values()))
+            return failure_response(request, commands.describe_failure(first, make=vehicle.display_make))
         answer = {
             "vehicle": vehicle,
             "updated": result.updated,
-            "errors": refreshes.describe_errors(result),
+            "errors": refreshes.describe_errors(result, make=vehicle.display_make),
             "not_capable": result.not_capable,
         }
         return Response(RefreshResultSerializer(answer, context=self.get_serializer_context()).data)

@@ -30,8 +30,8 @@ from ..exceptions import (
 from ..models import SiteUser, Vehicle, VehicleCommand
 from . import queueing
 from .clients import get_vehicle_client
-from .tokens import get_access_token
-from .vehicles import ensure_connected, log_refused_request
+from .tokens import get_access_token, needs_reauthentication
+from .vehicles import ensure_connected, log_refused_request, owner_action_message, record_account_error
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,24 @@ NOT_QUEUED = "NOT_QUEUED"
 ABANDONED = "ABANDONED"
 
 
-def describe_failure(exc: Exception) -> Failure:
-    """The one place that names a failure: Smartcar's errors as Smartcar typed them, the app's own by kind."""
+def describe_failure(exc: Exception, *, make: str = "") -> Failure:
+    """The one place that names a failure: Smartcar's errors as Smartcar typed them, the app's own by kind.
+
+    A Smartcar error's message is for the owner: what they must do at their car maker (``make``) for a
+    CONNECTED_SERVICES_ACCOUNT error that no reconnect fixes, else Smartcar's ``suggestedUserMessage`` when it
+    sent one, else its description.
+    """
     if isinstance(exc, client.SmartcarException):
-        message = redact_text(str(exc))
+        message = redact_text(exc.suggested_user_message or str(exc))
+        if exc.type == "CONNECTED_SERVICES_ACCOUNT" and not needs_reauthentication(exc.type, exc.resolution):
+            message = " ".join(
+                part
+                for part in (
+                    owner_action_message(make, exc.code),
+                    redact_text(exc.suggested_user_message or ""),
+                )
+                if part
+            )
         return Failure(exc.type or UNTYPED, exc.code or "", message, exc.request_id or "", exc.retry_after)
     if isinstance(exc, MissingPermission):
         return Failure("PERMISSION", exc.permission, str(exc))
@@ -236,7 +250,8 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
     except (client.SmartcarException, DjangoSmartcarError) as exc:
         if isinstance(exc, client.SmartcarException):
             log_refused_request(exc, f"command {command.pk} ({action.value}) to vehicle pk={vehicle.pk}")
-        failure = describe_failure(exc)
+            record_account_error(vehicle, exc)
+        failure = describe_failure(exc, make=vehicle.display_make)
         command.status = VehicleCommand.Status.FAILED
         command.error_type = failure.type[:50]
         command.error_code = failure.code[:50]

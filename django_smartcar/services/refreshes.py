@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import client
+from ..brands import display_make
 from ..conf import smartcar_settings
 from ..exceptions import DjangoSmartcarError, NotQueued
 from ..models import SiteUser, Vehicle, VehicleRefresh
@@ -84,11 +85,12 @@ def execute_queued_refresh(vehicle_id: int, refresh_id: int) -> RefreshResult | 
     return result
 
 
-def describe_errors(result: RefreshResult) -> list[dict[str, str | None]]:
-    """Each data point a refresh could not read, as stored on its row and answered by the API."""
+def describe_errors(result: RefreshResult, *, make: str = "") -> list[dict[str, str | None]]:
+    """Each data point a refresh could not read, as stored on its row and answered by the API (``make``: the
+    car's, for a car maker account issue)."""
     errors: list[dict[str, str | None]] = []
     for path, exc in result.errors.items():
-        failure = describe_failure(exc)
+        failure = describe_failure(exc, make=make)
         errors.append(
             {
                 "path": path,
@@ -108,7 +110,9 @@ def record_result(refresh_id: int, result: RefreshResult) -> None:
     first = describe_failure(next(iter(result.errors.values()))) if result.failed else None
     if first is not None:
         # People read the short reasons ("fuel: rate limited"), the API also gets Smartcar's type and code.
-        first = Failure(first.type, first.code, f"could not read {result.describe_failures()}")
+        # Smartcar's message for the owner, when it sent one, follows them.
+        suggested = f". {result.suggested_user_message}" if result.suggested_user_message else ""
+        first = Failure(first.type, first.code, f"could not read {result.describe_failures()}{suggested}")
     _finish(
         refresh_id,
         failure=first,
@@ -120,7 +124,8 @@ def record_result(refresh_id: int, result: RefreshResult) -> None:
 
 def record_failure(refresh_id: int, exc: Exception) -> None:
     """Record that the refresh failed as a whole (the batch request itself failed, and is not retried)."""
-    _finish(refresh_id, failure=describe_failure(exc))
+    make = VehicleRefresh.objects.filter(pk=refresh_id).values_list("vehicle__make", flat=True).first()
+    _finish(refresh_id, failure=describe_failure(exc, make=display_make(make or "")))
 
 
 def _finish(

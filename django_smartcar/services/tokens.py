@@ -298,6 +298,16 @@ def resume_interrupted_exchanges() -> int:
     return resumed
 
 
+def needs_reauthentication(error_type: str | None, resolution: Any) -> bool:
+    """The one rule for whether an error Smartcar reported means the owner must reconnect through Connect:
+    AUTHENTICATION, or any error whose ``resolution.type`` is REAUTHENTICATE (PERMISSION,
+    CONNECTED_SERVICES_ACCOUNT/AUTHENTICATION_FAILED...). Any other CONNECTED_SERVICES_ACCOUNT error (ACCOUNT_ISSUE,
+    SUBSCRIPTION, VIRTUAL_KEY_REQUIRED...) is for the owner to fix at their car maker, not a reconnect."""
+    return error_type == "AUTHENTICATION" or (
+        isinstance(resolution, dict) and resolution.get("type") == "REAUTHENTICATE"
+    )
+
+
 def mark_reauth_required(account: SmartcarAccount, reason: str) -> None:
     """Record that only a reconnect can help (Smartcar refused the refresh token, or said so in a webhook)."""
     reason = redact_text(reason)  # last line of defence: no credentials of a URL in the row, log or signal

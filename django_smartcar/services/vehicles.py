@@ -24,7 +24,7 @@ from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from ..text import column_length, is_storable
 from . import queueing, subscriptions
 from .clients import get_transport, get_vehicle_client
-from .tokens import get_access_token
+from .tokens import get_access_token, mark_reauth_required, needs_reauthentication
 
 logger = logging.getLogger(__name__)
 
@@ -453,6 +453,14 @@ class RefreshResult:
         """``(data point, short reason)`` for each failed path, e.g. ``("fuel", "rate limited")``."""
         return [(data_point_name(path), failure_reason(exc)) for path, exc in self.errors.items()]
 
+    @property
+    def suggested_user_message(self) -> str:
+        """The first message Smartcar suggested showing the owner for a failure here (``suggestedUserMessage``),
+        or ``""``; what pages show the owner beside ``describe_failures``."""
+        return next(
+            (exc.suggested_user_message for exc in self.errors.values() if exc.suggested_user_message), ""
+        )
+
     def describe_failures(self) -> str:
         """The failures in one line for people: ``"fuel: rate limited; location: permission not granted"``."""
         return "; ".join(f"{name}: {reason}" for name, reason in self.failures())
@@ -481,6 +489,35 @@ def log_refused_request(exc: client.SmartcarException, what: str) -> None:
         logger.error("Smartcar refused %s as a developer error (%s:%s): %s", what, exc.type, exc.code, exc)
     elif is_unknown_vehicle(exc.type, exc.code):
         logger.warning("Smartcar does not know the vehicle of %s under this account any more", what)
+
+
+def connected_services_account_key(code: str | None) -> str:
+    """How a CONNECTED_SERVICES_ACCOUNT error is remembered in ``Vehicle.vehicle_errors``."""
+    return f"CONNECTED_SERVICES_ACCOUNT:{code or 'UNKNOWN'}"
+
+
+def owner_action_message(make: str, code: str | None) -> str:
+    """What a CONNECTED_SERVICES_ACCOUNT error asks of the owner: to act in their car maker's app or account."""
+    return f"The owner must fix their {make or 'car maker'} connected-services account: {code or 'UNKNOWN'}."
+
+
+def record_account_error(vehicle: Vehicle, exc: client.SmartcarException) -> None:
+    """Record what a CONNECTED_SERVICES_ACCOUNT error (from a refresh or a command) means, in one place.
+
+    Whose resolution is REAUTHENTICATE (AUTHENTICATION_FAILED...; ``tokens.needs_reauthentication``): the
+    account needs re-authenticating. Any other (ACCOUNT_ISSUE, SUBSCRIPTION, VIRTUAL_KEY_REQUIRED...): the owner
+    must act at their car maker; the account stays usable and the error is remembered on the vehicle until the
+    car answers again (or a webhook says RESOLVED).
+    """
+    if exc.type != "CONNECTED_SERVICES_ACCOUNT":
+        return
+    message = owner_action_message(vehicle.display_make, exc.code)
+    if needs_reauthentication(exc.type, exc.resolution):
+        if vehicle.account.is_usable:
+            mark_reauth_required(vehicle.account, message)
+        return
+    logger.warning("Vehicle pk=%s: %s", vehicle.pk, message)
+    record_vehicle_problems(vehicle, errors=[connected_services_account_key(exc.code)])
 
 
 def is_retried_later(exc: client.SmartcarException) -> bool:
@@ -607,6 +644,7 @@ def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> Refre
         batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
     except client.SmartcarException as exc:
         log_refused_request(exc, f"the refresh of vehicle pk={vehicle.pk}")
+        record_account_error(vehicle, exc)
         raise
     points = []
     for path in paths:
@@ -617,6 +655,7 @@ def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> Refre
                 result.not_capable.append(DATA_GROUPS_BY_PATH[path].name)
             else:
                 result.errors[path] = exc
+                record_account_error(vehicle, exc)
             continue
         points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
         result.read.append(data_point_name(path))

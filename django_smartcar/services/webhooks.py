@@ -38,12 +38,13 @@ from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
 from ..text import column_length, is_storable, storable
 from . import queueing
-from .tokens import mark_reauth_required
+from .tokens import mark_reauth_required, needs_reauthentication
 from .vehicles import (
     DATA_GROUPS_BY_NAME,
     DATA_GROUPS_BY_PATH,
     DataPoint,
     apply_vehicle_data,
+    connected_services_account_key,
     record_vehicle_problems,
 )
 
@@ -581,20 +582,25 @@ def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outc
                 changed = record_vehicle_problems(vehicle, granted_permissions=permissions)
             else:
                 changed = record_vehicle_problems(vehicle, missing_permissions=permissions)
+        elif error_type == "CONNECTED_SERVICES_ACCOUNT" and not needs_reauthentication(
+            error_type, error.get("resolution")
+        ):
+            # For the owner to fix at their car maker (not a reconnect): recorded on the vehicle until RESOLVED.
+            key = connected_services_account_key(code)
+            if resolved:
+                changed = record_vehicle_problems(vehicle, resolved_errors=[key])
+            else:
+                changed = record_vehicle_problems(vehicle, errors=[key])
         elif (
-            not resolved and _needs_reauth(error_type, error.get("resolution")) and vehicle.account.is_usable
+            not resolved
+            and needs_reauthentication(error_type, error.get("resolution"))
+            and vehicle.account.is_usable
         ):
             # The description is Smartcar's (signed) text, stored as the account's last error: storable.
             description = storable(str(error.get("description") or "Smartcar asked to re-authenticate."))
             mark_reauth_required(vehicle.account, description)
         if changed:
             outcome.updates.setdefault(vehicle, [])
-
-
-def _needs_reauth(error_type: str, resolution: Any) -> bool:
-    return error_type == "AUTHENTICATION" or (
-        isinstance(resolution, dict) and resolution.get("type") == "REAUTHENTICATE"
-    )
 
 
 def _retry_later(vehicle: Vehicle) -> None:

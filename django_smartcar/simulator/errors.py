@@ -180,9 +180,56 @@ def version_not_found(version: str) -> ApiError:
     )
 
 
-def connected_services_account_error(code: str, description: str) -> ApiError:
+# CONNECTED_SERVICES_ACCOUNT's codes [err] and what each says. ACCOUNT_ISSUE's description and suggested user
+# message are the ones Smartcar's reference shows in its example answer [D/errors/api-errors/
+# connected-services-account-errors]; the others are written after the reference's explanation of each code, and
+# carry no suggestedUserMessage (none retrieved for them: left out, as the reference allows).
+CONNECTED_SERVICES_ACCOUNT_ERRORS: dict[str, tuple[str, str | None]] = {
+    "ACCOUNT_ISSUE": (
+        "Action needed in the user\u2019s connected services account. Please prompt the user to log into their "
+        "connected services account and complete any outstanding tasks.",
+        "Action required in your connected services account. Please log into your connected services app or "
+        "web portal and complete any outstanding tasks (e.g. finish activating your account or accept the "
+        "Terms of Service).",
+    ),
+    "AUTHENTICATION_FAILED": (
+        "Smartcar was unable to authenticate with the user\u2019s connected services account. Please prompt the "
+        "user to re-authenticate using Smartcar Connect.",
+        None,
+    ),
+    "NO_VEHICLES": ("No vehicles are associated with the user\u2019s connected services account.", None),
+    "PERMISSION": (
+        "The user\u2019s connected services account does not allow this vehicle to be accessed (e.g. the user is "
+        "not its primary account holder).",
+        None,
+    ),
+    "SUBSCRIPTION": (
+        "The vehicle\u2019s connected services subscription is inactive or has expired. Please prompt the user to "
+        "(re)activate it.",
+        None,
+    ),
+    "VEHICLE_MISSING": (
+        "The vehicle is no longer associated with the user\u2019s connected services account.",
+        None,
+    ),
+    "VIRTUAL_KEY_REQUIRED": (
+        "The vehicle needs the application's virtual key before it accepts this request. Please prompt the "
+        "user to add it in their car maker's app.",
+        None,
+    ),
+}
+
+
+def connected_services_account_error(code: str, description: str | None = None) -> ApiError:
     """A problem with the owner's account at the car maker: 400, not 409 [err]."""
-    return ApiError(STATUSES["CONNECTED_SERVICES_ACCOUNT"], "CONNECTED_SERVICES_ACCOUNT", code, description)
+    documented, suggested = CONNECTED_SERVICES_ACCOUNT_ERRORS.get(code, ("", None))
+    return ApiError(
+        STATUSES["CONNECTED_SERVICES_ACCOUNT"],
+        "CONNECTED_SERVICES_ACCOUNT",
+        code,
+        description or documented or "Action needed in the user\u2019s connected services account.",
+        suggested_user_message=suggested,
+    )
 
 
 def validation_error(description: str, field_name: str | None = None) -> ApiError:
@@ -190,8 +237,21 @@ def validation_error(description: str, field_name: str | None = None) -> ApiErro
     return ApiError(400, "VALIDATION", "PARAMETER", description, detail=detail)
 
 
+# VEHICLE_STATE suggested user messages, as Smartcar's reference shows them in its example answers
+# [D/errors/api-errors/vehicle-state-errors]; a code not listed here has none sent.
+VEHICLE_STATE_USER_MESSAGES = {
+    "ASLEEP": "Your vehicle is in a sleep state. This request was not sent to preserve battery life.",
+}
+
+
 def vehicle_state_error(code: str, description: str) -> ApiError:
-    return ApiError(STATUSES["VEHICLE_STATE"], "VEHICLE_STATE", code, description)
+    return ApiError(
+        STATUSES["VEHICLE_STATE"],
+        "VEHICLE_STATE",
+        code,
+        description,
+        suggested_user_message=VEHICLE_STATE_USER_MESSAGES.get(code),
+    )
 
 
 def vehicle_not_capable(description: str) -> ApiError:

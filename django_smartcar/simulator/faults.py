@@ -15,6 +15,8 @@ Kinds:
   body, 503 and 504 a gateway's HTML page.
 * ``latency``: answers wait ``latency_ms`` first (longer than the client's time-out, it makes time-outs).
 * ``asleep``: vehicle calls answer 409 VEHICLE_STATE/ASLEEP (in a batch, every item does).
+* ``connected_services_account``: vehicle calls answer 400 CONNECTED_SERVICES_ACCOUNT with ``code`` (default
+  ACCOUNT_ISSUE; any of ``errors.CONNECTED_SERVICES_ACCOUNT_ERRORS``), the documented resolution and docURL.
 * ``lose_token_response``: the token endpoint commits the new tokens (a refresh token is rotated, a code is
   used up) and then answers 504 with a gateway's HTML page, as when a proxy times out after the work was done.
 
@@ -43,7 +45,7 @@ from .models import Fault, FaultKind, FaultTarget, SimulatedVehicle
 
 DEFAULT_STATUSES = (500, 502, 504)
 SUPPORTED_STATUSES = frozenset({500, 502, 503, 504})
-VEHICLE_KINDS = frozenset({FaultKind.ASLEEP})
+VEHICLE_KINDS = frozenset({FaultKind.ASLEEP, FaultKind.CONNECTED_SERVICES_ACCOUNT})
 
 # Settings faults are not rows, so their draws are counted per process.
 _settings_draws: dict[str, itertools.count[int]] = {}
@@ -61,6 +63,7 @@ def inject(
     latency_ms: int = 0,
     seed: int = 0,
     remaining: int | None = None,
+    code: str | None = None,
 ) -> Fault:
     """Switch a fault on (for one vehicle, or globally when ``vehicle`` is None) until ``clear()``."""
     fault = build(
@@ -73,6 +76,7 @@ def inject(
         latency_ms=latency_ms,
         seed=seed,
         remaining=remaining,
+        code=code,
     )
     fault.save()
     return fault
@@ -103,6 +107,13 @@ def build(**fields: Any) -> Fault:
     vehicle_id = fields.get("vehicle_id")
     if vehicle_id is not None and not SimulatedVehicle.objects.filter(pk=vehicle_id).exists():
         raise ValueError(f"unknown vehicle {vehicle_id!r}")
+    code = fields.get("code")
+    if kind == FaultKind.CONNECTED_SERVICES_ACCOUNT:
+        fields["code"] = code = code or "ACCOUNT_ISSUE"
+        if code not in errors.CONNECTED_SERVICES_ACCOUNT_ERRORS:
+            raise ValueError(f"code must be one of {', '.join(errors.CONNECTED_SERVICES_ACCOUNT_ERRORS)}")
+    elif code:
+        raise ValueError(f"code applies to connected_services_account faults, not to {kind}")
     if kind in VEHICLE_KINDS and fields.get("target", FaultTarget.API) == FaultTarget.TOKEN:
         raise ValueError(f"{kind} applies to vehicle calls, not to the token endpoint")
     return Fault(**{name: value for name, value in fields.items() if value is not None})
@@ -193,6 +204,9 @@ def failure_for(
     for fault in active(FaultKind.RATE_LIMIT, target=target, vehicle_id=vehicle_id):
         if hits(fault):
             return errors.rate_limit_error(fault.retry_after, per_vehicle=fault.vehicle_id is not None)
+    for fault in active(FaultKind.CONNECTED_SERVICES_ACCOUNT, target=target, vehicle_id=vehicle_id):
+        if hits(fault):
+            return errors.connected_services_account_error(fault.code or "ACCOUNT_ISSUE")
     for fault in active(FaultKind.SERVER_ERRORS, target=target, vehicle_id=vehicle_id):
         draw = next_draw(fault)
         if draw.random() < fault.fraction and take(fault):

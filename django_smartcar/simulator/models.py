@@ -183,6 +183,10 @@ class FaultKind(models.TextChoices):
     LATENCY = "latency", "Added latency"
     ASLEEP = "asleep", "Vehicle asleep (409 VEHICLE_STATE)"
     LOSE_TOKEN_RESPONSE = "lose_token_response", "Token issued, response lost (504)"
+    CONNECTED_SERVICES_ACCOUNT = (
+        "connected_services_account",
+        "Owner's car maker account needs action (400 CONNECTED_SERVICES_ACCOUNT)",
+    )
 
 
 class FaultTarget(models.TextChoices):
@@ -203,6 +207,8 @@ class Fault(models.Model):
     fraction = models.FloatField(default=1.0)
     statuses = models.JSONField(default=list)
     latency_ms = models.PositiveIntegerField(default=0)
+    # The error code of a connected_services_account fault (ACCOUNT_ISSUE, SUBSCRIPTION...).
+    code = models.CharField(max_length=30, blank=True, default="")
     # The n-th draw of a fault is random.Random(f"{seed}:{n}"), so a seeded run fails the same requests.
     seed = models.IntegerField(default=0)
     draws = models.PositiveIntegerField(default=0)

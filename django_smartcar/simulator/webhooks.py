@@ -10,7 +10,8 @@ events to it.
 Payloads follow the webhook's version: 4.0 (``eventType``, ``data``, ``triggers``, ``meta``, as captured from
 the real service in 2026) or 2.0 (``eventName``, ``payload``). A v4 VEHICLE_STATE carries every configured
 signal (``SIGNALS``); one the vehicle cannot give, or the grant does not permit, is listed with
-``status.value`` ERROR and no body. A vehicle that sleeps (the ``asleep`` fault) gets a VEHICLE_ERROR with
+``status.value`` ERROR and no body; a plug-in hybrid gives both its battery and its fuel signals, and a stale
+car's are as old as its data. A vehicle that sleeps (the ``asleep`` fault, or its own sleep cycle) gets a VEHICLE_ERROR with
 state ERROR instead, and a VEHICLE_ERROR with state RESOLVED at its next delivery.
 
 Deliveries happen when asked for (``deliver()``, or the control API). What cannot be delivered now waits in
@@ -39,10 +40,16 @@ import requests
 from django.db import close_old_connections
 
 from . import clock, faults
+from .errors import (
+    STATUSES,
+    VEHICLE_STATE_USER_MESSAGES,
+    ApiError,
+    connected_services_account_error,
+)
 from .models import Application, Grant, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
 from .permissions import ALL_SCOPES
 from .vehicle_api import batch, iso
-from .vehicle_state import LiveState, given, live_state
+from .vehicle_state import LiveState, given, is_sleeping, live_state, reading_time
 
 logger = logging.getLogger(__name__)
 
@@ -250,11 +257,13 @@ Body = Callable[[SimulatedVehicle, LiveState], "dict[str, Any] | None"]
 
 
 def _electric(build: Body) -> Body:
-    return lambda vehicle, state: build(vehicle, state) if vehicle.is_electric else None
+    """A battery/charge signal: given by electric cars and plug-in hybrids (which carry both kinds)."""
+    return lambda vehicle, state: build(vehicle, state) if vehicle.has_battery else None
 
 
 def _fuel(build: Body) -> Body:
-    return lambda vehicle, state: None if vehicle.is_electric else build(vehicle, state)
+    """A fuel/engine signal: given by fuel cars and plug-in hybrids."""
+    return lambda vehicle, state: build(vehicle, state) if vehicle.has_fuel else None
 
 
 def _battery_range(vehicle: SimulatedVehicle, state: LiveState) -> float:
@@ -417,12 +426,14 @@ def _scope(webhook: Webhook, vehicle: SimulatedVehicle) -> list[str]:
 
 def signal_entries(webhook: Webhook, vehicle: SimulatedVehicle, now: datetime) -> list[dict[str, Any]]:
     """Every configured signal, in the captured key orders: a value with its times and SUCCESS, or an error."""
-    state = live_state(vehicle, now)
+    # A stale car (data_age_hours) last reported that many hours ago: its values are its state then, and
+    # oemUpdatedAt says when, as the REST API's sc-data-age does; other cars report continuously (oemUpdatedAt
+    # equals retrievedAt). Real captures show oemUpdatedAt seconds to hours before retrievedAt [HA].
+    read_at = reading_time(vehicle, now)
+    state = live_state(vehicle, read_at)
     scope = _scope(webhook, vehicle)
     stamp = epoch_ms(now)
-    # The simulated car reports continuously: the value is as old as the read (as the REST API's sc-data-age
-    # says); real captures show oemUpdatedAt seconds to hours before retrievedAt.
-    reported = stamp
+    reported = epoch_ms(read_at)
     entries: list[dict[str, Any]] = []
     for signal in SIGNALS:
         error: dict[str, Any] | None = None
@@ -535,11 +546,21 @@ def error_event(
         kind, code = str(error.get("type")), error.get("code")
         entry: dict[str, Any] = {"type": kind, "code": code, "state": state}
         if state == "ERROR":
-            entry["description"] = ERROR_DESCRIPTIONS.get(
-                (kind, str(code)), "The vehicle cannot be read now."
-            )
-            entry["docURL"] = "https://smartcar.com/docs/errors/api-errors/vehicle-state-errors"
-            entry["resolution"] = {"type": "RETRY_LATER"}
+            # The fields the REST API's error body has for the same type and code [ev lists them]: its
+            # description, suggestedUserMessage where documented, docURL and resolution.
+            if kind == "CONNECTED_SERVICES_ACCOUNT":
+                api_error = connected_services_account_error(str(code))
+            else:
+                description = ERROR_DESCRIPTIONS.get((kind, str(code)), "The vehicle cannot be read now.")
+                api_error = ApiError(STATUSES.get(kind, 409), kind, code, description)
+                if kind == "VEHICLE_STATE":
+                    api_error.suggested_user_message = VEHICLE_STATE_USER_MESSAGES.get(str(code))
+            body = api_error.body(request_id="")
+            entry["description"] = body["description"]
+            if "suggestedUserMessage" in body:
+                entry["suggestedUserMessage"] = body["suggestedUserMessage"]
+            entry["docURL"] = body["docURL"]
+            entry["resolution"] = body["resolution"]
         else:
             entry["description"] = RESOLVED_DESCRIPTIONS.get(kind, "The error is resolved.")
         entry["signals"] = concerned
@@ -582,6 +603,11 @@ def _attempt(webhook: Webhook, payload: dict[str, Any], *, vehicle_id: str, atte
     return delivery
 
 
+def is_asleep(vehicle: SimulatedVehicle) -> bool:
+    """Whether the car sleeps now: the ``asleep`` fault, or its own sleep cycle (a catalogue sleeper)."""
+    return faults.is_asleep(vehicle.pk) or is_sleeping(vehicle, clock.now())
+
+
 def _check_verified(webhook: Webhook) -> None:
     if webhook.verified_at is None:
         raise WebhookError(f"Webhook {webhook.webhook_id} has not passed the VERIFY handshake.")
@@ -595,7 +621,7 @@ def deliver(
 ) -> list[Delivery]:
     """Send one event per subscribed vehicle (or per given vehicle among them) to a verified webhook.
 
-    v4: a sleeping vehicle (the ``asleep`` fault) gets a VEHICLE_ERROR VEHICLE_STATE/ASLEEP (state ERROR),
+    v4: a sleeping vehicle (the ``asleep`` fault, or a car asleep in its sleep cycle) gets a VEHICLE_ERROR VEHICLE_STATE/ASLEEP (state ERROR),
     remembered on the subscription; at its next delivery it gets a VEHICLE_ERROR with state RESOLVED first.
     A failed attempt is retried by ``deliver_due``.
     """
@@ -607,7 +633,7 @@ def deliver(
     for subscription in subscriptions.order_by("vehicle_id"):
         vehicle = subscription.vehicle
         if webhook.version == "4.0":
-            if faults.is_asleep(vehicle.pk):
+            if is_asleep(vehicle):
                 error = {"type": "VEHICLE_STATE", "code": "ASLEEP"}
                 payload = error_event(webhook, vehicle, [error], state="ERROR")
                 if error not in subscription.open_errors:

@@ -96,6 +96,9 @@ def test_unknown_versions_and_paths_answer_json_resource_not_found(simulator, co
     assert body["resolution"] == {"type": None} and response.headers["SC-Request-Id"]
 
 
+ASLEEP_USER_MESSAGE = "Your vehicle is in a sleep state. This request was not sent to preserve battery life."
+
+
 def test_resolution_types_follow_the_error_reference(simulator, auth_client, transport):
     limited = connect(auth_client, transport, scope=["read_odometer", "read_battery", "read_fuel"])
     token = limited.access.access_token
@@ -103,7 +106,9 @@ def test_resolution_types_follow_the_error_reference(simulator, auth_client, tra
 
     def error_of(response: requests.Response) -> tuple[int, str, str | None, str | None]:
         body = response.json()
-        assert "suggestedUserMessage" not in body
+        # Only where Smartcar's reference documents one (ASLEEP's, from its example answer).
+        documented = {("VEHICLE_STATE", "ASLEEP"): ASLEEP_USER_MESSAGE}
+        assert body.get("suggestedUserMessage") == documented.get((body["type"], body["code"]))
         return response.status_code, body["type"], body["code"], body["resolution"]["type"]
 
     assert error_of(api_get(simulator, token, f"v2.0/vehicles/{ev}/location")) == (

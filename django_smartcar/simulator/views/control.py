@@ -27,6 +27,7 @@ FAULT_FIELDS = (
     "fraction",
     "statuses",
     "latency_ms",
+    "code",
     "seed",
     "remaining",
 )
