@@ -81,6 +81,26 @@ class TestModel:
     def test_classes_of_vehicle_requests(self, method, path, expected):
         assert latency.classify(method, path) == expected
 
+    @pytest.mark.parametrize(
+        ("paths", "expected"),
+        [
+            # Attributes and VIN (what Connect's callback and Sync vehicles ask for) are Smartcar's records.
+            (["/", "/vin"], latency.PLATFORM),
+            (["/vin"], latency.PLATFORM),
+            (["/battery/nominal_capacity", "/service/history"], latency.PLATFORM),
+            # One path that reaches the car makes the whole batch wait for it.
+            (["/", "/vin", "/odometer"], latency.READ),
+            (["/security"], latency.READ),
+            # Nothing known to go by (the batch is refused anyway): a read, as before.
+            (["/", "/no/such/path"], latency.READ),
+            ([], latency.READ),
+            (None, latency.READ),
+        ],
+    )
+    def test_a_batch_reaches_the_car_when_one_of_its_paths_does(self, paths, expected):
+        assert latency.classify("POST", "batch", paths) == expected
+        assert latency.classify("POST", "/batch/", paths) == expected
+
 
 class TestSetting:
     def test_scaled_and_read_at_every_request(self, settings):
