@@ -18,6 +18,7 @@ import itertools
 import math
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 # The classes of endpoint, each with its own delays.
 TOKEN = "token"  # POST oauth/token
-PLATFORM = "platform"  # answered by Smartcar alone: /user, /vehicles, permissions, webhooks, disconnect...
-READ = "read"  # reads that reach the car: data GETs and batch
+PLATFORM = "platform"  # answered by Smartcar alone: /user, /vehicles, attributes, VIN, permissions, webhooks,
+# disconnect, and a batch of only those
+READ = "read"  # reads that reach the car: data GETs, and a batch with at least one of them
 COMMAND = "command"  # lock, unlock, charge, charge limit, navigation
 ENDPOINT_CLASSES = (TOKEN, PLATFORM, READ, COMMAND)
 
@@ -126,12 +128,20 @@ def delay(endpoint_class: str) -> float:
     return sample(chosen.model, endpoint_class, chosen.seed, index) * chosen.scale
 
 
-def classify(method: str, path: str) -> str:
-    """The class of a request to ``/v2.0/vehicles/{id}/<path>``."""
+def classify(method: str, path: str, batch_paths: Sequence[str] | None = None) -> str:
+    """The class of a request to ``/v2.0/vehicles/{id}/<path>``.
+
+    A batch is a read that reaches the car when any of its ``batch_paths`` does; a batch of only Smartcar's
+    own records (attributes, VIN, nominal capacity, service history: ``reaches_car`` False in
+    ``vehicle_api.ENDPOINTS``) is answered by Smartcar alone, like those endpoints on their own. A batch whose
+    paths are not given (or not all known) counts as a read."""
     from .vehicle_api import ENDPOINTS
 
     path = path.strip("/")
     if method == "POST" and path == "batch":
+        endpoints = [ENDPOINTS.get(("GET", item.strip("/"))) for item in batch_paths or ()]
+        if endpoints and all(endpoint is not None and not endpoint.reaches_car for endpoint in endpoints):
+            return PLATFORM
         return READ
     endpoint = ENDPOINTS.get((method, path))
     if endpoint is None or not endpoint.reaches_car:

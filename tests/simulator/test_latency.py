@@ -81,6 +81,26 @@ class TestModel:
     def test_classes_of_vehicle_requests(self, method, path, expected):
         assert latency.classify(method, path) == expected
 
+    @pytest.mark.parametrize(
+        ("paths", "expected"),
+        [
+            # Attributes and VIN (what Connect's callback and Sync vehicles ask for) are Smartcar's records.
+            (["/", "/vin"], latency.PLATFORM),
+            (["/vin"], latency.PLATFORM),
+            (["/battery/nominal_capacity", "/service/history"], latency.PLATFORM),
+            # One path that reaches the car makes the whole batch wait for it.
+            (["/", "/vin", "/odometer"], latency.READ),
+            (["/security"], latency.READ),
+            # Nothing known to go by (the batch is refused anyway): a read, as before.
+            (["/", "/no/such/path"], latency.READ),
+            ([], latency.READ),
+            (None, latency.READ),
+        ],
+    )
+    def test_a_batch_reaches_the_car_when_one_of_its_paths_does(self, paths, expected):
+        assert latency.classify("POST", "batch", paths) == expected
+        assert latency.classify("POST", "/batch/", paths) == expected
+
 
 class TestSetting:
     def test_scaled_and_read_at_every_request(self, settings):
@@ -248,3 +268,50 @@ def test_a_read_that_times_out_is_sent_again_once(slow_simulator, own_car):
 def test_request_counters_need_the_management_token(slow_simulator):
     answer = requests.get(f"{slow_simulator.base_url}/_simulator/requests", timeout=10)
     assert answer.status_code == 401
+
+
+# A fresh standalone simulator at half of real time, seeded so that its first 30 platform answers take at most
+# 0.46 s and its first token answers at most 0.46 s too; a read that reaches the car takes at least 1.5 s. A
+# client that gives each request 1.2 s so tells the two classes apart without timing anything itself.
+HALF_SCALE, HALF_SEED, IMPATIENT_SECONDS = 0.5, 3, 1.2
+
+
+@pytest.fixture(scope="module")
+def half_speed_simulator():
+    args = (
+        "--latency-model",
+        "smartcar",
+        "--latency-scale",
+        str(HALF_SCALE),
+        "--latency-seed",
+        str(HALF_SEED),
+    )
+    with run_standalone_simulator(*args) as simulator:
+        yield simulator
+
+
+def test_a_batch_of_attributes_and_vin_is_answered_by_smartcar_a_car_read_waits_for_the_car(
+    half_speed_simulator,
+):
+    slowest_platform = max(latency.sample("smartcar", latency.PLATFORM, HALF_SEED, n) for n in range(30))
+    assert slowest_platform * HALF_SCALE < IMPATIENT_SECONDS / 2 < IMPATIENT_SECONDS < 3.0 * HALF_SCALE
+    retries: list[float] = []
+    transport = Transport(
+        origins=half_speed_simulator.origins,
+        timeouts=Timeouts.every(IMPATIENT_SECONDS),
+        retry=RetryPolicy(max_attempts=1, sleep=retries.append),
+    )
+    with transport:
+        token, vehicle_ids = connect(half_speed_simulator, transport, "records@example.com")
+        vehicle = Vehicle(vehicle_ids[0], token, transport=transport)
+        control(half_speed_simulator, "DELETE", "requests", vehicle_id=vehicle.vehicle_id)
+
+        # What the Connect callback and Sync vehicles ask for, one batch per car: Smartcar's records.
+        records = vehicle.batch(["/", "/vin"])
+        assert records.result("/").data["make"]  # (the VIN item is refused: this scope has no read_vin)
+        # One path that reaches the car makes the whole batch wait for it: longer than this client waits.
+        with pytest.raises(SmartcarTimeout):
+            vehicle.batch(["/", "/vin", "/odometer"])
+
+    assert retries == []
+    assert received(half_speed_simulator, vehicle.vehicle_id) == Counter({("POST", "/batch"): 2})

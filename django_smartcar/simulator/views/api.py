@@ -137,7 +137,8 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
     # Django leaves method None only on an HttpRequest built by hand, never on one it received.
     method, path = request.method or "", path.strip("/")
     traffic.record(vehicle_id, method, path)
-    if failure := raise_injected_failure(vehicle_id, latency.classify(method, path)):
+    endpoint_class = latency.classify(method, path, batch_paths(request) if path == "batch" else None)
+    if failure := raise_injected_failure(vehicle_id, endpoint_class):
         return failure
     if method == "DELETE" and path.startswith("webhooks/"):
         # Unsubscribing authenticates with the management token, not the owner's access token.
@@ -190,6 +191,18 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
         for name, value in headers.items():
             response[name] = value
     return response
+
+
+def batch_paths(request: HttpRequest) -> list[str] | None:
+    """The paths a batch body asks for (None when the body is not a batch's), for its latency class."""
+    try:
+        items = json.loads(request.body).get("requests")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return None
+    paths = [item.get("path") for item in items]
+    return paths if all(isinstance(path, str) for path in paths) else None
 
 
 def billed_requests(request: HttpRequest, method: str, path: str) -> int:
