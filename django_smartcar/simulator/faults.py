@@ -129,6 +129,7 @@ def clear(vehicle: SimulatedVehicle | str | None = None) -> int:
 
 
 def simulator_settings() -> dict[str, Any]:
+    """``settings.SMARTCAR_SIMULATOR`` (empty when unset): the one accessor every simulator module reads it by."""
     return getattr(settings, "SMARTCAR_SIMULATOR", None) or {}
 
 
