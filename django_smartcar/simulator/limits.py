@@ -45,12 +45,6 @@ def setting(name: str) -> Any:
     return configured[name] if name in configured else DEFAULTS[name]
 
 
-def positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"SMARTCAR_SIMULATOR {name} must be a positive number")
-    return float(value)
-
-
 def locked_bucket(key: str, period: str) -> RateBucket:
     """The row for ``key`` and ``period``, created if need be and locked for this transaction."""
     # An empty write first takes SQLite's write lock at once (select_for_update is a no-op there).
@@ -68,8 +62,10 @@ def take_app_token(application_id: int, now: datetime) -> None:
     config = setting("APP_RATE_LIMIT")
     if not config:
         return
-    capacity = positive(config.get("capacity"), "APP_RATE_LIMIT capacity")
-    per_second = positive(config.get("refill_per_minute"), "APP_RATE_LIMIT refill_per_minute") / 60
+    capacity = faults.positive_setting(config.get("capacity"), "APP_RATE_LIMIT capacity")
+    per_second = (
+        faults.positive_setting(config.get("refill_per_minute"), "APP_RATE_LIMIT refill_per_minute") / 60
+    )
     with transaction.atomic():
         bucket = locked_bucket(f"app:{application_id}", "")
         if bucket.updated_at is None:
@@ -92,8 +88,8 @@ def count_vehicle_request(vehicle_id: str, now: datetime) -> None:
     config = setting("VEHICLE_RATE_LIMIT")
     if not config:
         return
-    allowed = positive(config.get("requests"), "VEHICLE_RATE_LIMIT requests")
-    window = positive(config.get("window_seconds"), "VEHICLE_RATE_LIMIT window_seconds")
+    allowed = faults.positive_setting(config.get("requests"), "VEHICLE_RATE_LIMIT requests")
+    window = faults.positive_setting(config.get("window_seconds"), "VEHICLE_RATE_LIMIT window_seconds")
     index = math.floor(now.timestamp() / window)
     with transaction.atomic():
         bucket = locked_bucket(f"vehicle:{vehicle_id}", f"window:{window:g}:{index}")
@@ -110,7 +106,7 @@ def bill_vehicle_requests(vehicle_id: str, billed: int, now: datetime) -> None:
     limit = setting("VEHICLE_MONTHLY_REQUEST_LIMIT")
     if not limit or billed <= 0:
         return
-    limit = positive(limit, "VEHICLE_MONTHLY_REQUEST_LIMIT")
+    limit = faults.positive_setting(limit, "VEHICLE_MONTHLY_REQUEST_LIMIT")
     with transaction.atomic():
         bucket = locked_bucket(f"billing:{vehicle_id}", now.strftime("%Y-%m"))
         if bucket.count + billed > limit:
