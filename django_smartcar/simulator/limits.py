@@ -31,13 +31,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from . import clock, errors, faults
+from .defaults import LIMITS
 from .models import RateBucket
 
-DEFAULTS: dict[str, Any] = {
-    "APP_RATE_LIMIT": {"capacity": 120, "refill_per_minute": 2},
-    "VEHICLE_RATE_LIMIT": {"requests": 20, "window_seconds": 3600},
-    "VEHICLE_MONTHLY_REQUEST_LIMIT": 500,
-}
+# The one place of the defaults is ``defaults.LIMITS`` (the standalone command line reads it before Django).
+DEFAULTS: dict[str, Any] = LIMITS
 
 
 def setting(name: str) -> Any:
