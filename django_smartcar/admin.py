@@ -34,12 +34,15 @@ COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
 
 _M = TypeVar("_M", bound=Model)
 
-# Vehicle fields holding a percent (0-100), and the admin display showing each as "77.2 %".
-PERCENT_DISPLAYS = {
-    "battery_percent_remaining": "battery_percent",
-    "fuel_percent_remaining": "fuel_percent",
-    "oil_life_remaining": "oil_life_percent",
-}
+
+def percent_display(field_name: str) -> str:
+    """The admin display of a percent field: ``battery_percent_remaining`` -> ``battery_percent``."""
+    return field_name.removesuffix("_remaining").removesuffix("_percent") + "_percent"
+
+
+# Vehicle fields holding a percent (0-100; ``vehicles.PERCENT_FIELDS``, the one list), and the admin display
+# showing each as "77.2 %" (a missing display fails Django's admin checks).
+PERCENT_DISPLAYS = {name: percent_display(name) for name in sorted(vehicles.PERCENT_FIELDS)}
 
 
 # Vehicle foreign keys shown as a one-line summary of the command or refresh they point at.

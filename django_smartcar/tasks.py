@@ -86,7 +86,7 @@ def refresh_vehicle_data(
         else:
             result = vehicles.refresh_queued_vehicle(vehicle_id, retry_later=False)
     except client.SmartcarException as exc:
-        transient = exc.retryable or vehicles.is_retried_later(exc)
+        transient = vehicles.is_refresh_transient(exc)
         if refresh_id is not None and not _will_retry(self, transient):
             refreshes.record_failure(refresh_id, exc)
         _retry_or_raise(self, exc, transient)

@@ -56,11 +56,17 @@ UPSTREAM_FAILURE_STATUS = 502
 # Smartcar's 400 for a vehicle id its token does not reach (VALIDATION with no code) is one of them too; its
 # RESOURCE_NOT_FOUND (a path or API version it lacks) and other VALIDATION errors are bugs in the request,
 # answered 502 and logged as errors: no reconnect would help.
+# Smartcar's errors that ask to re-authenticate are the services' one rule (``Failure.reauthenticate``, from
+# ``tokens.needs_reauthentication``: a CONNECTED_SERVICES_ACCOUNT/AUTHENTICATION_FAILED too), not a list here.
 RECONNECT_TYPES = frozenset({"PERMISSION", "AUTHENTICATION", "REAUTHENTICATE", "VEHICLE_DISCONNECTED"})
 
 
 def needs_reconnect(failure: Failure) -> bool:
-    return failure.type in RECONNECT_TYPES or is_unknown_vehicle(failure.type, failure.code)
+    return (
+        failure.reauthenticate
+        or failure.type in RECONNECT_TYPES
+        or is_unknown_vehicle(failure.type, failure.code)
+    )
 
 
 def status_for(failure: Failure) -> int:

@@ -84,7 +84,8 @@ SMARTCAR_ERRORS = {
     ),
     409: _error(
         "The vehicle's state does not allow it (VEHICLE_STATE, COMPATIBILITY...), or the owner must "
-        "reconnect (REAUTHENTICATE, AUTHENTICATION, VEHICLE_DISCONNECTED, or VALIDATION with no code: "
+        "reconnect (REAUTHENTICATE, AUTHENTICATION, VEHICLE_DISCONNECTED, an error whose resolution is "
+        "REAUTHENTICATE such as CONNECTED_SERVICES_ACCOUNT/AUTHENTICATION_FAILED, or VALIDATION with no code: "
         "Smartcar no longer knows the vehicle under this account; with reconnect_url)."
     ),
     429: _error("Smartcar's rate limit (RATE_LIMIT) or this API's throttling; see Retry-After."),

@@ -27,7 +27,7 @@ from ..exceptions import (
     NotQueued,
     VehicleDisconnected,
 )
-from ..models import SiteUser, Vehicle, VehicleCommand
+from ..models import SiteUser, SmartcarAccount, Vehicle, VehicleCommand
 from . import queueing
 from .clients import get_vehicle_client
 from .tokens import get_access_token, needs_reauthentication
@@ -68,16 +68,24 @@ class Failure:
     message: str
     request_id: str = ""
     retry_after: int | None = None
+    # Smartcar's error asked the owner to re-authenticate (``tokens.needs_reauthentication``: AUTHENTICATION,
+    # or a REAUTHENTICATE resolution such as CONNECTED_SERVICES_ACCOUNT/AUTHENTICATION_FAILED's).
+    reauthenticate: bool = False
 
     @classmethod
     def from_command(cls, command: VehicleCommand) -> Failure:
-        """The failure recorded on a command's audit row (``execute_command`` records, never raises)."""
+        """The failure recorded on a command's audit row (``execute_command`` records, never raises).
+
+        The row keeps no resolution: a failure the account was moved to ``reauth_required`` for (the one rule,
+        applied when it was recorded) is one that asks to re-authenticate."""
         return cls(
             command.error_type or UNTYPED,
             command.error_code,
             command.error_message,
             command.smartcar_request_id,
             command.retry_after,
+            reauthenticate=bool(command.error_type)
+            and command.vehicle.account.status == SmartcarAccount.Status.REAUTH_REQUIRED,
         )
 
 
@@ -107,7 +115,14 @@ def describe_failure(exc: Exception, *, make: str = "") -> Failure:
                 )
                 if part
             )
-        return Failure(exc.type or UNTYPED, exc.code or "", message, exc.request_id or "", exc.retry_after)
+        return Failure(
+            exc.type or UNTYPED,
+            exc.code or "",
+            message,
+            exc.request_id or "",
+            exc.retry_after,
+            reauthenticate=needs_reauthentication(exc.type, exc.resolution),
+        )
     if isinstance(exc, MissingPermission):
         return Failure("PERMISSION", exc.permission, str(exc))
     if isinstance(exc, AccountUnavailable):

@@ -491,9 +491,14 @@ def log_refused_request(exc: client.SmartcarException, what: str) -> None:
         logger.warning("Smartcar does not know the vehicle of %s under this account any more", what)
 
 
+def vehicle_error_key(error_type: str, code: str | None) -> str:
+    """How an error is remembered in ``Vehicle.vehicle_errors``: ``"TYPE:CODE"`` (``VEHICLE_STATE:ASLEEP``)."""
+    return f"{error_type}:{code or 'UNKNOWN'}"
+
+
 def connected_services_account_key(code: str | None) -> str:
     """How a CONNECTED_SERVICES_ACCOUNT error is remembered in ``Vehicle.vehicle_errors``."""
-    return f"CONNECTED_SERVICES_ACCOUNT:{code or 'UNKNOWN'}"
+    return vehicle_error_key("CONNECTED_SERVICES_ACCOUNT", code)
 
 
 def owner_action_message(make: str, code: str | None) -> str:
@@ -526,9 +531,22 @@ def is_retried_later(exc: client.SmartcarException) -> bool:
     return exc.type == "VEHICLE_STATE"
 
 
+def is_refresh_transient(exc: client.SmartcarException) -> bool:
+    """Whether a refresh whose whole request failed is worth queueing again (the refresh task's retries): what
+    the client would repeat itself (``retryable``: rate limits, lost connections) or the car's passing state.
+    Narrower than ``tokens.is_transient``: a billed read is not repeated after any 5xx."""
+    return exc.retryable or is_retried_later(exc)
+
+
+def is_not_capable_error(error_type: str | None, code: str | None) -> bool:
+    """Whether Smartcar says the vehicle itself cannot give this data (not a permission, a limit or an outage):
+    COMPATIBILITY VEHICLE_NOT_CAPABLE, from an API answer or a webhook's error."""
+    return error_type == "COMPATIBILITY" and code == "VEHICLE_NOT_CAPABLE"
+
+
 def is_not_capable(exc: client.SmartcarException) -> bool:
-    """Whether Smartcar says the vehicle itself cannot give this data (not a permission, a limit or an outage)."""
-    return exc.type == "COMPATIBILITY" and exc.code == "VEHICLE_NOT_CAPABLE"
+    """``is_not_capable_error`` of a raised error."""
+    return is_not_capable_error(exc.type, exc.code)
 
 
 _STATUS_REASONS = {429: "rate limited", 430: "billing limit reached", 504: "timed out"}

@@ -45,7 +45,9 @@ from .vehicles import (
     DataPoint,
     apply_vehicle_data,
     connected_services_account_key,
+    is_not_capable_error,
     record_vehicle_problems,
+    vehicle_error_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -476,15 +478,13 @@ class SignalReport:
     def add_error(self, signal: dict[str, Any], error_type: str, code: str | None) -> None:
         known = SIGNALS.get(signal_code(signal) or "")
         if error_type == "VEHICLE_STATE":
-            self.state_errors.add(f"VEHICLE_STATE:{code or 'UNKNOWN'}")
+            self.state_errors.add(vehicle_error_key(error_type, code))
         if known is None:
             return
         group = DATA_GROUPS_BY_NAME[known[0]]
         if error_type == "PERMISSION":
             self.missing_permissions.add(group.permission)
-        elif (
-            error_type == "COMPATIBILITY" and code == "VEHICLE_NOT_CAPABLE" and signal_code(signal) in PRIMARY
-        ):
+        elif is_not_capable_error(error_type, code) and signal_code(signal) in PRIMARY:
             self.not_capable.add(group.name)
 
 
@@ -565,13 +565,13 @@ def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outc
             continue
         changed = False
         if error_type == "VEHICLE_STATE":
-            key = f"VEHICLE_STATE:{code or 'UNKNOWN'}"
+            key = vehicle_error_key(error_type, code)
             if resolved:
                 changed = record_vehicle_problems(vehicle, resolved_errors=[key])
             else:
                 changed = record_vehicle_problems(vehicle, errors=[key])
                 _retry_later(vehicle)
-        elif error_type == "COMPATIBILITY" and code == "VEHICLE_NOT_CAPABLE" and groups:
+        elif is_not_capable_error(error_type, code) and groups:
             if resolved:
                 changed = record_vehicle_problems(vehicle, capable=groups)
             else:

@@ -129,7 +129,15 @@ def clear(vehicle: SimulatedVehicle | str | None = None) -> int:
 
 
 def simulator_settings() -> dict[str, Any]:
+    """``settings.SMARTCAR_SIMULATOR`` (empty when unset): the one accessor every simulator module reads it by."""
     return getattr(settings, "SMARTCAR_SIMULATOR", None) or {}
+
+
+def positive_setting(value: Any, name: str) -> float:
+    """A ``SMARTCAR_SIMULATOR`` number that must be positive (not a bool); ValueError names the setting."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"SMARTCAR_SIMULATOR {name} must be a positive number")
+    return float(value)
 
 
 def settings_faults() -> list[Fault]:

@@ -31,24 +31,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from . import clock, errors, faults
+from .defaults import LIMITS
 from .models import RateBucket
 
-DEFAULTS: dict[str, Any] = {
-    "APP_RATE_LIMIT": {"capacity": 120, "refill_per_minute": 2},
-    "VEHICLE_RATE_LIMIT": {"requests": 20, "window_seconds": 3600},
-    "VEHICLE_MONTHLY_REQUEST_LIMIT": 500,
-}
+# The one place of the defaults is ``defaults.LIMITS`` (the standalone command line reads it before Django).
+DEFAULTS: dict[str, Any] = LIMITS
 
 
 def setting(name: str) -> Any:
     configured = faults.simulator_settings()
     return configured[name] if name in configured else DEFAULTS[name]
-
-
-def positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"SMARTCAR_SIMULATOR {name} must be a positive number")
-    return float(value)
 
 
 def locked_bucket(key: str, period: str) -> RateBucket:
@@ -68,8 +60,10 @@ def take_app_token(application_id: int, now: datetime) -> None:
     config = setting("APP_RATE_LIMIT")
     if not config:
         return
-    capacity = positive(config.get("capacity"), "APP_RATE_LIMIT capacity")
-    per_second = positive(config.get("refill_per_minute"), "APP_RATE_LIMIT refill_per_minute") / 60
+    capacity = faults.positive_setting(config.get("capacity"), "APP_RATE_LIMIT capacity")
+    per_second = (
+        faults.positive_setting(config.get("refill_per_minute"), "APP_RATE_LIMIT refill_per_minute") / 60
+    )
     with transaction.atomic():
         bucket = locked_bucket(f"app:{application_id}", "")
         if bucket.updated_at is None:
@@ -92,8 +86,8 @@ def count_vehicle_request(vehicle_id: str, now: datetime) -> None:
     config = setting("VEHICLE_RATE_LIMIT")
     if not config:
         return
-    allowed = positive(config.get("requests"), "VEHICLE_RATE_LIMIT requests")
-    window = positive(config.get("window_seconds"), "VEHICLE_RATE_LIMIT window_seconds")
+    allowed = faults.positive_setting(config.get("requests"), "VEHICLE_RATE_LIMIT requests")
+    window = faults.positive_setting(config.get("window_seconds"), "VEHICLE_RATE_LIMIT window_seconds")
     index = math.floor(now.timestamp() / window)
     with transaction.atomic():
         bucket = locked_bucket(f"vehicle:{vehicle_id}", f"window:{window:g}:{index}")
@@ -110,7 +104,7 @@ def bill_vehicle_requests(vehicle_id: str, billed: int, now: datetime) -> None:
     limit = setting("VEHICLE_MONTHLY_REQUEST_LIMIT")
     if not limit or billed <= 0:
         return
-    limit = positive(limit, "VEHICLE_MONTHLY_REQUEST_LIMIT")
+    limit = faults.positive_setting(limit, "VEHICLE_MONTHLY_REQUEST_LIMIT")
     with transaction.atomic():
         bucket = locked_bucket(f"billing:{vehicle_id}", now.strftime("%Y-%m"))
         if bucket.count + billed > limit:

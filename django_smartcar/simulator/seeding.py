@@ -244,9 +244,9 @@ def hybrid_attributes(rng: random.Random, *, make: str | None = None) -> dict[st
 
 
 def seed_traits_enabled() -> bool:
-    from django.conf import settings
+    from .faults import simulator_settings
 
-    return bool((getattr(settings, "SMARTCAR_SIMULATOR", None) or {}).get("SEED_TRAITS", False))
+    return bool(simulator_settings().get("SEED_TRAITS", False))
 
 
 def with_traits(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.servers.basehttp import WSGIServer
 
+from .defaults import LIMITS
 from .latency import MODELS
 from .latency import parse as parse_latency
 
@@ -71,26 +72,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database", type=Path, help="SQLite file to use and keep (default: a temporary one)"
     )
+    app_rate = (LIMITS["APP_RATE_LIMIT"]["capacity"], LIMITS["APP_RATE_LIMIT"]["refill_per_minute"])
+    vehicle_rate = (LIMITS["VEHICLE_RATE_LIMIT"]["requests"], LIMITS["VEHICLE_RATE_LIMIT"]["window_seconds"])
+    monthly = LIMITS["VEHICLE_MONTHLY_REQUEST_LIMIT"]
     parser.add_argument(
         "--app-rate-limit",
         type=rate,
-        default=(120, 2),
+        default=app_rate,
         metavar="CAPACITY/REFILL",
-        help="the application's bucket: requests / refilled per minute, or 'off' (default: 120/2)",
+        help=f"the application's bucket: requests / refilled per minute, or 'off' (default: {app_rate[0]}/{app_rate[1]})",
     )
     parser.add_argument(
         "--vehicle-rate-limit",
         type=rate,
-        default=(20, 3600),
+        default=vehicle_rate,
         metavar="REQUESTS/SECONDS",
-        help="each vehicle's throttle: requests / window in seconds, or 'off' (default: 20/3600)",
+        help=f"each vehicle's throttle: requests / window in seconds, or 'off' (default: {vehicle_rate[0]}/{vehicle_rate[1]})",
     )
     parser.add_argument(
         "--monthly-vehicle-requests",
         type=count_or_off,
-        default=500,
+        default=monthly,
         metavar="N",
-        help="billed requests per vehicle and month before 430 BILLING, or 'off' (default: 500)",
+        help=f"billed requests per vehicle and month before 430 BILLING, or 'off' (default: {monthly})",
     )
     parser.add_argument(
         "--no-limits", action="store_true", help="turn all three limits off (e.g. for test suites)"

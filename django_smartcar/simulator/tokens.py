@@ -9,7 +9,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
@@ -27,7 +26,9 @@ DEFAULT_REFRESH_TOKEN_GRACE = timedelta(minutes=10)
 
 def refresh_token_grace() -> timedelta:
     """The used refresh token's grace window, read from settings at every exchange."""
-    configured = (getattr(settings, "SMARTCAR_SIMULATOR", None) or {}).get("REFRESH_TOKEN_GRACE_SECONDS")
+    from .faults import simulator_settings
+
+    configured = simulator_settings().get("REFRESH_TOKEN_GRACE_SECONDS")
     if configured is None:
         return DEFAULT_REFRESH_TOKEN_GRACE
     if not isinstance(configured, int | float) or isinstance(configured, bool) or configured < 0:

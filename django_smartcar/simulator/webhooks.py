@@ -88,17 +88,12 @@ def _settings() -> dict[str, Any]:
 
 def time_scale() -> float:
     """Real seconds per Smartcar second for redelivery delays (``WEBHOOK_TIME_SCALE``, default 1)."""
-    scale = _settings().get("WEBHOOK_TIME_SCALE", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-        raise ValueError("SMARTCAR_SIMULATOR['WEBHOOK_TIME_SCALE'] must be a positive number")
-    return float(scale)
+    return faults.positive_setting(_settings().get("WEBHOOK_TIME_SCALE", 1.0), "WEBHOOK_TIME_SCALE")
 
 
 def delivery_timeout() -> float:
     timeout = _settings().get("WEBHOOK_DELIVERY_TIMEOUT", DELIVERY_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError("SMARTCAR_SIMULATOR['WEBHOOK_DELIVERY_TIMEOUT'] must be a positive number")
-    return float(timeout)
+    return faults.positive_setting(timeout, "WEBHOOK_DELIVERY_TIMEOUT")
 
 
 def _smartcar_numbers(value: Any) -> Any:

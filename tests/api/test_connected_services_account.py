@@ -103,3 +103,35 @@ def test_a_queued_refresh_records_the_owners_message_on_its_row(account, browser
     )
     account.refresh_from_db()
     assert account.status == SmartcarAccount.Status.ACTIVE
+
+
+@pytest.mark.parametrize("path", ["refresh/", "lock/"])
+def test_a_failure_that_asks_to_reauthenticate_offers_the_reconnect_url_like_authentication(
+    account, browser, path
+):
+    """One rule for "the owner must reconnect": the API's reconnect_url follows ``tokens.needs_reauthentication``
+    (which moved the account to reauth_required), not a list of its own that left AUTHENTICATION_FAILED out."""
+    vehicle = account.vehicles.first()
+    faults.inject("connected_services_account", vehicle=vehicle.smartcar_id, code="AUTHENTICATION_FAILED")
+
+    response = browser.post(f"{API}/vehicles/{vehicle.pk}/{path}?async=0")
+
+    body = response.json()
+    assert (response.status_code, body["type"], body["code"]) == (
+        409,
+        "CONNECTED_SERVICES_ACCOUNT",
+        "AUTHENTICATION_FAILED",
+    )
+    assert body["reconnect_url"].endswith("/smartcar/connect/")
+    account.refresh_from_db()
+    assert account.status == SmartcarAccount.Status.REAUTH_REQUIRED
+
+
+def test_a_car_maker_account_issue_offers_no_reconnect_url(account, browser):
+    vehicle = account.vehicles.first()
+    faults.inject("connected_services_account", vehicle=vehicle.smartcar_id, code="ACCOUNT_ISSUE")
+
+    body = browser.post(f"{API}/vehicles/{vehicle.pk}/lock/?async=0").json()
+
+    assert body["code"] == "ACCOUNT_ISSUE"
+    assert "reconnect_url" not in body
