@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpResponse, JsonResponse
 
@@ -35,6 +36,10 @@ RESOLUTIONS: dict[tuple[str, str | None], str | None] = {
     ("PERMISSION", None): "REAUTHENTICATE",
     ("COMPATIBILITY", "PLATFORM_NOT_CAPABLE"): "REAUTHENTICATE",
     ("CONNECTED_SERVICES_ACCOUNT", "AUTHENTICATION_FAILED"): "REAUTHENTICATE",
+    # The owner revoked Smartcar's access: connect again [err, connected-services-account-errors#permission].
+    ("CONNECTED_SERVICES_ACCOUNT", "PERMISSION"): "REAUTHENTICATE",
+    # Tesla's virtual key: the owner acts at resolution.url [err, ...#virtual-key-required].
+    ("CONNECTED_SERVICES_ACCOUNT", "VIRTUAL_KEY_REQUIRED"): "ACTION_REQUIRED",
     ("RATE_LIMIT", None): "RETRY_LATER",
     ("SERVER", "INTERNAL"): "RETRY_LATER",
     ("SERVER", "RECORD_NOT_FOUND"): "CONTACT_SUPPORT",
@@ -180,56 +185,78 @@ def version_not_found(version: str) -> ApiError:
     )
 
 
-# CONNECTED_SERVICES_ACCOUNT's codes [err] and what each says. ACCOUNT_ISSUE's description and suggested user
-# message are the ones Smartcar's reference shows in its example answer [D/errors/api-errors/
-# connected-services-account-errors]; the others are written after the reference's explanation of each code, and
-# carry no suggestedUserMessage (none retrieved for them: left out, as the reference allows).
-CONNECTED_SERVICES_ACCOUNT_ERRORS: dict[str, tuple[str, str | None]] = {
+# CONNECTED_SERVICES_ACCOUNT's codes [err] with the description, suggested user message and resolution of the
+# example answer Smartcar's reference shows for each [D/errors/api-errors/connected-services-account-errors]:
+# (description, suggestedUserMessage or None, resolution URL or None). AUTHENTICATION_FAILED's resolution URL is
+# the partial re-authentication URL for the car, built per request (``reauthentication_url``). VEHICLE_MISSING's
+# example body repeats SUBSCRIPTION's user message; the simulator sends the one its "Suggested user message"
+# section gives.
+CONNECTED_SERVICES_ACCOUNT_ERRORS: dict[str, tuple[str, str | None, str | None]] = {
     "ACCOUNT_ISSUE": (
         "Action needed in the user\u2019s connected services account. Please prompt the user to log into their "
         "connected services account and complete any outstanding tasks.",
         "Action required in your connected services account. Please log into your connected services app or "
         "web portal and complete any outstanding tasks (e.g. finish activating your account or accept the "
         "Terms of Service).",
+        None,
     ),
     "AUTHENTICATION_FAILED": (
         "Smartcar was unable to authenticate with the user\u2019s connected services account. Please prompt the "
         "user to re-authenticate using Smartcar Connect.",
+        "Your car got disconnected from <app name>. Please use this link to re-connect your car: <link to "
+        "Smartcar Connect>.",
         None,
     ),
-    "NO_VEHICLES": ("No vehicles are associated with the user\u2019s connected services account.", None),
-    "PERMISSION": (
-        "The user\u2019s connected services account does not allow this vehicle to be accessed (e.g. the user is "
-        "not its primary account holder).",
+    "NO_VEHICLES": (
+        "No vehicles found in the user\u2019s connected services account. Please prompt the user to add their "
+        "vehicle to their connected services account and re-authenticate using Smartcar Connect.",
+        "Your car got disconnected from <app name>. Please use this link to re-connect your car: <link to "
+        "Smartcar Connect>.",
         None,
     ),
+    "PERMISSION": ("The vehicle owner has revoked Smartcar\u2019s access to their OEM account.", None, None),
     "SUBSCRIPTION": (
-        "The vehicle\u2019s connected services subscription is inactive or has expired. Please prompt the user to "
-        "(re)activate it.",
+        "The vehicle\u2019s connected services subscription is inactive or does not support the requested API "
+        "endpoint.",
+        "Your car\u2019s connected services subscription has either expired or it doesn\u2019t support the "
+        "necessary features to connect to <app name>. Please activate your subscription or contact us to upgrade "
+        "your subscription.",
         None,
     ),
     "VEHICLE_MISSING": (
-        "The vehicle is no longer associated with the user\u2019s connected services account.",
+        "This vehicle is no longer associated with the user\u2019s connected services account. Please prompt the "
+        "user to re-add the vehicle to their account.",
+        "This car is no longer associated with your connected services account. Please log into your account "
+        "and re-add this car.",
         None,
     ),
     "VIRTUAL_KEY_REQUIRED": (
-        "The vehicle needs the application's virtual key before it accepts this request. Please prompt the "
-        "user to add it in their car maker's app.",
-        None,
+        "The vehicle owner needs to grant additional access to Smartcar in order to perform this request.",
+        "In order to perform this request you\u2019ll need to add a Third-Party Virtual key to your vehicle. "
+        "Please open this link on the phone with your Tesla App to complete this step.",
+        "https://www.tesla.com/_ak/smartcar.com",
     ),
 }
 
 
 def connected_services_account_error(code: str, description: str | None = None) -> ApiError:
     """A problem with the owner's account at the car maker: 400, not 409 [err]."""
-    documented, suggested = CONNECTED_SERVICES_ACCOUNT_ERRORS.get(code, ("", None))
+    documented, suggested, url = CONNECTED_SERVICES_ACCOUNT_ERRORS.get(code, ("", None, None))
     return ApiError(
         STATUSES["CONNECTED_SERVICES_ACCOUNT"],
         "CONNECTED_SERVICES_ACCOUNT",
         code,
         description or documented or "Action needed in the user\u2019s connected services account.",
         suggested_user_message=suggested,
+        resolution_url=url,
     )
+
+
+def reauthentication_url(connect_origin: str, client_id: str, vehicle_id: str) -> str:
+    """The partial Connect re-authentication URL Smartcar puts in an AUTHENTICATION_FAILED resolution [err,
+    reauth]: response_type, client_id and vehicle_id; the application adds redirect_uri and state."""
+    query = urlencode({"response_type": "vehicle_id", "client_id": client_id, "vehicle_id": vehicle_id})
+    return f"{connect_origin.rstrip('/')}/oauth/reauthenticate?{query}"
 
 
 def validation_error(description: str, field_name: str | None = None) -> ApiError:

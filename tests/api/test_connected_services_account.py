@@ -98,8 +98,11 @@ def test_a_queued_refresh_records_the_owners_message_on_its_row(account, browser
 
     refresh = browser.get(queued.headers["Location"]).json()
     assert refresh["status"] == "failed"
+    # Smartcar's suggested user message for the code follows, as the reference documents one for it.
     assert refresh["error"]["detail"] == (
-        f"The owner must fix their {vehicle.display_make} connected-services account: VIRTUAL_KEY_REQUIRED."
+        f"The owner must fix their {vehicle.display_make} connected-services account: VIRTUAL_KEY_REQUIRED. "
+        "In order to perform this request you\u2019ll need to add a Third-Party Virtual key to your vehicle. "
+        "Please open this link on the phone with your Tesla App to complete this step."
     )
     account.refresh_from_db()
     assert account.status == SmartcarAccount.Status.ACTIVE
