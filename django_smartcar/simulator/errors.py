@@ -44,10 +44,10 @@ RESOLUTIONS: dict[tuple[str, str | None], str | None] = {
     ("SERVER", "INTERNAL"): "RETRY_LATER",
     ("SERVER", "RECORD_NOT_FOUND"): "CONTACT_SUPPORT",
     ("BILLING", None): "CONTACT_SUPPORT",
-    # Not in the reference's list: waiting is what helps a sleeping, unreachable or failing car (inferred).
-    ("VEHICLE_STATE", "ASLEEP"): "RETRY_LATER",
-    ("VEHICLE_STATE", "UNREACHABLE"): "RETRY_LATER",
+    # The example answers of D/errors/api-errors/vehicle-state-errors: RETRY_LATER for UNKNOWN and LOW_BATTERY,
+    # null for every other code (ASLEEP and UNREACHABLE included).
     ("VEHICLE_STATE", "UNKNOWN"): "RETRY_LATER",
+    ("VEHICLE_STATE", "LOW_BATTERY"): "RETRY_LATER",
     ("UPSTREAM", None): "RETRY_LATER",
 }
 
@@ -264,10 +264,30 @@ def validation_error(description: str, field_name: str | None = None) -> ApiErro
     return ApiError(400, "VALIDATION", "PARAMETER", description, detail=detail)
 
 
-# VEHICLE_STATE suggested user messages, as Smartcar's reference shows them in its example answers
+# VEHICLE_STATE suggested user messages, as Smartcar's reference shows them in the example answer of each code
 # [D/errors/api-errors/vehicle-state-errors]; a code not listed here has none sent.
 VEHICLE_STATE_USER_MESSAGES = {
     "ASLEEP": "Your vehicle is in a sleep state. This request was not sent to preserve battery life.",
+    "CHARGING_IN_PROGRESS": "Your vehicle is already charging.",
+    "CHARGING_PLUG_CONNECTED": "We\u2019re unable to issue the command because the vehicle is currently plugged in.",
+    "CHARGING_PLUG_NOT_CONNECTED": "Your vehicle is not plugged in.",
+    "DOOR_OPEN": "Your vehicle was unable to lock. Please ensure that all doors and the trunk are fully closed.",
+    "FULLY_CHARGED": "Your vehicle is already fully charged.",
+    "NOT_CHARGING": "Please ensure that you have plugged an EV charger into your car\u2019s charge port and the "
+    "vehicle is charging.",
+    "CHARGE_FAULT": "Your vehicle is unable to start or stop charging because of a conflict with the vehicle's "
+    "charging schedule.",
+    "HOOD_OPEN": "Your vehicle was unable to lock. Please ensure that the vehicle's hood is fully closed.",
+    "IGNITION_ON": "Your vehicle is currently running.",
+    "IN_MOTION": "Your vehicle is unable to perform the request while in motion.",
+    "REMOTE_ACCESS_DISABLED": "Your vehicle is unable to perform the request as remote access is disabled or "
+    "unavailable.",
+    "TRUNK_OPEN": "Your vehicle was unable to open the trunk because it is already open.",
+    "UNKNOWN": "Your vehicle is temporarily unable to connect due to an unknown issue. Please be patient while "
+    "we\u2019re working to resolve this issue.",
+    "UNREACHABLE": "Your vehicle is currently unreachable. Ensure the vehicle has adequate mobile coverage.",
+    "VEHICLE_OFFLINE_FOR_SERVICE": "Your vehicle is in service mode and temporarily unable to perform this task.",
+    "LOW_BATTERY": "Your vehicle battery is too low to perform this task.",
 }
 
 

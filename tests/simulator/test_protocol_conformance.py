@@ -636,9 +636,33 @@ def csa_documented_user_messages(w: World) -> None:
 def asleep_is_409_vehicle_state(w: World) -> None:
     w.fault(w.ev["id"], kind="asleep")
     try:
-        error_of(w.ev_api("GET", "/odometer"), 409, "VEHICLE_STATE", "ASLEEP")
+        body = error_of(w.ev_api("GET", "/odometer"), 409, "VEHICLE_STATE", "ASLEEP")
     finally:
         w.clear_faults(w.ev["id"])
+    # ASLEEP's example answer [err, vehicle-state-errors#asleep]: resolution null, a suggested user message.
+    assert body["resolution"] == {"type": None}
+    assert body["suggestedUserMessage"].startswith("Your vehicle is in a sleep state.")
+
+
+def unplugged_start_charge_is_charging_plug_not_connected(w: World) -> None:
+    email = f"plug-{uuid.uuid4().hex[:6]}@example.com"
+    for seed in range(40):
+        [car] = w.seed(1, seed=200 + seed, email=email)
+        if car["powertrain"] != "EV":
+            continue
+        query = {**query_of(w.authorize_url()), "scope": "read_charge control_charge"}
+        url = f"{w.base}/oauth/authorize?{urlencode(query)}"
+        code = query_of(complete_connect(url, email=email, vehicle_ids=[car["id"]]))["code"]
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": w.redirect_uri}
+        access = w.token(form).json()["access_token"]
+        if w.api("GET", f"/vehicles/{car['id']}/charge", access).json()["isPluggedIn"]:
+            continue
+        answer = w.api("POST", f"/vehicles/{car['id']}/charge", access, json={"action": "START"})
+        body = error_of(answer, 409, "VEHICLE_STATE", "CHARGING_PLUG_NOT_CONNECTED")
+        assert body["resolution"] == {"type": None}
+        assert body["suggestedUserMessage"] == "Your vehicle is not plugged in."
+        return
+    pytest.fail("no unplugged electric car seeded")
 
 
 def rate_limit_is_429_with_retry_after(w: World) -> None:
@@ -960,6 +984,7 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("v3 S6 [err] CSA VIRTUAL_KEY_REQUIRED", "csa_virtual_key_required_is_an_action_at_teslas", csa_virtual_key_required_is_an_action_at_teslas),
     ("v3 S6, S7.4 [err] CSA", "csa_documented_user_messages", csa_documented_user_messages),
     ("api/Errors; v3 S6", "asleep_is_409_vehicle_state", asleep_is_409_vehicle_state),
+    ("v3 S6 [err] VEHICLE_STATE", "unplugged_start_charge_is_charging_plug_not_connected", unplugged_start_charge_is_charging_plug_not_connected),
     ("api/Errors; v3 S6", "rate_limit_is_429_with_retry_after", rate_limit_is_429_with_retry_after),
     ("api/Errors; v3 S6", "server_errors_have_their_types", server_errors_have_their_types),
     ("v3 S7.7", "management_lists_connections", management_lists_connections),

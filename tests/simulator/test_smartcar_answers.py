@@ -134,7 +134,7 @@ def test_resolution_types_follow_the_error_reference(simulator, auth_client, tra
         409,
         "VEHICLE_STATE",
         "ASLEEP",
-        "RETRY_LATER",
+        None,
     )
     faults.inject("rate_limit", remaining=1)
     assert error_of(api_get(simulator, token, f"v2.0/vehicles/{ev}/odometer")) == (
