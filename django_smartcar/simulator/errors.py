@@ -48,7 +48,7 @@ RESOLUTIONS: dict[tuple[str, str | None], str | None] = {
     # null for every other code (ASLEEP and UNREACHABLE included).
     ("VEHICLE_STATE", "UNKNOWN"): "RETRY_LATER",
     ("VEHICLE_STATE", "LOW_BATTERY"): "RETRY_LATER",
-    ("UPSTREAM", None): "RETRY_LATER",
+    ("UPSTREAM", None): "RETRY_LATER",  # UNKNOWN_ISSUE's example answer [err, upstream-errors]
 }
 
 
@@ -305,27 +305,56 @@ def vehicle_not_capable(description: str) -> ApiError:
     return ApiError(STATUSES["COMPATIBILITY"], "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", description)
 
 
+# The suggested user message of the RATE_LIMIT, SERVER/INTERNAL and UPSTREAM/UNKNOWN_ISSUE example answers
+# [D/errors/api-errors/rate-limit-errors, server-errors, upstream-errors] (RATE_LIMIT's say "vehicle", the
+# others "car").
+TEMPORARILY_UNABLE = (
+    "Your {thing} is temporarily unable to connect to <app name>. Please be patient while we\u2019re working to "
+    "resolve this issue."
+)
+
+
 def rate_limit_error(retry_after: int, *, per_vehicle: bool) -> ApiError:
+    """429 RATE_LIMIT as the reference's example answers [err, rate-limit-errors]."""
     if per_vehicle:
-        code, description = "VEHICLE", "You have reached the throttling rate limit for this vehicle."
+        code = "VEHICLE"
+        description = (
+            "You have reached the throttling rate limit for this vehicle. Please see the retry-after header for "
+            "when to retry the request."
+        )
     else:
-        code, description = "SMARTCAR_API", "You have reached the throttling rate limit for the Smartcar API."
+        code = "SMARTCAR_API"
+        description = (
+            "Your application has exceeded its rate limit. Please retry your request in a few minutes."
+        )
     return ApiError(
         429,
         "RATE_LIMIT",
         code,
-        f"{description} Please see the retry-after header for when to retry the request.",
+        description,
         retry_after=retry_after,
+        suggested_user_message=TEMPORARILY_UNABLE.format(thing="vehicle"),
     )
 
 
 def server_error() -> ApiError:
+    """500 SERVER/INTERNAL as the reference's example answer [err, server-errors#internal]."""
     return ApiError(
-        500, "SERVER", "INTERNAL", "Smartcar ran into an unexpected issue. Please retry the request."
+        500,
+        "SERVER",
+        "INTERNAL",
+        "An internal Smartcar error has occurred. Our team has been notified and is working to resolve this issue.",
+        suggested_user_message=TEMPORARILY_UNABLE.format(thing="car"),
     )
 
 
 def upstream_error() -> ApiError:
+    """502 UPSTREAM/UNKNOWN_ISSUE as the reference's example answer [err, upstream-errors#unknown-issue]."""
     return ApiError(
-        502, "UPSTREAM", "UNKNOWN_ISSUE", "Smartcar received an unexpected response from the vehicle's maker."
+        502,
+        "UPSTREAM",
+        "UNKNOWN_ISSUE",
+        "Smartcar received an unknown error from an upstream source. Please retry your request at a later time "
+        "and contact us if the issue persists.",
+        suggested_user_message=TEMPORARILY_UNABLE.format(thing="car"),
     )

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from datetime import datetime
 import hmac
 import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -117,7 +117,9 @@ class World:
             self.authorize_url(scope=" ".join(scope)), email=self.email, vehicle_ids=vehicle_ids
         )
         code = query_of(final)["code"]
-        return self.token({"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri})
+        return self.token(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
+        )
 
     def token(self, form: dict[str, str], **kwargs: Any) -> Any:
         kwargs.setdefault("auth", self.basic)
@@ -138,21 +140,31 @@ class World:
         """The simulator's clock ``seconds`` ahead, put back after (the session shares the simulator)."""
         url = f"{self.base}/_simulator/clock"
         before = requests.get(url, headers=self.control, timeout=10).json()["offset_seconds"]
-        requests.post(url, json={"advance_seconds": seconds}, headers=self.control, timeout=10).raise_for_status()
+        requests.post(
+            url, json={"advance_seconds": seconds}, headers=self.control, timeout=10
+        ).raise_for_status()
         try:
             yield
         finally:
-            requests.post(url, json={"offset_seconds": before}, headers=self.control, timeout=10).raise_for_status()
+            requests.post(
+                url, json={"offset_seconds": before}, headers=self.control, timeout=10
+            ).raise_for_status()
 
     def fault(self, vehicle_id: str, **fields: Any) -> None:
         answer = requests.post(
-            f"{self.base}/_simulator/faults", json={"vehicle_id": vehicle_id, **fields}, headers=self.control, timeout=10
+            f"{self.base}/_simulator/faults",
+            json={"vehicle_id": vehicle_id, **fields},
+            headers=self.control,
+            timeout=10,
         )
         assert answer.status_code < 300, answer.text
 
     def clear_faults(self, vehicle_id: str) -> None:
         requests.delete(
-            f"{self.base}/_simulator/faults", params={"vehicle_id": vehicle_id}, headers=self.control, timeout=10
+            f"{self.base}/_simulator/faults",
+            params={"vehicle_id": vehicle_id},
+            headers=self.control,
+            timeout=10,
         )
 
 
@@ -169,7 +181,7 @@ def receiver(standalone_simulator) -> Iterator[Receiver]:
     found = Receiver(amt=standalone_simulator.management_token)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             found.received.append(({name.lower(): value for name, value in self.headers.items()}, raw))
             body = json.loads(raw)
@@ -342,7 +354,9 @@ def token_answer_shape(w: World) -> None:
 def token_needs_http_basic_client_auth(w: World) -> None:
     answer = w.token({"grant_type": "refresh_token", "refresh_token": w.refresh_token}, auth=None)
     assert answer.status_code in (400, 401) and "error" in answer.json()
-    wrong = w.token({"grant_type": "refresh_token", "refresh_token": w.refresh_token}, auth=(w.client_id, "nope"))
+    wrong = w.token(
+        {"grant_type": "refresh_token", "refresh_token": w.refresh_token}, auth=(w.client_id, "nope")
+    )
     assert wrong.status_code in (400, 401) and "error" in wrong.json()
 
 
@@ -358,7 +372,10 @@ def refresh_rotates_and_the_old_token_has_a_grace_window(w: World) -> None:
 def unknown_refresh_token_is_invalid_grant(w: World) -> None:
     answer = w.token({"grant_type": "refresh_token", "refresh_token": "bogus-token"})
     assert answer.status_code == 400
-    assert answer.json() == {"error": "invalid_grant", "error_description": "Invalid refresh_token: bogus-token."}
+    assert answer.json() == {
+        "error": "invalid_grant",
+        "error_description": "Invalid refresh_token: bogus-token.",
+    }
 
 
 def unregistered_redirect_uri_is_invalid_grant(w: World) -> None:
@@ -423,7 +440,9 @@ def battery_percent_is_a_fraction(w: World) -> None:
 
 def fuel_percent_is_a_fraction(w: World) -> None:
     body = w.fuel_api("GET", "/fuel").json()
-    assert {"range", "percentRemaining", "amountRemaining"} <= set(body) and 0 <= body["percentRemaining"] <= 1
+    assert {"range", "percentRemaining", "amountRemaining"} <= set(body) and 0 <= body[
+        "percentRemaining"
+    ] <= 1
 
 
 def charge_state_is_one_of_three(w: World) -> None:
@@ -551,7 +570,9 @@ def disconnect_then_vehicle_is_400(w: World) -> None:
 
 
 def bad_token_is_401_authentication(w: World) -> None:
-    body = error_of(w.api("GET", f"/vehicles/{w.ev['id']}/odometer", "not-a-token"), 401, "AUTHENTICATION", None)
+    body = error_of(
+        w.api("GET", f"/vehicles/{w.ev['id']}/odometer", "not-a-token"), 401, "AUTHENTICATION", None
+    )
     assert body["resolution"] == {"type": None}
 
 
@@ -565,7 +586,9 @@ def unknown_path_is_404_path(w: World) -> None:
 
 
 def unknown_version_is_404_version(w: World) -> None:
-    answer = requests.get(f"{w.base}/v1.0/user", headers={"Authorization": f"Bearer {w.ev_token}"}, timeout=10)
+    answer = requests.get(
+        f"{w.base}/v1.0/user", headers={"Authorization": f"Bearer {w.ev_token}"}, timeout=10
+    )
     error_of(answer, 404, "RESOURCE_NOT_FOUND", "VERSION")
 
 
@@ -586,7 +609,9 @@ def validation_error_has_detail_and_others_do_not(w: World) -> None:
 def connected_services_account_is_400(w: World) -> None:
     w.fault(w.ev["id"], kind="connected_services_account", code="AUTHENTICATION_FAILED")
     try:
-        body = error_of(w.ev_api("GET", "/odometer"), 400, "CONNECTED_SERVICES_ACCOUNT", "AUTHENTICATION_FAILED")
+        body = error_of(
+            w.ev_api("GET", "/odometer"), 400, "CONNECTED_SERVICES_ACCOUNT", "AUTHENTICATION_FAILED"
+        )
     finally:
         w.clear_faults(w.ev["id"])
     assert body["resolution"]["type"] == "REAUTHENTICATE"
@@ -604,10 +629,16 @@ def authentication_failed_carries_a_partial_reauthentication_url(w: World) -> No
     body = csa_error(w, "AUTHENTICATION_FAILED")
     url = body["resolution"]["url"]
     assert url.startswith(f"{w.base}/oauth/reauthenticate?")
-    assert query_of(url) == {"response_type": "vehicle_id", "client_id": w.client_id, "vehicle_id": w.ev["id"]}
+    assert query_of(url) == {
+        "response_type": "vehicle_id",
+        "client_id": w.client_id,
+        "vehicle_id": w.ev["id"],
+    }
     assert body["suggestedUserMessage"].startswith("Your car got disconnected from")
     # Completed with redirect_uri and state, the URL re-authenticates the car [reauth].
-    final = complete_connect(f"{url}&{urlencode({'redirect_uri': w.redirect_uri, 'state': 're-2'})}", email=w.email)
+    final = complete_connect(
+        f"{url}&{urlencode({'redirect_uri': w.redirect_uri, 'state': 're-2'})}", email=w.email
+    )
     assert query_of(final) == {"vehicle_id": w.ev["id"], "state": "re-2"}
 
 
@@ -671,24 +702,37 @@ def rate_limit_is_429_with_retry_after(w: World) -> None:
         answer = w.ev_api("GET", "/odometer")
     finally:
         w.clear_faults(w.ev["id"])
-    body = error_of(answer, 429, "RATE_LIMIT")
-    assert body["code"] in {"VEHICLE", "SMARTCAR_API"} and body["resolution"] == {"type": "RETRY_LATER"}
-    assert int(answer.headers["Retry-After"]) > 0
+    body = error_of(answer, 429, "RATE_LIMIT", "VEHICLE")
+    assert body["resolution"] == {"type": "RETRY_LATER"} and int(answer.headers["Retry-After"]) > 0
+    # smartcar-api.md's example body and [err, rate-limit-errors#vehicle]'s example answer.
+    assert body["description"] == (
+        "You have reached the throttling rate limit for this vehicle. Please see the retry-after header for when "
+        "to retry the request."
+    )
+    assert body["suggestedUserMessage"].startswith("Your vehicle is temporarily unable to connect to")
 
 
 def server_errors_have_their_types(w: World) -> None:
-    for status, type_ in ((500, "SERVER"), (502, "UPSTREAM")):
+    for status, type_, code, description in (
+        (500, "SERVER", "INTERNAL", "An internal Smartcar error has occurred."),
+        (502, "UPSTREAM", "UNKNOWN_ISSUE", "Smartcar received an unknown error from an upstream source."),
+    ):
         w.fault(w.ev["id"], kind="server_errors", fraction=1.0, statuses=[status])
         try:
-            error_of(w.ev_api("GET", "/odometer"), status, type_)
+            body = error_of(w.ev_api("GET", "/odometer"), status, type_, code)
         finally:
             w.clear_faults(w.ev["id"])
+        # The example answers of [err, server-errors#internal, upstream-errors#unknown-issue].
+        assert body["resolution"] == {"type": "RETRY_LATER"} and body["description"].startswith(description)
+        assert body["suggestedUserMessage"].startswith("Your car is temporarily unable to connect to")
 
 
 # --- Management v2 (v3 S7.7) -------------------------------------------------------------------------------------
 
 
-def management(w: World, method: str, auth: tuple[str, str] | None = None, **params: Any) -> requests.Response:
+def management(
+    w: World, method: str, auth: tuple[str, str] | None = None, **params: Any
+) -> requests.Response:
     return requests.request(
         method,
         f"{w.base}/v2.0/management/connections",
@@ -736,7 +780,9 @@ def management_delete_answers_the_removed(w: World) -> None:
 
 def verify_challenge_is_signed_and_v4(w: World) -> None:
     [(headers, raw, body), *_] = [
-        event for event in w.receiver.events("VERIFY") if event[2].get("meta", {}).get("webhookId") == w.webhook_id
+        event
+        for event in w.receiver.events("VERIFY")
+        if event[2].get("meta", {}).get("webhookId") == w.webhook_id
     ]
     assert headers["sc-signature"] == hex_hmac(w.amt, raw)
     assert set(body) == {"eventId", "eventType", "data", "meta"} and body["data"]["challenge"]
@@ -746,7 +792,8 @@ def verify_challenge_is_signed_and_v4(w: World) -> None:
 def verify_known_value(w: World) -> None:
     # The known value of smartcar-api.md: the simulator signs with the same HMAC.
     assert (
-        hex_hmac("abc123abc123", b"9c9c9c9c") == "2a596ed34b8c6f069492d952aa51f076fee7b1c662b6498e0217a0d41fd9b936"
+        hex_hmac("abc123abc123", b"9c9c9c9c")
+        == "2a596ed34b8c6f069492d952aa51f076fee7b1c662b6498e0217a0d41fd9b936"
     )
     assert w.receiver.events("VERIFY")
 
@@ -760,7 +807,9 @@ def v2_verify_form(w: World) -> None:
         timeout=30,
     ).json()
     assert registered["verified"] is True
-    [(headers, raw, body)] = [event for event in w.receiver.events("VERIFY") if event[2].get("webhookId") == webhook_id]
+    [(headers, raw, body)] = [
+        event for event in w.receiver.events("VERIFY") if event[2].get("webhookId") == webhook_id
+    ]
     assert (body["version"], body["eventName"]) == ("2.0", "verify") and body["payload"]["challenge"]
     assert headers["sc-signature"] == hex_hmac(w.amt, raw)
 
@@ -778,13 +827,21 @@ def vehicle_state_envelope_v4(w: World) -> None:
     finally:
         w.api("DELETE", f"/vehicles/{w.ev['id']}/webhooks/{w.webhook_id}", w.amt)
     [(headers, raw, body), *_] = [
-        event for event in w.receiver.events("VEHICLE_STATE") if event[2]["data"]["vehicle"]["id"] == w.ev["id"]
+        event
+        for event in w.receiver.events("VEHICLE_STATE")
+        if event[2]["data"]["vehicle"]["id"] == w.ev["id"]
     ]
-    assert headers["content-type"].startswith("application/json") and headers["user-agent"].startswith("Smartcar/")
+    assert headers["content-type"].startswith("application/json") and headers["user-agent"].startswith(
+        "Smartcar/"
+    )
     assert headers["sc-signature"] == hex_hmac(w.amt, raw)
     assert list(body) == ["eventId", "eventType", "data", "triggers", "meta"]
     meta = body["meta"]
-    assert meta["version"] == "4.0" and isinstance(meta["deliveredAt"], int) and meta["webhookId"] == w.webhook_id
+    assert (
+        meta["version"] == "4.0"
+        and isinstance(meta["deliveredAt"], int)
+        and meta["webhookId"] == w.webhook_id
+    )
     assert meta["signalCount"] == len(body["data"]["signals"]) and meta["mode"] in {"LIVE", "TEST"}
     assert set(body["data"]["vehicle"]) >= {"id", "make", "model", "year"} and body["data"]["user"]["id"]
     ok = [signal for signal in body["data"]["signals"] if signal["status"]["value"] == "SUCCESS"]
@@ -928,17 +985,45 @@ def verify_with_a_wrong_answer_leaves_the_webhook_unverified(w: World) -> None:
 
 CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("api/Connect URL", "connect_takes_every_parameter_in_order", connect_takes_every_parameter_in_order),
-    ("api/Connect URL", "connect_approval_redirects_with_code_and_state", connect_approval_redirects_with_code_and_state),
-    ("api/Connect URL", "connect_denial_redirects_with_access_denied", connect_denial_redirects_with_access_denied),
+    (
+        "api/Connect URL",
+        "connect_approval_redirects_with_code_and_state",
+        connect_approval_redirects_with_code_and_state,
+    ),
+    (
+        "api/Connect URL",
+        "connect_denial_redirects_with_access_denied",
+        connect_denial_redirects_with_access_denied,
+    ),
     ("api/Connect URL; v3 S7.9", "connect_code_is_single_use", connect_code_is_single_use),
-    ("v3 S7.10", "connect_accepts_required_prefix_and_extra_permissions", connect_accepts_required_prefix_and_extra_permissions),
-    ("v3 S7.13", "connect_without_redirect_uri_uses_the_dashboard_default", connect_without_redirect_uri_uses_the_dashboard_default),
-    ("v3 S7.11", "connect_vehicle_incompatible_error_carries_the_car", connect_vehicle_incompatible_error_carries_the_car),
+    (
+        "v3 S7.10",
+        "connect_accepts_required_prefix_and_extra_permissions",
+        connect_accepts_required_prefix_and_extra_permissions,
+    ),
+    (
+        "v3 S7.13",
+        "connect_without_redirect_uri_uses_the_dashboard_default",
+        connect_without_redirect_uri_uses_the_dashboard_default,
+    ),
+    (
+        "v3 S7.11",
+        "connect_vehicle_incompatible_error_carries_the_car",
+        connect_vehicle_incompatible_error_carries_the_car,
+    ),
     ("v3 S7.11", "connect_other_errors", connect_other_errors),
-    ("v3 S7.12", "reauthenticate_redirects_with_vehicle_id_and_state", reauthenticate_redirects_with_vehicle_id_and_state),
+    (
+        "v3 S7.12",
+        "reauthenticate_redirects_with_vehicle_id_and_state",
+        reauthenticate_redirects_with_vehicle_id_and_state,
+    ),
     ("api/Tokens", "token_answer_shape", token_answer_shape),
     ("api/Tokens", "token_needs_http_basic_client_auth", token_needs_http_basic_client_auth),
-    ("api/Tokens; v3 S7.8", "refresh_rotates_and_the_old_token_has_a_grace_window", refresh_rotates_and_the_old_token_has_a_grace_window),
+    (
+        "api/Tokens; v3 S7.8",
+        "refresh_rotates_and_the_old_token_has_a_grace_window",
+        refresh_rotates_and_the_old_token_has_a_grace_window,
+    ),
     ("api/Tokens; v3 S7.9", "unknown_refresh_token_is_invalid_grant", unknown_refresh_token_is_invalid_grant),
     ("v3 S7.9", "unregistered_redirect_uri_is_invalid_grant", unregistered_redirect_uri_is_invalid_grant),
     ("api/Vehicle API user", "user_answers_id", user_answers_id),
@@ -954,13 +1039,25 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("api/Vehicle API battery", "battery_percent_is_a_fraction", battery_percent_is_a_fraction),
     ("api/Vehicle API capacity", "battery_capacity_shape", shape_check("/battery/capacity", {"capacity"})),
     ("api/Vehicle API charge", "charge_state_is_one_of_three", charge_state_is_one_of_three),
-    ("api/Vehicle API charge limit", "charge_limit_is_a_fraction_and_settable", charge_limit_is_a_fraction_and_settable),
+    (
+        "api/Vehicle API charge limit",
+        "charge_limit_is_a_fraction_and_settable",
+        charge_limit_is_a_fraction_and_settable,
+    ),
     ("v3 S7.13", "charge_limit_accepts_only_half_to_one", charge_limit_accepts_only_half_to_one),
     ("api/Vehicle API oil", "engine_oil_shape", shape_check("/engine/oil", {"lifeRemaining"}, fuel=True)),
-    ("api/Vehicle API tires", "tire_pressure_shape", shape_check("/tires/pressure", {"frontLeft", "frontRight", "backLeft", "backRight"})),
+    (
+        "api/Vehicle API tires",
+        "tire_pressure_shape",
+        shape_check("/tires/pressure", {"frontLeft", "frontRight", "backLeft", "backRight"}),
+    ),
     ("api/Vehicle API security", "security_shape", security_shape),
     ("api/Vehicle API lock", "lock_and_unlock", lock_and_unlock),
-    ("api/Vehicle API charge", "start_charge_answers_status_or_vehicle_state", start_charge_answers_status_or_vehicle_state),
+    (
+        "api/Vehicle API charge",
+        "start_charge_answers_status_or_vehicle_state",
+        start_charge_answers_status_or_vehicle_state,
+    ),
     ("api/Vehicle API navigation", "navigation_answers_status", navigation_answers_status),
     ("api/Vehicle API permissions", "permissions_are_paged", permissions_are_paged),
     ("api/Vehicle API scopes; v3 S7.3", "outside_scope_is_403_permission", outside_scope_is_403_permission),
@@ -969,7 +1066,11 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("v3 S7.5", "batch_out_of_scope_path_fails_per_item", batch_out_of_scope_path_fails_per_item),
     ("api/Vehicle API webhooks", "webhook_subscribe_and_unsubscribe", webhook_subscribe_and_unsubscribe),
     ("api/Vehicle API compatibility; v3 S7.6", "compatibility_shape", compatibility_shape),
-    ("v3 S7.6", "compatibility_incompatible_has_no_capabilities", compatibility_incompatible_has_no_capabilities),
+    (
+        "v3 S7.6",
+        "compatibility_incompatible_has_no_capabilities",
+        compatibility_incompatible_has_no_capabilities,
+    ),
     ("api/Vehicle API compatibility", "compatibility_needs_client_auth", compatibility_needs_client_auth),
     ("api/Vehicle API disconnect; v3 S7.2", "disconnect_then_vehicle_is_400", disconnect_then_vehicle_is_400),
     ("api/Errors; v3 S7.3", "bad_token_is_401_authentication", bad_token_is_401_authentication),
@@ -977,14 +1078,34 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("v3 S7.2", "unknown_path_is_404_path", unknown_path_is_404_path),
     ("v3 S7.2", "unknown_version_is_404_version", unknown_version_is_404_version),
     ("v3 S7.1, S7.3", "not_capable_is_501_compatibility", not_capable_is_501_compatibility),
-    ("v3 S7.3, S7.4", "validation_error_has_detail_and_others_do_not", validation_error_has_detail_and_others_do_not),
+    (
+        "v3 S7.3, S7.4",
+        "validation_error_has_detail_and_others_do_not",
+        validation_error_has_detail_and_others_do_not,
+    ),
     ("v3 S7.1, S6", "connected_services_account_is_400", connected_services_account_is_400),
-    ("v3 S7.3 (+resolution.url)", "authentication_failed_carries_a_partial_reauthentication_url", authentication_failed_carries_a_partial_reauthentication_url),
-    ("v3 S6 [err] CSA PERMISSION", "csa_permission_asks_to_reauthenticate", csa_permission_asks_to_reauthenticate),
-    ("v3 S6 [err] CSA VIRTUAL_KEY_REQUIRED", "csa_virtual_key_required_is_an_action_at_teslas", csa_virtual_key_required_is_an_action_at_teslas),
+    (
+        "v3 S7.3 (+resolution.url)",
+        "authentication_failed_carries_a_partial_reauthentication_url",
+        authentication_failed_carries_a_partial_reauthentication_url,
+    ),
+    (
+        "v3 S6 [err] CSA PERMISSION",
+        "csa_permission_asks_to_reauthenticate",
+        csa_permission_asks_to_reauthenticate,
+    ),
+    (
+        "v3 S6 [err] CSA VIRTUAL_KEY_REQUIRED",
+        "csa_virtual_key_required_is_an_action_at_teslas",
+        csa_virtual_key_required_is_an_action_at_teslas,
+    ),
     ("v3 S6, S7.4 [err] CSA", "csa_documented_user_messages", csa_documented_user_messages),
     ("api/Errors; v3 S6", "asleep_is_409_vehicle_state", asleep_is_409_vehicle_state),
-    ("v3 S6 [err] VEHICLE_STATE", "unplugged_start_charge_is_charging_plug_not_connected", unplugged_start_charge_is_charging_plug_not_connected),
+    (
+        "v3 S6 [err] VEHICLE_STATE",
+        "unplugged_start_charge_is_charging_plug_not_connected",
+        unplugged_start_charge_is_charging_plug_not_connected,
+    ),
     ("api/Errors; v3 S6", "rate_limit_is_429_with_retry_after", rate_limit_is_429_with_retry_after),
     ("api/Errors; v3 S6", "server_errors_have_their_types", server_errors_have_their_types),
     ("v3 S7.7", "management_lists_connections", management_lists_connections),
@@ -995,15 +1116,31 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("api/Webhooks", "verify_known_value", verify_known_value),
     ("api/Webhooks; v3 S5", "v2_verify_form", v2_verify_form),
     ("v3 S5", "vehicle_state_envelope_v4", vehicle_state_envelope_v4),
-    ("api/Webhooks", "verify_with_a_wrong_answer_leaves_the_webhook_unverified", verify_with_a_wrong_answer_leaves_the_webhook_unverified),
+    (
+        "api/Webhooks",
+        "verify_with_a_wrong_answer_leaves_the_webhook_unverified",
+        verify_with_a_wrong_answer_leaves_the_webhook_unverified,
+    ),
     ("api/Connect URL", "codes_are_short_lived", codes_are_short_lived),
     ("api/Tokens", "access_tokens_last_two_hours", access_tokens_last_two_hours),
-    ("api/Tokens; v3 S7.8", "used_refresh_token_dies_after_the_grace_window", used_refresh_token_dies_after_the_grace_window),
+    (
+        "api/Tokens; v3 S7.8",
+        "used_refresh_token_dies_after_the_grace_window",
+        used_refresh_token_dies_after_the_grace_window,
+    ),
     ("api/Tokens", "refresh_tokens_last_sixty_days", refresh_tokens_last_sixty_days),
     ("api/Connect URL", "single_select_vin_wins_over_make", single_select_vin_wins_over_make),
-    ("api/Connect URL", "connect_rejects_a_bad_mode_without_redirect", connect_rejects_a_bad_mode_without_redirect),
+    (
+        "api/Connect URL",
+        "connect_rejects_a_bad_mode_without_redirect",
+        connect_rejects_a_bad_mode_without_redirect,
+    ),
     ("api/Vehicle API vehicles", "vehicles_page_defaults_to_ten", vehicles_page_defaults_to_ten),
-    ("api/Vehicle API headers", "data_age_and_fetched_at_are_iso_times", data_age_and_fetched_at_are_iso_times),
+    (
+        "api/Vehicle API headers",
+        "data_age_and_fetched_at_are_iso_times",
+        data_age_and_fetched_at_are_iso_times,
+    ),
     ("api/Errors", "request_id_matches_the_error_body", request_id_matches_the_error_body),
     ("api/Vehicle API batch", "batch_items_carry_their_headers", batch_items_carry_their_headers),
     ("v3 S2 (set-destination range-checked)", "navigation_is_range_checked", navigation_is_range_checked),

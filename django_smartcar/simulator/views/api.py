@@ -69,7 +69,11 @@ def raise_injected_failure(vehicle_id: str | None, endpoint: str | None = None) 
 def with_reauthentication_url(error: ApiError, request: HttpRequest, vehicle_id: str) -> ApiError:
     """A REAUTHENTICATE connected-services-account error with the car's partial re-authentication URL in its
     resolution, as Smartcar sends for AUTHENTICATION_FAILED [err], when the token says which application asks."""
-    if error.type != "CONNECTED_SERVICES_ACCOUNT" or error.code != "AUTHENTICATION_FAILED" or error.resolution_url:
+    if (
+        error.type != "CONNECTED_SERVICES_ACCOUNT"
+        or error.code != "AUTHENTICATION_FAILED"
+        or error.resolution_url
+    ):
         return error
     token = bearer_token(request)
     grant = grant_for_access_token(token) if token else None
