@@ -973,6 +973,27 @@ def management_filters_by_user_and_mode(w: World) -> None:
     assert management(w, "GET", mode="sandbox").status_code == 400
 
 
+def management_accepts_the_deprecated_test_mode(w: World) -> None:
+    assert management(w, "GET", mode="test").status_code == 200
+    assert management(w, "GET", mode="live").status_code == 200
+
+
+def management_delete_needs_a_user_or_a_vehicle(w: World) -> None:
+    assert management(w, "DELETE").status_code == 400
+
+
+def unsupported_grant_type_is_an_oauth_error(w: World) -> None:
+    answer = w.token({"grant_type": "password", "username": "x"})
+    assert answer.status_code == 400 and set(answer.json()) == {"error", "error_description"}
+
+
+def compatibility_country_is_optional(w: World) -> None:
+    # US-only [S7.6]: the country defaults to US; what Smartcar answers for another one is not documented.
+    params = {"vin": w.ev["vin"], "scope": "read_odometer"}
+    answer = w.api("GET", "/compatibility", params=params, auth=w.basic)
+    assert answer.status_code == 200 and answer.json()["compatible"] is True
+
+
 def verify_with_a_wrong_answer_leaves_the_webhook_unverified(w: World) -> None:
     registered = requests.post(
         f"{w.base}/_simulator/webhooks",
@@ -1147,6 +1168,10 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("api/Errors", "lock_with_a_bad_action_is_400", lock_with_a_bad_action_is_400),
     ("v3 S6, S7.3", "smartcar_not_capable_is_501", smartcar_not_capable_is_501),
     ("v3 S7.6", "compatibility_capability_reason", compatibility_capability_reason),
+    ("v3 S7.7", "management_accepts_the_deprecated_test_mode", management_accepts_the_deprecated_test_mode),
+    ("v3 S7.7", "management_delete_needs_a_user_or_a_vehicle", management_delete_needs_a_user_or_a_vehicle),
+    ("api/Tokens", "unsupported_grant_type_is_an_oauth_error", unsupported_grant_type_is_an_oauth_error),
+    ("v3 S7.6 (US-only)", "compatibility_country_is_optional", compatibility_country_is_optional),
     ("v3 S7.7", "management_pages_with_a_cursor", management_pages_with_a_cursor),
     ("v3 S7.7", "management_filters_by_user_and_mode", management_filters_by_user_and_mode),
 ]
