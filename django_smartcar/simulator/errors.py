@@ -146,12 +146,14 @@ def authentication_error() -> ApiError:
 
 
 def permission_error(scope: str) -> ApiError:
+    """403 PERMISSION with the description of the reference's example answer [err, permission-errors#null],
+    which does not name the missing permission (``scope``)."""
     return ApiError(
         403,
         "PERMISSION",
         None,
-        f"Your application has insufficient permissions to access the requested resource: it needs {scope}. "
-        "Please prompt the user to re-authenticate using Smartcar Connect.",
+        "Your application has insufficient permissions to access the requested resource. Please prompt the user "
+        "to re-authenticate using Smartcar Connect.",
     )
 
 

@@ -499,6 +499,12 @@ def permissions_are_paged(w: World) -> None:
 def outside_scope_is_403_permission(w: World) -> None:
     body = error_of(w.fuel_api("GET", "/location"), 403, "PERMISSION", None)
     assert body["resolution"] == {"type": "REAUTHENTICATE"}
+    # The example answer of [err, permission-errors#null].
+    assert body["description"] == (
+        "Your application has insufficient permissions to access the requested resource. Please prompt the user "
+        "to re-authenticate using Smartcar Connect."
+    )
+    assert body["docURL"] == "https://smartcar.com/docs/errors/api-errors/permission-errors#null"
 
 
 def batch_answers_each_path(w: World) -> None:
