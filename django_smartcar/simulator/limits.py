@@ -114,12 +114,14 @@ def bill_vehicle_requests(vehicle_id: str, billed: int, now: datetime) -> None:
 
 
 def billing_limit_error(limit: int) -> errors.ApiError:
+    """430 BILLING/VEHICLE_REQUEST_LIMIT with the description of the reference's example answer (which names no
+    number, nor a suggested user message) [err, billing-errors#vehicle-request-limit]; ``limit`` is not quoted."""
     return errors.ApiError(
         430,
         "BILLING",
         "VEHICLE_REQUEST_LIMIT",
-        f"You have reached this vehicle's limit of {limit} requests for the month under your plan. Please "
-        "contact us to upgrade your plan.",
+        "You have exceeded the number of API requests that are allowed for this vehicle in the current billing "
+        "period. Please log into the Smartcar dashboard and visit the Billing tab to learn more.",
     )
 
 

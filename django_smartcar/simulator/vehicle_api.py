@@ -228,7 +228,7 @@ def charge_command(call: VehicleCall) -> dict[str, Any]:
     if action == "START" and not call.vehicle.is_plugged_in:
         raise errors.vehicle_state_error(
             "CHARGING_PLUG_NOT_CONNECTED",
-            "The vehicle cannot start charging: its charging plug is not connected.",
+            "The vehicle is not connected to an EV charger and unable to perform your request.",
         )
 
     def set_charging(vehicle: SimulatedVehicle) -> None:

@@ -522,7 +522,7 @@ ERROR_DESCRIPTIONS = {
     (
         "VEHICLE_STATE",
         "UNREACHABLE",
-    ): "The vehicle was unable to perform your request due to a lack of connectivity.",
+    ): "The vehicle was unable to perform your request because it is currently unreachable.",
 }
 RESOLVED_DESCRIPTIONS = {"VEHICLE_STATE": "The vehicle is now reachable."}
 

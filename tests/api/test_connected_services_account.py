@@ -71,14 +71,20 @@ def test_a_command_failure_names_the_owners_car_maker_account_and_shows_smartcar
     assert account.status == SmartcarAccount.Status.ACTIVE
 
 
-def test_authentication_failed_whose_resolution_is_reauthenticate_asks_for_reauthentication(account):
+# PERMISSION (the owner revoked Smartcar's access at the car maker) is REAUTHENTICATE too, as its example answer
+# shows [err, connected-services-account-errors#permission].
+@pytest.mark.parametrize("code", ["AUTHENTICATION_FAILED", "PERMISSION"])
+def test_a_code_whose_resolution_is_reauthenticate_asks_for_reauthentication(account, code):
     vehicle = account.vehicles.first()
-    faults.inject("connected_services_account", vehicle=vehicle.smartcar_id, code="AUTHENTICATION_FAILED")
+    faults.inject("connected_services_account", vehicle=vehicle.smartcar_id, code=code)
 
     with pytest.raises(client.SmartcarException) as raised:
         refresh_vehicle_data(vehicle)
 
     assert raised.value.resolution["type"] == "REAUTHENTICATE"
+    if code == "AUTHENTICATION_FAILED":
+        # The client keeps Smartcar's partial re-authentication URL for the car.
+        assert f"vehicle_id={vehicle.smartcar_id}" in raised.value.resolution["url"]
     account.refresh_from_db()
     assert account.status == SmartcarAccount.Status.REAUTH_REQUIRED
 
@@ -98,8 +104,11 @@ def test_a_queued_refresh_records_the_owners_message_on_its_row(account, browser
 
     refresh = browser.get(queued.headers["Location"]).json()
     assert refresh["status"] == "failed"
+    # Smartcar's suggested user message for the code follows, as the reference documents one for it.
     assert refresh["error"]["detail"] == (
-        f"The owner must fix their {vehicle.display_make} connected-services account: VIRTUAL_KEY_REQUIRED."
+        f"The owner must fix their {vehicle.display_make} connected-services account: VIRTUAL_KEY_REQUIRED. "
+        "In order to perform this request you\u2019ll need to add a Third-Party Virtual key to your vehicle. "
+        "Please open this link on the phone with your Tesla App to complete this step."
     )
     account.refresh_from_db()
     assert account.status == SmartcarAccount.Status.ACTIVE

@@ -106,7 +106,7 @@ def test_a_sleeping_car_gets_an_asleep_error_then_resolved_once_awake(hooked_car
     assert payload["eventType"] == "VEHICLE_ERROR"
     (error,) = payload["data"]["errors"]
     assert (error["type"], error["code"], error["state"]) == ("VEHICLE_STATE", "ASLEEP", "ERROR")
-    assert error["resolution"] == {"type": "RETRY_LATER"}
+    assert error["resolution"] == {"type": None}
     vehicle = Vehicle.objects.get(pk=vehicle.pk)
     assert "VEHICLE_STATE:ASLEEP" in vehicle.vehicle_errors
 

@@ -105,6 +105,10 @@ def test_billing_counts_each_batch_item_and_answers_430_once_the_month_is_used(
     error = caught.value
     assert (error.status_code, error.type, error.code) == (430, "BILLING", "VEHICLE_REQUEST_LIMIT")
     assert (error.resolution or {}).get("type") == "CONTACT_SUPPORT"
+    # The description of the reference's example answer [err, billing-errors#vehicle-request-limit].
+    assert (error.description or "").startswith(
+        "You have exceeded the number of API requests that are allowed for this vehicle in the current billing period."
+    )
     with pytest.raises(BillingException):
         vehicle.lock()
     assert other.odometer().distance > 0  # per vehicle

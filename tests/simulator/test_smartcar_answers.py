@@ -106,8 +106,15 @@ def test_resolution_types_follow_the_error_reference(simulator, auth_client, tra
 
     def error_of(response: requests.Response) -> tuple[int, str, str | None, str | None]:
         body = response.json()
-        # Only where Smartcar's reference documents one (ASLEEP's, from its example answer).
-        documented = {("VEHICLE_STATE", "ASLEEP"): ASLEEP_USER_MESSAGE}
+        # Only where Smartcar's reference documents one, from each code's example answer [err].
+        temporarily = (
+            "is temporarily unable to connect to <app name>. Please be patient while we\u2019re working"
+        )
+        documented = {
+            ("VEHICLE_STATE", "ASLEEP"): ASLEEP_USER_MESSAGE,
+            ("RATE_LIMIT", "SMARTCAR_API"): f"Your vehicle {temporarily} to resolve this issue.",
+            ("SERVER", "INTERNAL"): f"Your car {temporarily} to resolve this issue.",
+        }
         assert body.get("suggestedUserMessage") == documented.get((body["type"], body["code"]))
         return response.status_code, body["type"], body["code"], body["resolution"]["type"]
 
@@ -134,7 +141,7 @@ def test_resolution_types_follow_the_error_reference(simulator, auth_client, tra
         409,
         "VEHICLE_STATE",
         "ASLEEP",
-        "RETRY_LATER",
+        None,
     )
     faults.inject("rate_limit", remaining=1)
     assert error_of(api_get(simulator, token, f"v2.0/vehicles/{ev}/odometer")) == (

@@ -5,6 +5,7 @@ These are API endpoints called with tokens, never from a browser form, hence csr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import clock, errors, faults, grants, latency, limits, traffic, webhooks
@@ -62,6 +64,25 @@ def raise_injected_failure(vehicle_id: str | None, endpoint: str | None = None) 
     if isinstance(failure, ApiError):
         raise failure
     return failure
+
+
+def with_reauthentication_url(error: ApiError, request: HttpRequest, vehicle_id: str) -> ApiError:
+    """A REAUTHENTICATE connected-services-account error with the car's partial re-authentication URL in its
+    resolution, as Smartcar sends for AUTHENTICATION_FAILED [err], when the token says which application asks."""
+    if (
+        error.type != "CONNECTED_SERVICES_ACCOUNT"
+        or error.code != "AUTHENTICATION_FAILED"
+        or error.resolution_url
+    ):
+        return error
+    token = bearer_token(request)
+    grant = grant_for_access_token(token) if token else None
+    if grant is None:
+        return error
+    authorize = request.build_absolute_uri(reverse("smartcar_simulator:authorize"))
+    origin = authorize.removesuffix("/oauth/authorize")
+    url = errors.reauthentication_url(origin, grant.application.client_id, vehicle_id)
+    return dataclasses.replace(error, resolution_url=url)
 
 
 def require_grant(request: HttpRequest) -> Grant:
@@ -138,8 +159,11 @@ def vehicle(request: HttpRequest, request_id: str, vehicle_id: str, path: str = 
     method, path = request.method or "", path.strip("/")
     traffic.record(vehicle_id, method, path)
     endpoint_class = latency.classify(method, path, batch_paths(request) if path == "batch" else None)
-    if failure := raise_injected_failure(vehicle_id, endpoint_class):
-        return failure
+    try:
+        if failure := raise_injected_failure(vehicle_id, endpoint_class):
+            return failure
+    except ApiError as error:
+        raise with_reauthentication_url(error, request, vehicle_id) from None
     if method == "DELETE" and path.startswith("webhooks/"):
         # Unsubscribing authenticates with the management token, not the owner's access token.
         return unsubscribe(request, request_id, vehicle_id, path.removeprefix("webhooks/"))
