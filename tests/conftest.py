@@ -156,3 +156,38 @@ def one_minute_refresh_grace(settings):
         **(getattr(settings, "SMARTCAR_SIMULATOR", None) or {}),
         "REFRESH_TOKEN_GRACE_SECONDS": 60,
     }
+
+
+@pytest.fixture
+def private_broker(tmp_path) -> Iterator[dict[str, str]]:
+    """A broker queue no earlier test of this process wrote to, for tests that start worker processes.
+
+    Earlier tests queue tasks nobody consumes (refreshes on connect, retries with a countdown), and a worker
+    stopped at the end of a test hands its reserved tasks back to the queue: a new worker would work through
+    that backlog before the test's own task. On the filesystem broker the test process and its children get a
+    fresh folder (children through the environment the fixture returns); on Redis the process's own database
+    (see tests/settings.py) is emptied.
+    """
+    from tests.celery_app import app, forget_broker_connections
+
+    if not str(app.conf.broker_url).startswith("filesystem"):
+        import redis
+
+        redis.Redis.from_url(str(app.conf.broker_url)).flushdb()
+        yield {}
+        return
+    folder = tmp_path / "broker"
+    (folder / "control").mkdir(parents=True)
+    previous = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {
+        **previous,
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
+    }
+    forget_broker_connections()
+    try:
+        yield {"DJANGO_SMARTCAR_TEST_BROKER_DIR": str(folder)}
+    finally:
+        app.conf.broker_transport_options = previous
+        forget_broker_connections()

@@ -16,12 +16,12 @@ from tests.processes import child_env, start_beat, start_worker, stop, wait_for
 from .conftest import make_accounts
 
 
-def test_beat_and_worker_rotate_every_expiring_account(smartcar, user, tmp_path):
+def test_beat_and_worker_rotate_every_expiring_account(smartcar, user, tmp_path, private_broker):
     accounts = make_accounts(smartcar, user, 5, refresh_expires_in=timedelta(hours=30))
     untouched = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=45), prefix="later")[0]
     old_tokens = {account.pk: account.refresh_token_encrypted for account in accounts}
 
-    env = child_env(smartcar, DJANGO_SMARTCAR_TEST_BEAT_SECONDS="1")
+    env = child_env(smartcar, DJANGO_SMARTCAR_TEST_BEAT_SECONDS="1", **private_broker)
     worker, worker_log = start_worker(env, tmp_path, concurrency=4, purge=True)
     beat = None
     try:

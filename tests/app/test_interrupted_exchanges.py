@@ -134,14 +134,14 @@ def test_an_exchange_killed_in_a_web_process_is_resumed(smartcar, user, oauth_er
 
 
 def test_a_worker_killed_mid_rotation_is_recovered_by_a_fresh_worker_and_beat(
-    smartcar, user, oauth_errors, tmp_path, capsys
+    smartcar, user, oauth_errors, tmp_path, capsys, private_broker
 ):
     from django_smartcar.tasks import rotate_account_tokens
     from tests.celery_app import app  # noqa: F401  (configures the broker the task is sent to)
 
     (account,) = make_accounts(smartcar, user, 1, refresh_expires_in=timedelta(days=2))
     old_refresh = account.refresh_token
-    env = child_env(smartcar)
+    env = child_env(smartcar, **private_broker)
     processes: list[subprocess.Popen] = []
     try:
         first, first_log = start_worker(env, tmp_path, name="first-worker", purge=True)

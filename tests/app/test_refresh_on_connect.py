@@ -24,8 +24,9 @@ def test_connect_reads_every_new_vehicle_in_the_background(
     user,
     tmp_path,
     batch_paths,  # noqa: F811
+    private_broker,
 ):
-    worker, worker_log = start_worker(child_env(smartcar), tmp_path, purge=True)
+    worker, worker_log = start_worker(child_env(smartcar, **private_broker), tmp_path, purge=True)
     try:
         response = connect_through_views(browser)
         assert response.status_code == 302, response.content
@@ -49,10 +50,10 @@ def test_connect_reads_every_new_vehicle_in_the_background(
     assert worker_log.read_text().count("django_smartcar.refresh_vehicle_data") >= len(connected)
 
 
-def test_a_vehicle_found_by_a_later_sync_is_read_too(account, smartcar, tmp_path):
+def test_a_vehicle_found_by_a_later_sync_is_read_too(account, smartcar, tmp_path, private_broker):
     new = seeding.create_vehicle(seeding.create_user(DRIVER), make="TESLA")
     smartcar.application.grants.latest("id").vehicles.add(new)
-    worker, worker_log = start_worker(child_env(smartcar), tmp_path, purge=True)
+    worker, worker_log = start_worker(child_env(smartcar, **private_broker), tmp_path, purge=True)
     try:
         result = sync_vehicles(account)  # as the admin's sync action and smartcar_sync do
         assert [vehicle.smartcar_id for vehicle in result.connected] == [new.id]
