@@ -93,8 +93,18 @@ def standalone_simulator():
 
 
 @contextlib.contextmanager
-def run_standalone_simulator(*extra_args: str) -> Iterator[StandaloneSimulator]:
-    """A standalone simulator started with ``extra_args`` (e.g. ``--latency-model smartcar``), stopped after."""
+def run_standalone_simulator(
+    *extra_args: str,
+    vehicles: int = 3,
+    management_token: str = "",
+    limits: bool = False,
+    traits: bool = False,
+) -> Iterator[StandaloneSimulator]:
+    """A standalone simulator started with ``extra_args`` (e.g. ``--latency-model smartcar``), stopped after.
+
+    Smartcar's limits and the seeded cars' traits are off unless asked for: they are tested on their own (and a
+    soak makes thousands of requests)."""
+    management_token = management_token or MANAGEMENT_TOKEN
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     redirect_uri = "http://127.0.0.1:9/callback"
@@ -113,15 +123,13 @@ def run_standalone_simulator(*extra_args: str) -> Iterator[StandaloneSimulator]:
             "--redirect-uri",
             redirect_uri,
             "--management-token",
-            MANAGEMENT_TOKEN,
+            management_token,
             "--vehicles",
-            "3",
+            str(vehicles),
             "--database",
             str(Path(folder) / "simulator.sqlite3"),
-            # Smartcar's limits and the seeded cars' traits are tested on their own (and a soak makes thousands
-            # of requests).
-            "--no-limits",
-            "--no-traits",
+            *([] if limits else ["--no-limits"]),
+            *([] if traits else ["--no-traits"]),
             *extra_args,
         ]
         environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
@@ -140,7 +148,7 @@ def run_standalone_simulator(*extra_args: str) -> Iterator[StandaloneSimulator]:
                 client_id=CLIENT_ID,
                 client_secret=CLIENT_SECRET,
                 redirect_uri=redirect_uri,
-                management_token=MANAGEMENT_TOKEN,
+                management_token=management_token,
                 email=DRIVER_EMAIL,
                 log_path=log_path,
             )

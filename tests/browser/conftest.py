@@ -86,18 +86,23 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
     return environment
 
 
-@pytest.fixture(scope="package")
-def demo_site() -> Iterator[DemoSite]:
+@contextmanager
+def run_demo_site(prefix: str = "demo-site-", *, demo_latency: bool = False) -> Iterator[DemoSite]:
+    """``manage.py rundemo`` on a free port with its own folder, stopped after. ``demo_latency``: the simulator
+    answers at the demo's own compressed Smartcar latency instead of at once."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="demo-site-") as name:
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
         folder = Path(name)
         log_path = folder / "site.log"
+        environment = site_environment(folder, base_url)
+        if demo_latency:
+            del environment["SIMULATOR_LATENCY_SCALE"]
         process = launch(
             [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
             log_path,
             cwd=EXAMPLE_PROJECT,
-            env=site_environment(folder, base_url),
+            env=environment,
         )
         try:
             wait_until(
@@ -111,6 +116,12 @@ def demo_site() -> Iterator[DemoSite]:
             yield DemoSite(base_url=base_url, log_path=log_path)
         finally:
             stop(process, timeout=10)
+
+
+@pytest.fixture(scope="package")
+def demo_site() -> Iterator[DemoSite]:
+    with run_demo_site() as site:
+        yield site
 
 
 @pytest.fixture(scope="package")

@@ -8,17 +8,14 @@ This module starts its own demo site, without the suite's ``SIMULATOR_LATENCY_SC
 from __future__ import annotations
 
 import re
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.processes import answers, free_port, launch, stop, wait_until
+from tests.processes import wait_until
 
-from .conftest import EXAMPLE_PROJECT, PAGE_TIMEOUT_MS, START_TIMEOUT, DemoSite, site_environment
+from .conftest import PAGE_TIMEOUT_MS, DemoSite, run_demo_site
 from .flows import connect_car, data_row, vehicle_card
 
 CAR_MS = 60_000
@@ -28,31 +25,8 @@ DEMO_SCALE_BANNER = "The simulator answers with Smartcar's latency at 0.02 of re
 
 @pytest.fixture(scope="module")
 def default_demo_site() -> Iterator[DemoSite]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="demo-latency-") as name:
-        folder = Path(name)
-        log_path = folder / "site.log"
-        environment = site_environment(folder, base_url)
-        del environment["SIMULATOR_LATENCY_SCALE"]  # the demo's own default
-        process = launch(
-            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
-            log_path,
-            cwd=EXAMPLE_PROJECT,
-            env=environment,
-        )
-        try:
-            wait_until(
-                lambda: answers(f"{base_url}/accounts/sign-in/", status=200),
-                "The example project",
-                process=process,
-                log_path=log_path,
-                timeout=START_TIMEOUT,
-                interval=0.2,
-            )
-            yield DemoSite(base_url=base_url, log_path=log_path)
-        finally:
-            stop(process, timeout=10)
+    with run_demo_site("demo-latency-", demo_latency=True) as site:
+        yield site
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ BILLING:VEHICLE_REQUEST_LIMIT). The suite's settings turn them off; these tests 
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +18,7 @@ from django_smartcar.client import (
     get_vehicles,
 )
 from django_smartcar.simulator.testing import complete_connect
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, MANAGEMENT_TOKEN, make_origins
-from tests.processes import answers, free_port, launch, stop, wait_until
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, make_origins
 
 from .conftest import query_of
 
@@ -137,30 +133,11 @@ def test_limits_are_checked_bucket_then_throttle_then_billing(limits, connected)
 @pytest.fixture
 def limited_standalone():
     """A standalone simulator of its own, with small limits from its command line."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    redirect_uri = "http://127.0.0.1:9/callback"
-    with tempfile.TemporaryDirectory(prefix="limited-simulator-") as folder:
-        log_path = Path(folder) / "simulator.log"
-        command = [
-            sys.executable, "-m", "django_smartcar.simulator", "--port", str(port),
-            "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, "--redirect-uri", redirect_uri,
-            "--management-token", MANAGEMENT_TOKEN, "--vehicles", "2", "--no-traits",
-            "--app-rate-limit", "50/2", "--vehicle-rate-limit", "off", "--monthly-vehicle-requests", "3",
-            "--database", str(Path(folder) / "simulator.sqlite3"),
-        ]  # fmt: skip
-        process = launch(command, log_path)
-        try:
-            wait_until(
-                lambda: answers(f"{base_url}/_simulator/health", status=200, timeout=1),
-                "The limited standalone simulator",
-                process=process,
-                log_path=log_path,
-                timeout=30,
-            )
-            yield base_url, redirect_uri
-        finally:
-            stop(process, timeout=10)
+    from tests.conftest import run_standalone_simulator
+
+    limits = ["--app-rate-limit", "50/2", "--vehicle-rate-limit", "off", "--monthly-vehicle-requests", "3"]
+    with run_standalone_simulator(*limits, vehicles=2, limits=True) as simulator:
+        yield simulator.base_url, simulator.redirect_uri
 
 
 def test_the_standalone_simulator_bills_from_its_command_line(limited_standalone):

@@ -11,19 +11,17 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
 import smartcar
 
-from benchmarks.process import answers, free_port, launch, stop, wait_until
+from benchmarks.process import free_port
 from django_smartcar.client import hash_challenge
 from django_smartcar.simulator import faults, webhooks
 from django_smartcar.simulator.models import PendingDelivery, SimulatedVehicle
@@ -307,44 +305,12 @@ def test_a_redelivery_that_succeeds_ends_the_retries(
 def fast_standalone() -> Iterator[str]:
     """``python -m django_smartcar.simulator --webhook-time-scale 0.01``: its background thread sends FIRST_DELIVERY
     events and redeliveries (after 0.25 s, 0.5 s, 1 s)."""
-    from tests.conftest import CLIENT_ID, CLIENT_SECRET
+    from tests.conftest import run_standalone_simulator
 
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="webhook-standalone-") as folder:
-        log_path = Path(folder) / "simulator.log"
-        command = [
-            sys.executable,
-            "-m",
-            "django_smartcar.simulator",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--redirect-uri",
-            "http://127.0.0.1:9/callback",
-            "--management-token",
-            AMT,
-            "--vehicles",
-            "1",
-            "--webhook-time-scale",
-            "0.01",
-        ]
-        environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-        process = launch(command, log_path, env=environment)
-        try:
-            wait_until(
-                lambda: answers(f"{base_url}/_simulator/health", status=200, timeout=1),
-                "The standalone simulator",
-                process=process,
-                log_path=log_path,
-                timeout=60,
-            )
-            yield base_url
-        finally:
-            stop(process, timeout=10)
+    with run_standalone_simulator(
+        "--webhook-time-scale", "0.01", vehicles=1, management_token=AMT, limits=True, traits=True
+    ) as simulator:
+        yield simulator.base_url
 
 
 def wait_for_events(
