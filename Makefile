@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
-# The suite runs in this many processes (pytest-xdist; whole files per process, so module fixtures start once).
+# The suite runs in this many processes (pytest-xdist; whole files per process, so module fixtures start once),
+# then the tests that start Celery worker processes run one at a time.
 TEST_PROCESSES ?= 2
 # The browser tests drive Debian's Chromium; Playwright's own browser downloads are never used.
 CHROMIUM := /usr/bin/chromium
@@ -47,7 +48,8 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: lint $(CHROMIUM)
-	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile -m 'not worker_processes' $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m worker_processes $(PYTEST_ARGS)
 
 $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+# Starts Celery worker processes: make test runs these one at a time, after the rest (see pyproject.toml).
+pytestmark = pytest.mark.worker_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120

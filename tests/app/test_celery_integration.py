@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from django_smartcar.models import SmartcarAccount
 from tests.processes import child_env, start_beat, start_worker, stop, wait_for
 
 from .conftest import make_accounts
+
+# Starts Celery worker processes: make test runs these one at a time, after the rest (see pyproject.toml).
+pytestmark = pytest.mark.worker_processes
 
 
 def test_beat_and_worker_rotate_every_expiring_account(smartcar, user, tmp_path, private_broker):

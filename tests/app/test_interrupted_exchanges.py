@@ -31,7 +31,7 @@ from .conftest import make_accounts
 
 # The simulator's grace for a used refresh token, set to the older documentation's one minute (the shortest).
 REFRESH_TOKEN_GRACE = timedelta(minutes=1)
-pytestmark = pytest.mark.usefixtures("one_minute_refresh_grace")
+pytestmark = [pytest.mark.worker_processes, pytest.mark.usefixtures("one_minute_refresh_grace")]
 
 Status = SmartcarAccount.Status
 # Long enough to kill the caller while the simulator holds its request; shorter than REQUEST_TIMEOUT.

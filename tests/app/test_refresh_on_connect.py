@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from django_smartcar.models import SmartcarAccount, Vehicle
 from django_smartcar.services.vehicles import sync_vehicles
 from django_smartcar.simulator import seeding
@@ -16,6 +18,9 @@ from tests.processes import child_env, start_worker, stop, wait_for
 
 from .conftest import DRIVER, connect_through_views
 from .test_not_capable import batch_paths  # noqa: F401
+
+# Starts Celery worker processes: make test runs these one at a time, after the rest (see pyproject.toml).
+pytestmark = pytest.mark.worker_processes
 
 
 def test_connect_reads_every_new_vehicle_in_the_background(

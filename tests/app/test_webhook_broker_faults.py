@@ -24,6 +24,9 @@ from tests.processes import child_env, free_port, start_beat, start_worker, stop
 
 from .test_webhooks import post_signed, state_event
 
+# Starts Celery worker processes: make test runs these one at a time, after the rest (see pyproject.toml).
+pytestmark = pytest.mark.worker_processes
+
 URL_ID = "hook-broker-faults-Yb2k9QmX"
 TOKEN = "test-management-token"
 DEADLINE_SECONDS = 90
