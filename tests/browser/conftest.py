@@ -118,8 +118,10 @@ def run_demo_site(prefix: str = "demo-site-", *, demo_latency: bool = False) -> 
             stop(process, timeout=10)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def demo_site() -> Iterator[DemoSite]:
+    # One site per test module: the modules' tests connect the same seeded demo cars, and a module must find
+    # them as its own tests expect, whichever modules ran before it in the same test process.
     with run_demo_site() as site:
         yield site
 
@@ -153,7 +155,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     return report
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def signed_in_state(browser: Browser, demo_site: DemoSite) -> dict:
     """The cookies of the demo user's session, signed in once through the sign-in page (hashing the password
     is slow on purpose, so each test does not pay for it again)."""
