@@ -32,6 +32,14 @@ DEFAULTS: dict[str, Any] = {
     # The Smartcar application's credentials (Smartcar dashboard).
     "CLIENT_ID": None,
     "CLIENT_SECRET": None,
+    # The Smartcar API that new connections use: "3" (API V3: one application token, user-scoped signals and
+    # commands; Smartcar's recommendation) or "2.0" (per-vehicle tokens, deprecated by Smartcar). Each account
+    # records the API it was connected with; ``manage.py smartcar_migrate_to_v3`` moves v2 accounts.
+    "API_VERSION": "3",
+    # API V3's credentials (Smartcar dashboard, "API credentials": the client id starts with ``client_``): they
+    # get the application token from IAM. CLIENT_ID stays the Application ID, which Connect takes in both APIs.
+    "API_CLIENT_ID": None,
+    "API_CLIENT_SECRET": None,
     # Either a full redirect URI registered with Smartcar, or None to build it from REDIRECT_URL_NAME and the
     # incoming request's host.
     "REDIRECT_URI": None,
@@ -57,6 +65,12 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_ORIGIN": client_config.DEFAULT_AUTH_URL,
     "API_ORIGIN": client_config.DEFAULT_API_ORIGIN,
     "MANAGEMENT_API_ORIGIN": client_config.DEFAULT_MANAGEMENT_ORIGIN,
+    "IAM_ORIGIN": client_config.DEFAULT_IAM_ORIGIN,
+    "VEHICLE_API_V3_ORIGIN": client_config.DEFAULT_VEHICLE_API_V3_ORIGIN,
+    "MANAGEMENT_API_V3_ORIGIN": client_config.DEFAULT_MANAGEMENT_API_V3_ORIGIN,
+    # The application token (one hour, no refresh token) is renewed this long before it expires. One token
+    # serves the whole site: every process reads it, encrypted, from the database.
+    "APP_TOKEN_RENEW_BEFORE": timedelta(minutes=5),
     # Fernet keys (urlsafe base64, 32 bytes) that encrypt tokens at rest, newest first. Older keys still decrypt,
     # so a key is rotated by putting a new one first and running ``manage.py smartcar_reencrypt_tokens``.
     "ENCRYPTION_KEYS": [],
@@ -183,6 +197,9 @@ _STR, _SECONDS, _SEQUENCE = (str,), (int, float), (list, tuple)
 SCHEMA: dict[str, Accepts] = {
     "CLIENT_ID": Accepts(_STR, none=True),
     "CLIENT_SECRET": Accepts(_STR, none=True, secret=True),
+    "API_VERSION": Accepts(_STR),
+    "API_CLIENT_ID": Accepts(_STR, none=True),
+    "API_CLIENT_SECRET": Accepts(_STR, none=True, secret=True),
     "REDIRECT_URI": Accepts(_STR, none=True),
     "REDIRECT_URL_NAME": Accepts(_STR),
     "SCOPE": Accepts(_SEQUENCE),
@@ -192,6 +209,10 @@ SCHEMA: dict[str, Accepts] = {
     "AUTH_ORIGIN": Accepts(_STR, secret=True),
     "API_ORIGIN": Accepts(_STR, secret=True),
     "MANAGEMENT_API_ORIGIN": Accepts(_STR, secret=True),
+    "IAM_ORIGIN": Accepts(_STR, secret=True),
+    "VEHICLE_API_V3_ORIGIN": Accepts(_STR, secret=True),
+    "MANAGEMENT_API_V3_ORIGIN": Accepts(_STR, secret=True),
+    "APP_TOKEN_RENEW_BEFORE": Accepts((timedelta,), minimum=timedelta(0)),
     "ENCRYPTION_KEYS": Accepts((*_SEQUENCE, str), secret=True),
     "ACCESS_TOKEN_REFRESH_MARGIN": Accepts((timedelta,), minimum=timedelta(0)),
     "REFRESH_TOKEN_ROTATION_WINDOW": Accepts((timedelta,), minimum=timedelta(0)),
@@ -240,6 +261,12 @@ ENV_FALLBACKS: dict[str, str] = {
     "AUTH_ORIGIN": client_config.AUTH_ORIGIN_ENV,
     "API_ORIGIN": client_config.API_ORIGIN_ENV,
     "MANAGEMENT_API_ORIGIN": client_config.MANAGEMENT_ORIGIN_ENV,
+    "IAM_ORIGIN": client_config.IAM_ORIGIN_ENV,
+    "VEHICLE_API_V3_ORIGIN": client_config.VEHICLE_API_V3_ORIGIN_ENVS[0],
+    "MANAGEMENT_API_V3_ORIGIN": client_config.MANAGEMENT_API_V3_ORIGIN_ENV,
+    "API_VERSION": "SMARTCAR_API_VERSION",
+    "API_CLIENT_ID": "SMARTCAR_API_CLIENT_ID",
+    "API_CLIENT_SECRET": "SMARTCAR_API_CLIENT_SECRET",
     "ENCRYPTION_KEYS": "SMARTCAR_ENCRYPTION_KEYS",
     "MANAGEMENT_TOKEN": "SMARTCAR_MANAGEMENT_TOKEN",
     "WEBHOOK_ID": "SMARTCAR_WEBHOOK_ID",

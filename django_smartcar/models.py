@@ -38,6 +38,12 @@ class SmartcarAccount(models.Model):
         TEST = "test", _("Test")
         SIMULATED = "simulated", _("Simulated")
 
+    class ApiVersion(models.TextChoices):
+        # Per-vehicle access and refresh tokens, rotated before their 60-day expiry.
+        V2 = "2.0", _("v2.0")
+        # The site's one application token and the Smartcar user id: no tokens stored per account.
+        V3 = "3", _("V3")
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="smartcar_accounts"
     )
@@ -45,12 +51,17 @@ class SmartcarAccount(models.Model):
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.LIVE)
     scope = models.JSONField(default=list, blank=True, help_text=_("Permissions requested when connecting."))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    # Which Smartcar API the account's vehicles are reached through; services ask services.clients, never this.
+    api_version = models.CharField(
+        _("API version"), max_length=5, choices=ApiVersion.choices, default=ApiVersion.V2, db_index=True
+    )
 
-    # Ciphertext only (see crypto.py); use the access_token / refresh_token properties.
-    access_token_encrypted = models.TextField(editable=False)
-    refresh_token_encrypted = models.TextField(editable=False)
-    access_expires_at = models.DateTimeField(db_index=True)
-    refresh_expires_at = models.DateTimeField(db_index=True)
+    # v2 only (V3 accounts hold none: "" and None). Ciphertext only (see crypto.py); use the access_token /
+    # refresh_token properties.
+    access_token_encrypted = models.TextField(editable=False, blank=True, default="")
+    refresh_token_encrypted = models.TextField(editable=False, blank=True, default="")
+    access_expires_at = models.DateTimeField(db_index=True, null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(db_index=True, null=True, blank=True)
 
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_refresh_error = models.CharField(max_length=255, blank=True)
@@ -103,6 +114,11 @@ class SmartcarAccount(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.status in USABLE_STATUSES
+
+    @property
+    def uses_v3(self) -> bool:
+        """Read by services.clients alone (the one place the API version is decided) and by displays."""
+        return self.api_version == self.ApiVersion.V3
 
     @property
     def display_name(self) -> str:
@@ -272,6 +288,84 @@ class Vehicle(models.Model):
         not reported missing by Smartcar since."""
         name = permission_name(permission)
         return name in (self.permissions or []) and name not in (self.missing_permissions or {})
+
+
+class VehicleSignal(models.Model):
+    """The latest value of one signal a vehicle reported (API V3 signals, v4 webhooks), by signal code.
+
+    Kept as Smartcar sent it (``body``, ``status``, ``error``) with its times, so that newer data never loses to
+    older for each signal on its own: a value replaces the stored one only when its ``oem_updated_at`` (else
+    ``retrieved_at``) is newer. The vehicle's typed fields (odometer, battery...) are fed from the same signals.
+    """
+
+    class Status(models.TextChoices):
+        SUCCESS = "SUCCESS", _("Success")
+        ERROR = "ERROR", _("Error")
+        UNAVAILABLE = "UNAVAILABLE", _("Unavailable")
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="signals")
+    code = models.CharField(
+        max_length=100, help_text=_("Smartcar's signal code, e.g. odometer-traveleddistance.")
+    )
+    name = models.CharField(max_length=100, blank=True)
+    group = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUCCESS)
+    body = models.JSONField(null=True, blank=True, help_text=_("The signal's value, as Smartcar sent it."))
+    error = models.JSONField(null=True, blank=True, help_text=_("type and code, when status is ERROR."))
+    oem_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the car recorded the value.")
+    )
+    retrieved_at = models.DateTimeField(null=True, blank=True, help_text=_("When Smartcar read it."))
+    received_at = models.DateTimeField(default=timezone.now, help_text=_("When this app stored it."))
+
+    class Meta:
+        verbose_name = _("vehicle signal")
+        verbose_name_plural = _("vehicle signals")
+        ordering = ["group", "name", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "code"], name="django_smartcar_one_signal_per_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} of vehicle {self.vehicle_id}"
+
+    def __repr__(self) -> str:
+        return f"<VehicleSignal pk={self.pk} vehicle_id={self.vehicle_id} code={self.code!r}>"
+
+
+class ApplicationToken(models.Model):
+    """The site's API V3 application token (client-credentials grant, one hour, no refresh token), shared by every
+    web and worker process so that the site asks IAM for one token an hour, not one per process.
+
+    One row per API client id (``key`` is a hash of it and the IAM origin); the token is encrypted like the
+    accounts' tokens.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    token_encrypted = models.TextField(editable=False, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    obtained_at = models.DateTimeField(null=True, blank=True)
+    # Token requests made for this row (successful or not): what "one request an hour per site" is checked by.
+    requests_made = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("application token")
+        verbose_name_plural = _("application tokens")
+
+    def __str__(self) -> str:
+        return f"Application token {self.key[:8]}"
+
+    def __repr__(self) -> str:
+        return f"<ApplicationToken pk={self.pk} expires_at={self.expires_at!r}>"
+
+    @property
+    def token(self) -> str:
+        return crypto.decrypt(self.token_encrypted) if self.token_encrypted else ""
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self.token_encrypted = crypto.encrypt(value) if value else ""
 
 
 class VehicleCommand(models.Model):

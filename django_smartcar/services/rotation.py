@@ -72,8 +72,12 @@ def claim_due_accounts(now: datetime | None = None) -> Iterator[list[int]]:
     unclaimed = Q(rotation_queued_at__isnull=True) | Q(
         rotation_queued_at__lt=now - smartcar_settings.ROTATION_REQUEUE_AFTER
     )
+    # Only v2 accounts hold refresh tokens (a V3 account's refresh_expires_at is None).
     candidates = SmartcarAccount.objects.filter(
-        unclaimed, status__in=USABLE_STATUSES, refresh_expires_at__lte=horizon
+        unclaimed,
+        status__in=USABLE_STATUSES,
+        api_version=SmartcarAccount.ApiVersion.V2,
+        refresh_expires_at__lte=horizon,
     )
     last_pk = 0
     while True:
@@ -85,7 +89,7 @@ def claim_due_accounts(now: datetime | None = None) -> Iterator[list[int]]:
         if not rows:
             return
         last_pk = rows[-1][0]
-        due = [pk for pk, expires_at in rows if is_due(pk, expires_at, now)]
+        due = [pk for pk, expires_at in rows if expires_at is not None and is_due(pk, expires_at, now)]
         if not due:
             continue
         SmartcarAccount.objects.filter(unclaimed, pk__in=due).update(rotation_queued_at=now)
@@ -124,12 +128,13 @@ def rotate_account(account_id: int, *, force: bool = False) -> RotationOutcome:
 
 def alert_if_expiring(account: SmartcarAccount, error: Exception) -> None:
     """Log at ERROR and signal when a failed rotation leaves the refresh token close to death."""
-    if account.refresh_expires_at > timezone.now() + smartcar_settings.EXPIRY_ALERT_WINDOW:
+    expires_at = account.refresh_expires_at
+    if expires_at is None or expires_at > timezone.now() + smartcar_settings.EXPIRY_ALERT_WINDOW:
         return
     logger.error(
         "Rotating the refresh token of Smartcar account %s failed and it expires at %s: %s",
         account.pk,
-        account.refresh_expires_at.isoformat(),
+        expires_at.isoformat(),
         error,
     )
     signals.refresh_token_expiring.send(

@@ -82,7 +82,8 @@ def refresh_expiring(account: SmartcarAccount, now: datetime | None = None) -> b
     """Whether the refresh token is inside the rotation window."""
     now = now or timezone.now()
     window: timedelta = smartcar_settings.REFRESH_TOKEN_ROTATION_WINDOW
-    return account.refresh_expires_at <= now + window
+    # None: a V3 account, which has no refresh token to rotate.
+    return account.refresh_expires_at is not None and account.refresh_expires_at <= now + window
 
 
 def store_tokens(account: SmartcarAccount, access: Mapping[str, Any]) -> None:
@@ -99,7 +100,7 @@ def store_tokens(account: SmartcarAccount, access: Mapping[str, Any]) -> None:
 
 def _access_expiring(account: SmartcarAccount) -> bool:
     margin: timedelta = smartcar_settings.ACCESS_TOKEN_REFRESH_MARGIN
-    return account.access_expires_at <= timezone.now() + margin
+    return account.access_expires_at is None or account.access_expires_at <= timezone.now() + margin
 
 
 def _ensure_usable(account: SmartcarAccount) -> None:

@@ -15,7 +15,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from tests.app.test_checks_database import assert_succeeds, run_django
 
-APP_MIGRATIONS = ["0001_initial", "0002_vehicle_webhook_errors", "0003_vehicle_refresh"]
+APP_MIGRATIONS = ["0001_initial", "0002_vehicle_webhook_errors", "0003_vehicle_refresh", "0004_api_v3"]
 PRE_RELEASE_SCHEMA = Path(__file__).with_name("pre_release_schema.sql")
 PRE_RELEASE_MIGRATIONS = (
     "0001_initial",
@@ -76,11 +76,13 @@ def test_a_new_database_is_created_by_the_initial_migration_and_the_later_ones(t
     applied = [line for line in migrated.stdout.splitlines() if "Applying django_smartcar." in line]
     assert applied == [f"  Applying django_smartcar.{name}... OK" for name in APP_MIGRATIONS]
     assert set(app_schema(database)) == {
+        "django_smartcar_applicationtoken",
         "django_smartcar_connectstate",
         "django_smartcar_smartcaraccount",
         "django_smartcar_vehicle",
         "django_smartcar_vehiclecommand",
         "django_smartcar_vehiclerefresh",
+        "django_smartcar_vehiclesignal",
         "django_smartcar_webhookevent",
     }
 
