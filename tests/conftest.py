@@ -26,7 +26,16 @@ STANDALONE_START_TIMEOUT = 30.0
 
 def make_origins(base_url: str) -> Any:
     """The client's Origins for a simulator at ``base_url`` (a plain dict if the client is not importable)."""
-    values = {"connect": base_url, "auth": f"{base_url}/oauth/token", "api": base_url, "management": base_url}
+    values = {
+        "connect": base_url,
+        "auth": f"{base_url}/oauth/token",
+        "api": base_url,
+        "management": base_url,
+        # The simulator answers API V3 on the same host: /oauth2/token and /v3/...
+        "iam": base_url,
+        "vehicle_v3": base_url,
+        "management_v3": base_url,
+    }
     try:
         from django_smartcar.client import Origins
     except ImportError:

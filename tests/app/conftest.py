@@ -27,6 +27,9 @@ def smartcar(simulator, settings):
         "AUTH_ORIGIN": f"{simulator.base_url}/oauth/token",
         "API_ORIGIN": simulator.base_url,
         "MANAGEMENT_API_ORIGIN": simulator.base_url,
+        "IAM_ORIGIN": simulator.base_url,
+        "VEHICLE_API_V3_ORIGIN": simulator.base_url,
+        "MANAGEMENT_API_V3_ORIGIN": simulator.base_url,
         "MANAGEMENT_TOKEN": simulator.management_token,
         "REQUEST_TIMEOUT": 10,
     }
