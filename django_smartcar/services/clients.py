@@ -26,6 +26,9 @@ def get_origins() -> client.Origins:
         auth=smartcar_settings.AUTH_ORIGIN,
         api=smartcar_settings.API_ORIGIN,
         management=smartcar_settings.MANAGEMENT_API_ORIGIN,
+        iam=smartcar_settings.IAM_ORIGIN,
+        vehicle_v3=smartcar_settings.VEHICLE_API_V3_ORIGIN,
+        management_v3=smartcar_settings.MANAGEMENT_API_V3_ORIGIN,
     )
 
 
