@@ -6,7 +6,7 @@ unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, ne
 from django.urls import path, re_path
 
 from . import jsonapi
-from .views import api, connect, control, iam, oauth
+from .views import api, connect, control, iam, oauth, vehicle_v3
 
 app_name = "smartcar_simulator"
 
@@ -29,6 +29,18 @@ urlpatterns = [
     re_path(r"^v2\.0/management/connections/?$", api.connections, name="connections"),
     # Anything else under the API answers Smartcar's JSON 404 (PATH), not an HTML page.
     re_path(r"^v2\.0/(?P<path>.*)$", api.unknown_path, name="unknown_path"),
+    # API V3's Vehicle API.
+    re_path(r"^v3/connections/?$", vehicle_v3.connections, name="v3_connections"),
+    re_path(r"^v3/connections/(?P<connection_id>[^/]+)/?$", vehicle_v3.connection, name="v3_connection"),
+    re_path(r"^v3/users/(?P<user_id>[^/]+)/?$", vehicle_v3.user, name="v3_user"),
+    re_path(r"^v3/vehicles/(?P<vehicle_id>[^/]+)/?$", vehicle_v3.vehicle, name="v3_vehicle"),
+    re_path(r"^v3/vehicles/(?P<vehicle_id>[^/]+)/signals/?$", vehicle_v3.signals, name="v3_signals"),
+    re_path(
+        r"^v3/vehicles/(?P<vehicle_id>[^/]+)/signals/(?P<code>[^/]+)/?$", vehicle_v3.signal, name="v3_signal"
+    ),
+    re_path(
+        r"^v3/vehicles/(?P<vehicle_id>[^/]+)/commands/(?P<name>.+)$", vehicle_v3.command, name="v3_command"
+    ),
     # API V3 (Vehicle API and Management API on one host): any other /v3 path answers a JSON:API 404.
     re_path(r"^v3/(?P<path>.*)$", jsonapi.unknown_path, name="v3_unknown_path"),
     path("_simulator/health", control.health, name="health"),
