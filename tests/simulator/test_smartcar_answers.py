@@ -82,7 +82,7 @@ def test_an_unknown_or_malformed_vehicle_id_is_a_400_validation_error_with_a_nul
     "path, code",
     [
         ("v1.0/user", "VERSION"),
-        ("v3/vehicles", "VERSION"),
+        ("v4/vehicles", "VERSION"),  # v3 exists now (API V3); an unknown version is still refused
         ("no/such/page", "PATH"),
         ("oauth/nothing", "PATH"),
     ],
