@@ -79,7 +79,10 @@ class SmartcarException(Exception):
         if isinstance(self.detail, str):
             self.detail = redact_secrets(self.detail, secrets)
         self.errors = [
-            {key: redact_secrets(value, secrets) if isinstance(value, str) else value for key, value in error.items()}
+            {
+                key: redact_secrets(value, secrets) if isinstance(value, str) else value
+                for key, value in error.items()
+            }
             for error in self.errors
         ]
         self.args = (self._message(),)

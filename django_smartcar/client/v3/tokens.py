@@ -172,7 +172,9 @@ class ApplicationToken:
         return self._transport or shared_transport()
 
     def _usable(self, token: CachedToken, now: datetime) -> bool:
-        return _fingerprint(token.access_token) not in self._rejected and token.valid_for(self.renew_before, now)
+        return _fingerprint(token.access_token) not in self._rejected and token.valid_for(
+            self.renew_before, now
+        )
 
     def get(self) -> str:
         """A token valid for at least ``renew_before``: this process's copy, else the store's, else a new one."""
