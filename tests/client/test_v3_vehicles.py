@@ -559,3 +559,14 @@ def test_nothing_shows_a_token(transport):
     car = api.vehicle(VEHICLE_ID, USER_ID)
     for text in (repr(api), str(api), repr(car), repr(v3.ManagementApi(APP_TOKEN))):
         assert APP_TOKEN not in text
+
+
+def test_a_quoted_token_never_reaches_the_retry_log(api, mocked, caplog):
+    quoting = jsonapi_error(502, "UPSTREAM", "UNKNOWN_ISSUE", f"Upstream refused Bearer {APP_TOKEN}")
+    mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
+    mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
+    mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
+    with caplog.at_level("WARNING", logger="django_smartcar.client"), pytest.raises(UpstreamException) as caught:
+        api.get_signals(VEHICLE_ID, USER_ID)
+    assert "retry 1/2" in caplog.text
+    assert APP_TOKEN not in caplog.text + str(caught.value) + repr(caught.value.errors)

@@ -78,9 +78,9 @@ class TokenCaller:
                     json=json,
                     retry_safe=retry_safe,
                     call=call,
+                    secrets=[token],
                 )
             except SmartcarException as error:
-                error.hide([token])
                 if error.status_code == 401 and isinstance(self._token, ApplicationToken) and not resent:
                     self._token.invalidate(token)
                     resent = True
