@@ -323,3 +323,12 @@ class TestPage:
     def test_reads_like_the_body(self):
         page = v3.Page(["a"], page=1, document={"data": ["a"], "meta": {"totalCount": 1}})
         assert (page[0], page["meta"], list(page), len(page)) == ("a", {"totalCount": 1}, ["a"], 1)
+
+
+def test_v2_and_v3_side_by_side():
+    from django_smartcar import client
+
+    assert client.v2.Vehicle is client.Vehicle and client.v2.AuthClient is client.AuthClient
+    assert set(client.v2.__all__) <= set(client.__all__)
+    assert {"get_vehicle", "v2", "v3"} <= set(client.__all__) - set(client.v2.__all__)
+    assert all(hasattr(client.v3, name) for name in client.v3.__all__)
