@@ -729,7 +729,9 @@ def _queue_state(
 ) -> PendingDelivery | None:
     if webhook.verified_at is None or webhook.version != "4.0" or not webhook.is_enabled:
         return None
-    payload = vehicle_event(webhook, vehicle, first_delivery=first_delivery, triggers=triggers, user_id=user_id)
+    payload = vehicle_event(
+        webhook, vehicle, first_delivery=first_delivery, triggers=triggers, user_id=user_id
+    )
     return PendingDelivery.objects.create(
         webhook=webhook,
         vehicle_id=vehicle.pk,
