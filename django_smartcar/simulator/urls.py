@@ -5,7 +5,8 @@ unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, ne
 
 from django.urls import path, re_path
 
-from .views import api, connect, control, management_v3, oauth
+from . import jsonapi
+from .views import api, connect, control, iam, management_v3, oauth
 
 app_name = "smartcar_simulator"
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("oauth/authorize/decision", connect.decide, name="connect_decide"),
     path("oauth/reauthenticate", connect.reauthenticate, name="reauthenticate"),
     path("oauth/token", oauth.token, name="token"),
+    # API V3's IAM origin: application tokens (client-credentials grant).
+    path("oauth2/token", iam.token, name="iam_token"),
     re_path(r"^v2\.0/user/?$", api.user, name="user"),
     re_path(r"^v2\.0/vehicles/?$", api.vehicles, name="vehicles"),
     re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/?$", api.vehicle, name="vehicle"),
@@ -35,6 +38,8 @@ urlpatterns = [
         management_v3.subscription_detail,
         name="v3_subscription",
     ),
+    # API V3 (Vehicle API and Management API on one host): any other /v3 path answers a JSON:API 404.
+    re_path(r"^v3/(?P<path>.*)$", jsonapi.unknown_path, name="v3_unknown_path"),
     path("_simulator/health", control.health, name="health"),
     path("_simulator/faults", control.fault_list, name="faults"),
     path("_simulator/clock", control.clock_control, name="clock"),

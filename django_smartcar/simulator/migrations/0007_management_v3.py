@@ -18,7 +18,7 @@ def give_subscriptions_ids(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("smartcar_simulator", "0005_connected_services_account_fault"),
+        ("smartcar_simulator", "0006_api_v3"),
     ]
 
     operations = [
