@@ -16,10 +16,12 @@ from django_smartcar.simulator import clock, grants, webhooks
 from django_smartcar.simulator.models import (
     PendingDelivery,
     SimulatedUser,
+    SimulatedVehicle,
     Webhook,
     WebhookSubscription,
 )
 from django_smartcar.simulator.seeding import create_user, seed_vehicles
+from django_smartcar.simulator.signals import SIGNALS
 from tests.simulator.test_webhook_delivery import Receiver, wait_for_events
 
 SUBSCRIBED = "subscription creation in progress"
@@ -43,8 +45,8 @@ class Management:
         self.token = token
 
     def call(self, method: str, path: str, *, token: str | None = None, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token or self.token}"}
-        return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=10, **kwargs)
+        headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=30, **kwargs)
 
     def get(self, path: str, **params: str | int) -> requests.Response:
         return self.call("GET", path, params=params)
@@ -133,7 +135,7 @@ def test_a_webhook_reads_as_the_management_api_documents_it(simulator, managemen
     # Without data codes a webhook carries every signal; without an error URI errors go to the callback.
     quiet_webhook(simulator.application, "wh-plain")
     plain = management.get("webhooks/wh-plain").json()["data"]["attributes"]
-    assert [ref["code"] for ref in plain["data"]] == [signal.code for signal in webhooks.SIGNALS]
+    assert [ref["code"] for ref in plain["data"]] == [signal.code for signal in SIGNALS]
     assert plain["triggers"] == [] and plain["errorCallbackUri"] is None and plain["autoSubscribe"] is False
 
 
@@ -465,6 +467,49 @@ def test_a_v3_subscription_gets_first_delivery_state_changes_errors_and_redelive
         assert len(receiver.events) == 3
     finally:
         errors_receiver.close()
+
+
+def test_a_v3_lock_command_reaches_a_v3_subscription_as_a_vehicle_state(
+    simulator, management, driver, receiver
+):
+    webhooks.register_webhook(
+        simulator.application,
+        receiver.url,
+        webhook_id="wh-v3-lock",
+        triggers=["closure-islocked", "tractionbattery-stateofcharge"],
+        data=["closure-islocked", "odometer-traveleddistance"],
+    )
+    vehicle = simulator.vehicles[0]
+    SimulatedVehicle.objects.filter(pk=vehicle.pk).update(is_locked=False)
+    assert management.subscribe("wh-v3-lock", driver["user_id"], vehicle.pk).status_code == 202
+    webhooks.deliver_due()
+    receiver.events.clear()
+
+    scoped = {"sc-user-id": driver["user_id"]}
+    locked = management.call("POST", f"vehicles/{vehicle.pk}/commands/security/lock", headers=scoped)
+    assert locked.status_code == 200, locked.text
+    (delivery,) = webhooks.deliver_due()
+
+    assert delivery.ok
+    (event,) = signed(receiver, simulator.management_token)
+    assert event["eventType"] == "VEHICLE_STATE"
+    # Only the trigger that changed fires; the event carries the webhook's data signals only.
+    assert event["triggers"] == [
+        {
+            "type": "SIGNAL_UPDATED",
+            "signal": {"name": "IsLocked", "code": "closure-islocked", "group": "Closure"},
+        }
+    ]
+    assert [signal["code"] for signal in event["data"]["signals"]] == [
+        "odometer-traveleddistance",
+        "closure-islocked",
+    ]
+    assert event["data"]["signals"][1]["body"] == {"value": True}
+    assert event["meta"]["signalCount"] == 2
+    assert event["data"]["user"] == {"id": driver["user_id"]}
+    # Locking a locked car changes nothing: no event.
+    assert management.call("POST", f"vehicles/{vehicle.pk}/commands/security/lock", headers=scoped).ok
+    assert webhooks.deliver_due() == []
 
 
 def test_a_disabled_webhook_is_sent_nothing_and_re_enabling_it_sends_first_delivery(
