@@ -267,3 +267,113 @@ def test_a_command_held_open_answers_202_with_its_final_result():
         assert (held.http_status, held.succeeded, held.command_type) == (202, True, "security-unlock")
         assert held.duration_seconds > 175
         assert api.lock(connection.vehicle_id, owner["user_id"]).http_status == 200
+
+
+@pytest.fixture
+def management(token, transport) -> v3.ManagementApi:
+    return v3.ManagementApi(token, transport=transport)
+
+
+def register_webhook(simulator, name: str) -> str:
+    """A webhook made as the Dashboard would (the simulator's control API): its id."""
+    answer = requests.post(
+        f"{simulator.base_url}/_simulator/webhooks",
+        json={
+            "url": "http://127.0.0.1:9/hook",
+            "name": name,
+            "triggers": ["closure-islocked"],
+            "data": ["odometer-traveleddistance", "closure-islocked"],
+        },
+        headers={"Authorization": f"Bearer {simulator.management_token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["webhookId"])
+
+
+def test_webhooks_listed_filtered_and_read(standalone_simulator, management):
+    name = f"v3-client-{uuid.uuid4().hex[:8]}"
+    webhook_id = register_webhook(standalone_simulator, name)
+    page = management.list_webhooks(name=name, is_enabled=True, page_size=10)
+    (webhook,) = page
+    assert (webhook.id, webhook.name, webhook.is_enabled, webhook.auto_subscribe) == (
+        webhook_id,
+        name,
+        True,
+        False,
+    )
+    assert [trigger["code"] for trigger in webhook.triggers] == ["closure-islocked"]
+    assert {signal["code"] for signal in webhook.signals} == {"odometer-traveleddistance", "closure-islocked"}
+    assert management.list_webhooks(name=name, is_enabled=False).items == []
+    assert webhook_id in {item.id for item in management.iter_webhooks(page_size=1)}
+    same = management.get_webhook(webhook_id)
+    assert (same.id, same.callback_uri, same["data"]["type"]) == (
+        webhook_id,
+        "http://127.0.0.1:9/hook",
+        "webhook",
+    )
+    assert same.created_at is not None
+    with pytest.raises(ResourceNotFoundException):
+        management.get_webhook("no-such-webhook")
+
+
+def test_subscriptions_created_listed_read_and_deleted(standalone_simulator, management, owner):
+    webhook_id = register_webhook(standalone_simulator, f"v3-subs-{uuid.uuid4().hex[:8]}")
+    user_id, vehicle_id = owner["user_id"], owner["vehicle_id"]
+    created = management.create_subscription(webhook_id, user_id, vehicle_id)
+    assert (created.created, created.already_exists, created.http_status) == (True, False, 202)
+    assert created.message == "subscription creation in progress"
+    again = management.create_subscription(webhook_id, user_id, vehicle_id)
+    assert (again.created, again.already_exists, again.http_status) == (False, True, 409)
+
+    page = management.list_subscriptions(user_id=user_id, webhook_id=webhook_id, vehicle_id=vehicle_id)
+    (subscription,) = page
+    assert (subscription.webhook_id, subscription.user_id, subscription.vehicle_id) == (
+        webhook_id,
+        user_id,
+        vehicle_id,
+    )
+    assert (subscription.make, subscription.mode) == ("TESLA", "simulated")
+    assert [item.id for item in management.iter_subscriptions(webhook_id=webhook_id, page_size=1)] == [
+        subscription.id
+    ]
+    assert management.get_subscription(subscription.id).vehicle_id == vehicle_id
+    management.delete_subscription(subscription.id)
+    assert management.list_subscriptions(webhook_id=webhook_id).items == []
+    with pytest.raises(ResourceNotFoundException):
+        management.get_subscription(subscription.id)
+    with pytest.raises(ResourceNotFoundException) as caught:
+        management.create_subscription(webhook_id, user_id, "no-such-vehicle")
+    assert caught.value.errors[0]["status"] == "404"
+
+
+def test_the_readme_example_runs(standalone_simulator, transport, owner, monkeypatch):
+    from tests.test_readme import run_example
+
+    base = standalone_simulator.base_url
+    for name in (
+        "SMARTCAR_IAM_ORIGIN",
+        "SMARTCAR_VEHICLE_API_V3_ORIGIN",
+        "SMARTCAR_MANAGEMENT_API_V3_ORIGIN",
+    ):
+        monkeypatch.setenv(name, base)
+    webhook_id = register_webhook(standalone_simulator, f"readme-{uuid.uuid4().hex[:8]}")
+    api = v3.VehicleApi(
+        v3.ApplicationToken(
+            standalone_simulator.api_client_id, standalone_simulator.api_client_secret, transport=transport
+        ),
+        transport=transport,
+    )
+    api.unlock(owner["vehicle_id"], owner["user_id"])
+    namespace = run_example(
+        "client-v3",
+        {
+            "api_client_id": standalone_simulator.api_client_id,
+            "api_client_secret": standalone_simulator.api_client_secret,
+            "user_id": owner["user_id"],
+            "webhook_id": webhook_id,
+        },
+    )
+    assert namespace["execution"].succeeded  # the unlocked car was locked
+    assert namespace["answer"].created
+    assert api.get_signal(owner["vehicle_id"], "closure-islocked", owner["user_id"]).value is True

@@ -566,7 +566,10 @@ def test_a_quoted_token_never_reaches_the_retry_log(api, mocked, caplog):
     mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
     mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
     mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
-    with caplog.at_level("WARNING", logger="django_smartcar.client"), pytest.raises(UpstreamException) as caught:
+    with (
+        caplog.at_level("WARNING", logger="django_smartcar.client"),
+        pytest.raises(UpstreamException) as caught,
+    ):
         api.get_signals(VEHICLE_ID, USER_ID)
     assert "retry 1/2" in caplog.text
     assert APP_TOKEN not in caplog.text + str(caught.value) + repr(caught.value.errors)
