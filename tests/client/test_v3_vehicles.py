@@ -573,3 +573,17 @@ def test_a_quoted_token_never_reaches_the_retry_log(api, mocked, caplog):
         api.get_signals(VEHICLE_ID, USER_ID)
     assert "retry 1/2" in caplog.text
     assert APP_TOKEN not in caplog.text + str(caught.value) + repr(caught.value.errors)
+
+
+def test_iterating_stops_when_the_page_number_is_ignored(api, mocked):
+    # A server that answers page 1 whatever is asked, always with a next link, must not loop forever.
+    for _ in range(2):
+        mocked.get(
+            f"{VEHICLE_V3}/connections",
+            json={
+                "data": [connection(1)],
+                "meta": {"page": 1},
+                "links": {"next": "/connections?page[number]=2"},
+            },
+        )
+    assert [item.id for item in api.iter_connections()] == ["conn-1", "conn-1"]
