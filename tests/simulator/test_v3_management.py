@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from django_smartcar.simulator import clock, grants, webhooks
+from django_smartcar.simulator import clock, faults, grants, traffic, webhooks
 from django_smartcar.simulator.models import (
     PendingDelivery,
     SimulatedUser,
@@ -342,6 +342,24 @@ def test_subscribing_what_the_application_does_not_have_is_a_404(simulator, mana
         )
         assert error["detail"], case
     assert not WebhookSubscription.objects.exists()
+
+
+def test_an_unknown_filter_is_a_400_validation_error(simulator, management):
+    for path, name in (("webhooks", "filter[url]"), ("subscriptions", "filter[user]")):
+        error = assert_jsonapi_error(management.get(path, **{name: "x"}), 400, "VALIDATION")
+        assert name in error["detail"]
+
+
+def test_faults_and_request_counts_apply_to_the_management_api(simulator, management):
+    faults.build(kind="rate_limit", retry_after=7, remaining=1).save()
+
+    limited = management.get("webhooks")
+
+    error = assert_jsonapi_error(limited, 429, "RATE_LIMIT")
+    assert error["code"] == "SMARTCAR_API" and limited.headers["Retry-After"] == "7"
+    assert management.get("webhooks").status_code == 200  # the fault hit one request
+    counted = {(row["method"], row["path"]): row["count"] for row in traffic.as_json(None)["requests"]}
+    assert counted[("GET", "/v3/webhooks")] == 2
 
 
 # --- Authentication ----------------------------------------------------------------------------------------------
