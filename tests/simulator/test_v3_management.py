@@ -667,3 +667,55 @@ def test_the_standalone_simulator_delivers_a_v3_subscriptions_events_by_itself(s
         }
     finally:
         receiver.close()
+
+
+# --- Migration ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_each_existing_subscription_its_own_id():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("smartcar_simulator", "0006_api_v3")]
+    after = [("smartcar_simulator", "0007_management_v3")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        application = old.get_model("smartcar_simulator", "Application").objects.create(
+            client_id="old-client", client_secret_hash="x", management_token="old-amt"
+        )
+        user = old.get_model("smartcar_simulator", "SimulatedUser").objects.create(
+            id="u1", email="old@example.com"
+        )
+        webhook = old.get_model("smartcar_simulator", "Webhook").objects.create(
+            application=application, webhook_id="wh-old", url="http://127.0.0.1:9/"
+        )
+        vehicle_model = old.get_model("smartcar_simulator", "SimulatedVehicle")
+        for number in range(2):
+            vehicle = vehicle_model.objects.create(
+                id=f"v{number}",
+                user=user,
+                make="TESLA",
+                model="Model 3",
+                year=2022,
+                vin=f"5YJ3E1EA0NF00000{number}",
+                powertrain="EV",
+                home_latitude=0,
+                home_longitude=0,
+                odometer_km=0,
+                state_at=clock.now(),
+            )
+            old.get_model("smartcar_simulator", "WebhookSubscription").objects.create(
+                webhook=webhook, vehicle=vehicle
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    ids = list(WebhookSubscription.objects.values_list("subscription_id", flat=True))
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(len(value) == 36 for value in ids)
+    assert Webhook.objects.get().is_enabled is True  # existing webhooks stay enabled
