@@ -620,3 +620,23 @@ def record_signals(vehicle: Vehicle, signals: Iterable[Any], *, received_at: dat
         if existing:
             VehicleSignal.objects.bulk_update(existing, RECORDED_FIELDS)
     return RecordedSignals(changed, skipped)
+
+
+# --- Display ----------------------------------------------------------------------------------------------------
+
+VALUE_DISPLAY_LENGTH = 80
+
+
+def describe_value(body: Any, max_length: int = VALUE_DISPLAY_LENGTH) -> str:
+    """A stored signal body in one short line for people (admin, demo): ``{"value": 42.5, "unit": "km"}`` ->
+    ``42.5 km``, ``{"value": true}`` -> ``true``, anything else as compact JSON, cut at ``max_length``."""
+    if body is None:
+        return ""
+    if isinstance(body, dict) and set(body) <= {"value", "unit"} and "value" in body:
+        value = body["value"]
+        text = value if isinstance(value, str) else json.dumps(value)
+        unit = body.get("unit")
+        text = f"{text} {unit}" if isinstance(unit, str) and unit else text
+    else:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= max_length else text[: max_length - 1] + "…"
