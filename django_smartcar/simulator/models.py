@@ -6,7 +6,10 @@ the same Smartcar. Tokens and codes are stored as sha256 digests only.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
+from django.utils import timezone
 
 
 class Application(models.Model):
@@ -18,6 +21,10 @@ class Application(models.Model):
     management_token = models.CharField(max_length=200, unique=True)
     name = models.CharField(max_length=200, default="Simulated application")
     redirect_uris = models.JSONField(default=list)
+    # API V3's "API credentials" (client-credentials grant at /oauth2/token): the id starts "client_"; Connect
+    # keeps using ``client_id`` (the Application ID) in both APIs.
+    api_client_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    api_client_secret_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -25,6 +32,17 @@ class Application(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"
+
+
+class AppToken(models.Model):
+    """An API V3 application token (client-credentials grant): one hour, no refresh token."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="app_tokens")
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"application token of {self.application_id} (expires {self.expires_at:%Y-%m-%d %H:%M})"
 
 
 class SimulatedUser(models.Model):
@@ -133,6 +151,8 @@ class Connection(models.Model):
     user = models.ForeignKey(SimulatedUser, on_delete=models.CASCADE, related_name="connections")
     vehicle = models.ForeignKey(SimulatedVehicle, on_delete=models.CASCADE, related_name="connections")
     connected_at = models.DateTimeField()
+    # API V3 names a connection by a uuid of its own (GET/DELETE /v3/connections/{id}).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
         ordering = ["-connected_at", "-id"]
@@ -233,6 +253,19 @@ class Webhook(models.Model):
     url = models.URLField(max_length=2000)
     version = models.CharField(max_length=3, choices=[("2.0", "2.0"), ("4.0", "4.0")], default="4.0")
     verified_at = models.DateTimeField(null=True, blank=True)
+    # As the Management API V3 describes a webhook (set on Smartcar's dashboard, here by register_webhook or the
+    # control API). A disabled webhook is sent nothing; re-enabling it sends every subscription a FIRST_DELIVERY.
+    is_enabled = models.BooleanField(default=True)
+    # Signal codes whose change sends a VEHICLE_STATE by itself (after a command changed them); empty: none,
+    # events go out only when asked for (``webhooks.deliver``).
+    triggers = models.JSONField(default=list, blank=True)
+    # Signal codes every VEHICLE_STATE carries; empty: every signal the simulator knows (``webhooks.SIGNALS``).
+    data_signals = models.JSONField(default=list, blank=True)
+    # Where VEHICLE_ERROR events go; empty: to ``url`` like the others.
+    error_url = models.URLField(max_length=2000, blank=True, default="")
+    # Every vehicle connected to the application afterwards is subscribed to it.
+    auto_subscribe = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["id"]
@@ -241,13 +274,32 @@ class Webhook(models.Model):
         return self.webhook_id
 
 
+def new_subscription_id() -> str:
+    return str(uuid.uuid4())
+
+
 class WebhookSubscription(models.Model):
+    """A vehicle subscribed to a webhook, through v2 (``POST /vehicles/<id>/webhooks/<id>``) or the Management
+    API V3 (``POST /v3/subscriptions``, which names the user too)."""
+
+    # The id the Management API V3 knows the subscription by.
+    subscription_id = models.CharField(max_length=36, unique=True, default=new_subscription_id)
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="subscriptions")
     vehicle = models.ForeignKey(
         SimulatedVehicle, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
+    # The user whose connection of the vehicle it is (the events' data.user.id); empty: the vehicle's owner.
+    user = models.ForeignKey(
+        SimulatedUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_subscriptions",
+    )
     # VEHICLE_ERROR events sent with state ERROR and not yet RESOLVED: [{"type": ..., "code": ...}].
     open_errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -258,6 +310,11 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} -> {self.webhook_id}"
+
+    @property
+    def user_id_for_events(self) -> str:
+        """Who the events name as ``data.user.id``: the subscription's user, else the vehicle's owner."""
+        return self.user_id or self.vehicle.user_id
 
 
 class PendingDelivery(models.Model):

@@ -5,7 +5,8 @@ unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, ne
 
 from django.urls import path, re_path
 
-from .views import api, connect, control, oauth
+from . import jsonapi
+from .views import api, connect, control, iam, management_v3, oauth
 
 app_name = "smartcar_simulator"
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("oauth/authorize/decision", connect.decide, name="connect_decide"),
     path("oauth/reauthenticate", connect.reauthenticate, name="reauthenticate"),
     path("oauth/token", oauth.token, name="token"),
+    # API V3's IAM origin: application tokens (client-credentials grant).
+    path("oauth2/token", iam.token, name="iam_token"),
     re_path(r"^v2\.0/user/?$", api.user, name="user"),
     re_path(r"^v2\.0/vehicles/?$", api.vehicles, name="vehicles"),
     re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/?$", api.vehicle, name="vehicle"),
@@ -26,6 +29,17 @@ urlpatterns = [
     re_path(r"^v2\.0/management/connections/?$", api.connections, name="connections"),
     # Anything else under the API answers Smartcar's JSON 404 (PATH), not an HTML page.
     re_path(r"^v2\.0/(?P<path>.*)$", api.unknown_path, name="unknown_path"),
+    # The Management API V3, with an application token.
+    re_path(r"^v3/webhooks/?$", management_v3.webhook_list, name="v3_webhooks"),
+    re_path(r"^v3/webhooks/(?P<webhook_id>[^/]+)/?$", management_v3.webhook_detail, name="v3_webhook"),
+    re_path(r"^v3/subscriptions/?$", management_v3.subscription_list, name="v3_subscriptions"),
+    re_path(
+        r"^v3/subscriptions/(?P<subscription_id>[^/]+)/?$",
+        management_v3.subscription_detail,
+        name="v3_subscription",
+    ),
+    # API V3 (Vehicle API and Management API on one host): any other /v3 path answers a JSON:API 404.
+    re_path(r"^v3/(?P<path>.*)$", jsonapi.unknown_path, name="v3_unknown_path"),
     path("_simulator/health", control.health, name="health"),
     path("_simulator/faults", control.fault_list, name="faults"),
     path("_simulator/clock", control.clock_control, name="clock"),
@@ -34,6 +48,7 @@ urlpatterns = [
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
     path("_simulator/webhooks/deliver-due", control.webhook_deliver_due, name="webhook_deliver_due"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
+    path("_simulator/webhooks/<str:webhook_id>", control.webhook_detail, name="webhook_detail"),
     # Last: any other version (v1.0, v2, v9.9) answers RESOURCE_NOT_FOUND/VERSION, and any other path
     # RESOURCE_NOT_FOUND/PATH, as Smartcar's JSON and never a framework's HTML 404 page.
     re_path(r"^(?P<version>v[0-9][^/]*)/(?P<path>.*)$", api.unknown_version, name="unknown_version"),
