@@ -19,7 +19,7 @@ from django_smartcar.simulator.models import (
     Webhook,
     WebhookSubscription,
 )
-from django_smartcar.simulator.seeding import seed_vehicles
+from django_smartcar.simulator.seeding import create_user, seed_vehicles
 from tests.simulator.test_webhook_delivery import Receiver, wait_for_events
 
 SUBSCRIBED = "subscription creation in progress"
@@ -407,14 +407,20 @@ def test_a_v3_subscription_gets_first_delivery_state_changes_errors_and_redelive
         )
         assert webhook.verified_at is not None
         vehicle = simulator.vehicles[0]
+        # The owner's partner connects the car with their own account: events name the partner, not the owner.
+        partner = create_user("partner@example.com")
+        grants.approve(simulator.application, partner, [vehicle], ["read_security", "read_odometer"])
+        assert_jsonapi_error(
+            management.subscribe("wh-live", driver["user_id"], vehicle.pk), 404, "RESOURCE_NOT_FOUND"
+        )
 
-        assert management.subscribe("wh-live", driver["user_id"], vehicle.pk).status_code == 202
+        assert management.subscribe("wh-live", partner.pk, vehicle.pk).status_code == 202
         (first_delivery,) = webhooks.deliver_due()
 
         assert first_delivery.ok
         (first,) = signed(receiver, simulator.management_token)
         assert first["eventType"] == "VEHICLE_STATE" and first["triggers"] == [{"type": "FIRST_DELIVERY"}]
-        assert first["data"]["user"] == {"id": driver["user_id"]}
+        assert first["data"]["user"] == {"id": partner.pk}
         assert first["data"]["vehicle"] == {
             "id": vehicle.pk,
             "make": vehicle.make,
@@ -449,13 +455,13 @@ def test_a_v3_subscription_gets_first_delivery_state_changes_errors_and_redelive
         ]
         locked = next(s for s in redelivered["data"]["signals"] if s["code"] == "closure-islocked")
         assert locked["body"] == {"value": False}
-        assert redelivered["data"]["user"] == {"id": driver["user_id"]}
+        assert redelivered["data"]["user"] == {"id": partner.pk}
 
         # A VEHICLE_ERROR goes to the error callback URI, naming the same user.
         assert webhooks.report_error(webhook, vehicle, "VEHICLE_STATE", "UNREACHABLE").ok
         (error_event,) = signed(errors_receiver, simulator.management_token)
         assert error_event["eventType"] == "VEHICLE_ERROR"
-        assert error_event["data"]["user"] == {"id": driver["user_id"]}
+        assert error_event["data"]["user"] == {"id": partner.pk}
         assert len(receiver.events) == 3
     finally:
         errors_receiver.close()

@@ -11,6 +11,7 @@ documents (``jsonapi``).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery, Value
@@ -44,7 +45,11 @@ SUBSCRIPTIONS_PAGE = (25, 100)
 # filter[vehicle.mode]: live or simulated (test: the deprecated name of simulated, as in v2 management).
 MODES = {"live": "live", "simulated": "simulated", "test": "simulated"}
 # V3's powertrainType for the simulator's powertrains (BEV and ICE as documented [veh, conn]).
-POWERTRAIN_TYPES = {Powertrain.ELECTRIC: "BEV", Powertrain.FUEL: "ICE", Powertrain.PLUG_IN_HYBRID: "PHEV"}
+POWERTRAIN_TYPES: dict[str, str] = {
+    Powertrain.ELECTRIC.value: "BEV",
+    Powertrain.FUEL.value: "ICE",
+    Powertrain.PLUG_IN_HYBRID.value: "PHEV",
+}
 
 
 def not_found(what: str, identifier: str) -> ApiError:
@@ -53,7 +58,7 @@ def not_found(what: str, identifier: str) -> ApiError:
     )
 
 
-def iso(moment: Any) -> str:
+def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
@@ -137,17 +142,23 @@ def webhook_detail(request: HttpRequest, request_id: str, webhook_id: str) -> Ht
 # --- Subscriptions -----------------------------------------------------------------------------------------
 
 
-def subscriptions_of(application: Application) -> QuerySet[WebhookSubscription]:
-    """The application's subscriptions, each with its vehicle's connection mode (its newest grant's)."""
+def subscriptions_of(application: Application, mode: str | None = None) -> QuerySet[WebhookSubscription]:
+    """The application's subscriptions (newest first), each with its vehicle's connection mode (its newest
+    grant's), optionally only those in ``mode`` (live or simulated)."""
     newest_grant = Grant.objects.filter(application=application, vehicles=OuterRef("vehicle")).order_by(
         "-created_at", "-id"
     )
-    return (
+    rows = (
         WebhookSubscription.objects.filter(webhook__application=application)
         .select_related("webhook", "vehicle")
         .annotate(mode=Coalesce(Subquery(newest_grant.values("mode")[:1]), Value("live")))
         .order_by("-created_at", "-id")
     )
+    if mode == "live":
+        rows = rows.filter(mode="live")
+    elif mode is not None:
+        rows = rows.exclude(mode="live")
+    return rows
 
 
 def subscription_json(subscription: WebhookSubscription) -> dict[str, Any]:
@@ -183,7 +194,10 @@ def subscription_list(request: HttpRequest, request_id: str) -> HttpResponse:
     if request.method != "GET":
         raise resource_not_found(request.method, request.path)
     application = require_application(request)
-    rows = subscriptions_of(application)
+    mode = request.GET.get("filter[vehicle.mode]")
+    if mode and mode not in MODES:
+        raise validation_error("filter[vehicle.mode] must be live or simulated.", "filter[vehicle.mode]")
+    rows = subscriptions_of(application, MODES[mode] if mode else None)
     user_id = request.GET.get("filter[userId]")
     if user_id:
         # A v2 subscription has no user of its own: its vehicle's owner is the user.
@@ -194,11 +208,6 @@ def subscription_list(request: HttpRequest, request_id: str) -> HttpResponse:
     vehicle_id = request.GET.get("filter[vehicleId]")
     if vehicle_id:
         rows = rows.filter(vehicle_id=vehicle_id)
-    mode = request.GET.get("filter[vehicle.mode]")
-    if mode:
-        if mode not in MODES:
-            raise validation_error("filter[vehicle.mode] must be live or simulated.", "filter[vehicle.mode]")
-        rows = rows.filter(mode="live") if MODES[mode] == "live" else rows.exclude(mode="live")
     page = paging(request, default_size=SUBSCRIPTIONS_PAGE[0], max_size=SUBSCRIPTIONS_PAGE[1])
     items = rows[page.offset : page.offset + page.size]
     document = page_document(
