@@ -6,7 +6,7 @@ unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, ne
 from django.urls import path, re_path
 
 from . import jsonapi
-from .views import api, connect, control, iam, management_v3, oauth
+from .views import api, connect, control, iam, management_v3, oauth, vehicle_v3
 
 app_name = "smartcar_simulator"
 
@@ -37,6 +37,18 @@ urlpatterns = [
         r"^v3/subscriptions/(?P<subscription_id>[^/]+)/?$",
         management_v3.subscription_detail,
         name="v3_subscription",
+    ),
+    # API V3's Vehicle API.
+    re_path(r"^v3/connections/?$", vehicle_v3.connections, name="v3_connections"),
+    re_path(r"^v3/connections/(?P<connection_id>[^/]+)/?$", vehicle_v3.connection, name="v3_connection"),
+    re_path(r"^v3/users/(?P<user_id>[^/]+)/?$", vehicle_v3.user, name="v3_user"),
+    re_path(r"^v3/vehicles/(?P<vehicle_id>[^/]+)/?$", vehicle_v3.vehicle, name="v3_vehicle"),
+    re_path(r"^v3/vehicles/(?P<vehicle_id>[^/]+)/signals/?$", vehicle_v3.signals, name="v3_signals"),
+    re_path(
+        r"^v3/vehicles/(?P<vehicle_id>[^/]+)/signals/(?P<code>[^/]+)/?$", vehicle_v3.signal, name="v3_signal"
+    ),
+    re_path(
+        r"^v3/vehicles/(?P<vehicle_id>[^/]+)/commands/(?P<name>.+)$", vehicle_v3.command, name="v3_command"
     ),
     # API V3 (Vehicle API and Management API on one host): any other /v3 path answers a JSON:API 404.
     re_path(r"^v3/(?P<path>.*)$", jsonapi.unknown_path, name="v3_unknown_path"),
