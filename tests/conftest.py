@@ -20,6 +20,9 @@ from tests.processes import answers, free_port, launch, stop, wait_until
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
 MANAGEMENT_TOKEN = "test-management-token"
+# API V3 credentials (= tests/settings.py's SMARTCAR API_CLIENT_ID / API_CLIENT_SECRET).
+API_CLIENT_ID = "client_test"
+API_CLIENT_SECRET = "test-api-client-secret"
 DRIVER_EMAIL = "driver@example.com"
 STANDALONE_START_TIMEOUT = 30.0
 
@@ -51,6 +54,8 @@ class LiveSimulator:
     client_secret: str
     redirect_uri: str
     management_token: str
+    api_client_id: str
+    api_client_secret: str
     application: Application
     email: str
     vehicles: list[SimulatedVehicle]
@@ -64,6 +69,8 @@ class StandaloneSimulator:
     client_secret: str
     redirect_uri: str
     management_token: str
+    api_client_id: str
+    api_client_secret: str
     email: str
     log_path: Path
 
@@ -74,7 +81,13 @@ def simulator(live_server, transactional_db) -> LiveSimulator:
     three seeded vehicles (electric and fuel) for driver@example.com."""
     redirect_uri = f"{live_server.url}/smartcar/callback/"
     application = register_application(
-        CLIENT_ID, CLIENT_SECRET, [redirect_uri], management_token=MANAGEMENT_TOKEN, name="Test application"
+        CLIENT_ID,
+        CLIENT_SECRET,
+        [redirect_uri],
+        management_token=MANAGEMENT_TOKEN,
+        name="Test application",
+        api_client_id=API_CLIENT_ID,
+        api_client_secret=API_CLIENT_SECRET,
     )
     base_url = f"{live_server.url}/simulator"
     return LiveSimulator(
@@ -84,6 +97,8 @@ def simulator(live_server, transactional_db) -> LiveSimulator:
         client_secret=CLIENT_SECRET,
         redirect_uri=redirect_uri,
         management_token=MANAGEMENT_TOKEN,
+        api_client_id=API_CLIENT_ID,
+        api_client_secret=API_CLIENT_SECRET,
         application=application,
         email=DRIVER_EMAIL,
         vehicles=seed_vehicles(3, seed=0, email=DRIVER_EMAIL),
@@ -133,6 +148,10 @@ def run_standalone_simulator(
             redirect_uri,
             "--management-token",
             management_token,
+            "--api-client-id",
+            API_CLIENT_ID,
+            "--api-client-secret",
+            API_CLIENT_SECRET,
             "--vehicles",
             str(vehicles),
             "--database",
@@ -158,6 +177,8 @@ def run_standalone_simulator(
                 client_secret=CLIENT_SECRET,
                 redirect_uri=redirect_uri,
                 management_token=management_token,
+                api_client_id=API_CLIENT_ID,
+                api_client_secret=API_CLIENT_SECRET,
                 email=DRIVER_EMAIL,
                 log_path=log_path,
             )

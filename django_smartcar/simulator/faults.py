@@ -209,6 +209,11 @@ def failure_for(
     delay = latency_seconds(target=target, vehicle_id=vehicle_id, endpoint=endpoint)
     if delay:
         time.sleep(delay)
+    return injected_failure(target=target, vehicle_id=vehicle_id)
+
+
+def injected_failure(*, target: str, vehicle_id: str | None) -> errors.ApiError | HttpResponse | None:
+    """The forced failure for this request (an error to raise or a page), if any, without latency."""
     for fault in active(FaultKind.RATE_LIMIT, target=target, vehicle_id=vehicle_id):
         if hits(fault):
             return errors.rate_limit_error(fault.retry_after, per_vehicle=fault.vehicle_id is not None)

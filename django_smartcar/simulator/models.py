@@ -6,6 +6,8 @@ the same Smartcar. Tokens and codes are stored as sha256 digests only.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -18,6 +20,10 @@ class Application(models.Model):
     management_token = models.CharField(max_length=200, unique=True)
     name = models.CharField(max_length=200, default="Simulated application")
     redirect_uris = models.JSONField(default=list)
+    # API V3's "API credentials" (client-credentials grant at /oauth2/token): the id starts "client_"; Connect
+    # keeps using ``client_id`` (the Application ID) in both APIs.
+    api_client_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    api_client_secret_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -25,6 +31,17 @@ class Application(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"
+
+
+class AppToken(models.Model):
+    """An API V3 application token (client-credentials grant): one hour, no refresh token."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="app_tokens")
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"application token of {self.application_id} (expires {self.expires_at:%Y-%m-%d %H:%M})"
 
 
 class SimulatedUser(models.Model):
@@ -133,6 +150,8 @@ class Connection(models.Model):
     user = models.ForeignKey(SimulatedUser, on_delete=models.CASCADE, related_name="connections")
     vehicle = models.ForeignKey(SimulatedVehicle, on_delete=models.CASCADE, related_name="connections")
     connected_at = models.DateTimeField()
+    # API V3 names a connection by a uuid of its own (GET/DELETE /v3/connections/{id}).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
         ordering = ["-connected_at", "-id"]

@@ -133,17 +133,26 @@ def register_application(
     *,
     management_token: str | None = None,
     name: str = "Simulated application",
+    api_client_id: str | None = None,
+    api_client_secret: str | None = None,
 ) -> Application:
-    """Register (or update) an application; its management token is generated unless given."""
-    application, _ = Application.objects.update_or_create(
-        client_id=client_id,
-        defaults={
-            "client_secret_hash": digest(client_secret),
-            "management_token": management_token or secrets.token_hex(16),
-            "name": name,
-            "redirect_uris": list(redirect_uris),
-        },
-    )
+    """Register (or update) an application; its management token is generated unless given.
+
+    ``api_client_id`` and ``api_client_secret`` are its API V3 credentials (the client-credentials grant of
+    ``/oauth2/token``); without them the application has none and cannot get an application token.
+    """
+    if (api_client_id is None) != (api_client_secret is None):
+        raise ValueError("Give both api_client_id and api_client_secret, or neither.")
+    defaults: dict[str, Any] = {
+        "client_secret_hash": digest(client_secret),
+        "management_token": management_token or secrets.token_hex(16),
+        "name": name,
+        "redirect_uris": list(redirect_uris),
+    }
+    if api_client_id is not None and api_client_secret is not None:
+        defaults["api_client_id"] = api_client_id
+        defaults["api_client_secret_hash"] = digest(api_client_secret)
+    application, _ = Application.objects.update_or_create(client_id=client_id, defaults=defaults)
     return application
 
 

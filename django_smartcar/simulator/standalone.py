@@ -1,7 +1,7 @@
 """Run the simulator on its own, like other API mocks, with no Django project of the user's::
 
     python -m django_smartcar.simulator --port 8765 --client-id ID --client-secret SECRET \\
-        --redirect-uri http://localhost:8000/callback [--vehicles 3] [--seed 0] [--latency-ms 0] \\
+        --redirect-uri http://localhost:8000/callback [--api-client-id client_ID --api-client-secret S] [--vehicles 3] [--seed 0] [--latency-ms 0] \\
         [--latency-model smartcar --latency-scale 0.01 --latency-seed 0] \\
         [--app-rate-limit 120/2] [--vehicle-rate-limit 20/3600] [--monthly-vehicle-requests 500] \\
         [--no-limits] [--no-traits]
@@ -44,6 +44,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--redirect-uri", required=True, action="append", help="a redirect URI it may use (repeat for more)"
     )
     parser.add_argument("--management-token", help="its management token (default: generated and printed)")
+    parser.add_argument(
+        "--api-client-id",
+        help="its API V3 client id, for application tokens from /oauth2/token (default: generated and printed)",
+    )
+    parser.add_argument(
+        "--api-client-secret", help="its API V3 client secret (default: generated and printed)"
+    )
     parser.add_argument("--vehicles", type=int, default=3, help="vehicles to seed (default: 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the vehicles (default: 0)")
     parser.add_argument("--email", default="driver@example.com", help="owner of the seeded vehicles")
@@ -107,6 +114,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.vehicles < 0 or args.latency_ms < 0:
         parser.error("--vehicles and --latency-ms must not be negative")
+    if (args.api_client_id is None) != (args.api_client_secret is None):
+        parser.error("give --api-client-id and --api-client-secret together")
     if not args.webhook_time_scale > 0:
         parser.error("--webhook-time-scale must be positive")
     try:
@@ -221,8 +230,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         from .seeding import register_application, seed_vehicles
 
+        api_client_id = args.api_client_id or f"client_{secrets.token_hex(8)}"
+        api_client_secret = args.api_client_secret or secrets.token_urlsafe(24)
         application = register_application(
-            args.client_id, args.client_secret, args.redirect_uri, management_token=args.management_token
+            args.client_id,
+            args.client_secret,
+            args.redirect_uri,
+            management_token=args.management_token,
+            api_client_id=api_client_id,
+            api_client_secret=api_client_secret,
         )
         vehicles = seed_vehicles(args.vehicles, seed=args.seed, email=args.email)
 
@@ -234,9 +250,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  SMARTCAR_AUTH_ORIGIN={origin}/oauth/token")
         print(f"  SMARTCAR_API_ORIGIN={origin}")
         print(f"  SMARTCAR_MANAGEMENT_API_ORIGIN={origin}")
+        print(f"  SMARTCAR_IAM_ORIGIN={origin}")
+        print(f"  SMARTCAR_VEHICLE_API_V3_ORIGIN={origin}")
+        print(f"  SMARTCAR_MANAGEMENT_API_V3_ORIGIN={origin}")
         # A generated token has to be shown to be usable; one that was passed in is not echoed.
         shown_token = "(as given)" if args.management_token else application.management_token
         print(f"  management token: {shown_token}")
+        # Likewise the API V3 credentials: a generated secret is shown, a given one is not.
+        print(f"  API client id: {api_client_id}")
+        print(f"  API client secret: {'(as given)' if args.api_client_secret else api_client_secret}")
         for vehicle in vehicles:
             print(f"  {args.email}: {vehicle}")
         sys.stdout.flush()

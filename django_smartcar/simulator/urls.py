@@ -5,7 +5,8 @@ unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, ne
 
 from django.urls import path, re_path
 
-from .views import api, connect, control, oauth
+from . import jsonapi
+from .views import api, connect, control, iam, oauth, vehicle_v3
 
 app_name = "smartcar_simulator"
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("oauth/authorize/decision", connect.decide, name="connect_decide"),
     path("oauth/reauthenticate", connect.reauthenticate, name="reauthenticate"),
     path("oauth/token", oauth.token, name="token"),
+    # API V3's IAM origin: application tokens (client-credentials grant).
+    path("oauth2/token", iam.token, name="iam_token"),
     re_path(r"^v2\.0/user/?$", api.user, name="user"),
     re_path(r"^v2\.0/vehicles/?$", api.vehicles, name="vehicles"),
     re_path(r"^v2\.0/vehicles/(?P<vehicle_id>[^/]+)/?$", api.vehicle, name="vehicle"),
@@ -26,6 +29,20 @@ urlpatterns = [
     re_path(r"^v2\.0/management/connections/?$", api.connections, name="connections"),
     # Anything else under the API answers Smartcar's JSON 404 (PATH), not an HTML page.
     re_path(r"^v2\.0/(?P<path>.*)$", api.unknown_path, name="unknown_path"),
+    # API V3's Vehicle API.
+    re_path(r"^v3/connections/?$", vehicle_v3.connections, name="v3_connections"),
+    re_path(r"^v3/connections/(?P<connection_id>[^/]+)/?$", vehicle_v3.connection, name="v3_connection"),
+    re_path(r"^v3/users/(?P<user_id>[^/]+)/?$", vehicle_v3.user, name="v3_user"),
+    re_path(r"^v3/vehicles/(?P<vehicle_id>[^/]+)/?$", vehicle_v3.vehicle, name="v3_vehicle"),
+    re_path(r"^v3/vehicles/(?P<vehicle_id>[^/]+)/signals/?$", vehicle_v3.signals, name="v3_signals"),
+    re_path(
+        r"^v3/vehicles/(?P<vehicle_id>[^/]+)/signals/(?P<code>[^/]+)/?$", vehicle_v3.signal, name="v3_signal"
+    ),
+    re_path(
+        r"^v3/vehicles/(?P<vehicle_id>[^/]+)/commands/(?P<name>.+)$", vehicle_v3.command, name="v3_command"
+    ),
+    # API V3 (Vehicle API and Management API on one host): any other /v3 path answers a JSON:API 404.
+    re_path(r"^v3/(?P<path>.*)$", jsonapi.unknown_path, name="v3_unknown_path"),
     path("_simulator/health", control.health, name="health"),
     path("_simulator/faults", control.fault_list, name="faults"),
     path("_simulator/clock", control.clock_control, name="clock"),

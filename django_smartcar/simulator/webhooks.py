@@ -31,7 +31,7 @@ import math
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,10 +46,12 @@ from .errors import (
     ApiError,
     connected_services_account_error,
 )
-from .models import Application, Grant, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
+from .models import Application, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
 from .permissions import ALL_SCOPES
+from .signals import SIGNALS, SIGNALS_BY_CODE, epoch_ms, scope_of
+from .signals import signal_entries as build_signal_entries
 from .vehicle_api import batch, iso
-from .vehicle_state import LiveState, given, is_sleeping, live_state, reading_time
+from .vehicle_state import is_sleeping
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +144,6 @@ def post(
     return Delivery(vehicle_id, event_type, response.status_code), answer
 
 
-def epoch_ms(moment: datetime) -> int:
-    """Smartcar's v4 webhook times: epoch milliseconds (integers)."""
-    return int(moment.timestamp() * 1000)
-
-
 def meta(webhook: Webhook, *, signal_count: int | None = None) -> dict[str, Any]:
     """``meta`` in the captured order; ``deliveryId``/``deliveredAt`` are replaced on every attempt."""
     fields: dict[str, Any] = {
@@ -230,231 +227,16 @@ def verify_webhook(webhook: Webhook) -> Delivery:
     return Delivery(None, "VERIFY", delivery.status_code, f"verification failed: {reason}")
 
 
-# --- v4 signals -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One v4 signal a webhook is configured with: its code, name and group, the permission it needs, and its
-    body from a vehicle's live state (None: the vehicle cannot give it)."""
-
-    code: str
-    name: str
-    group: str
-    permission: str
-    body: Callable[[SimulatedVehicle, LiveState], dict[str, Any] | None]
-
-    def ref(self) -> dict[str, str]:
-        return {"name": self.name, "code": self.code, "group": self.group}
-
-
-Body = Callable[[SimulatedVehicle, LiveState], "dict[str, Any] | None"]
-
-
-def _electric(build: Body) -> Body:
-    """A battery/charge signal: given by electric cars and plug-in hybrids (which carry both kinds)."""
-    return lambda vehicle, state: build(vehicle, state) if vehicle.has_battery else None
-
-
-def _fuel(build: Body) -> Body:
-    """A fuel/engine signal: given by fuel cars and plug-in hybrids."""
-    return lambda vehicle, state: build(vehicle, state) if vehicle.has_fuel else None
-
-
-def _battery_range(vehicle: SimulatedVehicle, state: LiveState) -> float:
-    level = given(state.battery_level, "battery level")
-    return (
-        level
-        * given(vehicle.battery_capacity_kwh, "battery capacity")
-        * given(vehicle.efficiency_km_per_kwh, "efficiency")
-    )
-
-
-def _fuel_liters(vehicle: SimulatedVehicle, state: LiveState) -> float:
-    return given(state.fuel_level, "fuel level") * given(vehicle.tank_capacity_liters, "tank capacity")
-
-
-def _tires(vehicle: SimulatedVehicle, state: LiveState) -> dict[str, Any] | None:
-    pressures = vehicle.tire_pressure_kpa or {}
-    corners = (("frontLeft", 0, 0), ("frontRight", 0, 1), ("backLeft", 1, 0), ("backRight", 1, 1))
-    if not all(name in pressures for name, _, _ in corners):
-        return None
-    # As captured [HA jaguar_ipace2]: "unit":"bar" with kPa-sized values.
-    return {
-        "values": [
-            {"row": row, "column": column, "tirePressure": round(pressures[name], 1)}
-            for name, row, column in corners
-        ],
-        "rowCount": 2,
-        "columnCount": 2,
-        "unit": "bar",
-    }
-
-
-# The signals every simulated webhook is configured with, in the order they are listed.
-SIGNALS: tuple[Signal, ...] = (
-    Signal(
-        "vehicleidentification-vin",
-        "VIN",
-        "VehicleIdentification",
-        "read_vin",
-        lambda vehicle, state: {"value": vehicle.vin},
-    ),
-    Signal(
-        "odometer-traveleddistance",
-        "TraveledDistance",
-        "Odometer",
-        "read_odometer",
-        lambda vehicle, state: {"value": round(state.odometer_km, 1), "unit": "km"},
-    ),
-    Signal(
-        "location-preciselocation",
-        "PreciseLocation",
-        "Location",
-        "read_location",
-        lambda vehicle, state: {
-            "latitude": state.latitude,
-            "longitude": state.longitude,
-            "locationType": "CURRENT" if vehicle.speed_kmh > 0 else "LAST_PARKED",
-        },
-    ),
-    Signal(
-        "closure-islocked",
-        "IsLocked",
-        "Closure",
-        "read_security",
-        lambda vehicle, state: {"value": vehicle.is_locked},
-    ),
-    Signal(
-        "tractionbattery-stateofcharge",
-        "StateOfCharge",
-        "TractionBattery",
-        "read_battery",
-        _electric(
-            lambda vehicle, state: {
-                "value": round(given(state.battery_level, "battery level") * 100, 1),
-                "unit": "percent",
-            }
-        ),
-    ),
-    Signal(
-        "tractionbattery-range",
-        "Range",
-        "TractionBattery",
-        "read_battery",
-        _electric(lambda vehicle, state: {"value": round(_battery_range(vehicle, state), 1), "unit": "km"}),
-    ),
-    Signal(
-        "charge-ischargingcableconnected",
-        "IsChargingCableConnected",
-        "Charge",
-        "read_charge",
-        _electric(lambda vehicle, state: {"value": vehicle.is_plugged_in}),
-    ),
-    Signal(
-        "charge-detailedchargingstatus",
-        "DetailedChargingStatus",
-        "Charge",
-        "read_charge",
-        _electric(lambda vehicle, state: {"value": state.charging_state}),
-    ),
-    Signal(
-        "internalcombustionengine-fuellevel",
-        "FuelLevel",
-        "InternalCombustionEngine",
-        "read_fuel",
-        _fuel(
-            lambda vehicle, state: {
-                "value": round(given(state.fuel_level, "fuel level") * 100, 1),
-                "unit": "percent",
-            }
-        ),
-    ),
-    Signal(
-        "internalcombustionengine-range",
-        "Range",
-        "InternalCombustionEngine",
-        "read_fuel",
-        _fuel(
-            lambda vehicle, state: {
-                "value": round(
-                    _fuel_liters(vehicle, state) * given(vehicle.efficiency_km_per_liter, "efficiency"), 1
-                ),
-                "unit": "km",
-            }
-        ),
-    ),
-    Signal(
-        "internalcombustionengine-amountremaining",
-        "AmountRemaining",
-        "InternalCombustionEngine",
-        "read_fuel",
-        _fuel(lambda vehicle, state: {"value": round(_fuel_liters(vehicle, state), 1), "unit": "liters"}),
-    ),
-    Signal(
-        "internalcombustionengine-oillife",
-        "OilLife",
-        "InternalCombustionEngine",
-        "read_engine_oil",
-        _fuel(
-            lambda vehicle, state: (
-                None
-                if vehicle.oil_life is None
-                else {"value": round(vehicle.oil_life * 100, 1), "unit": "percent"}
-            )
-        ),
-    ),
-    Signal("wheel-tires", "Tires", "Wheel", "read_tires", _tires),
-)
-SIGNALS_BY_CODE = {signal.code: signal for signal in SIGNALS}
+# --- v4 signals: built by ``signals`` (shared with API V3's GET .../signals) -------------------------------------
 
 
 def _scope(webhook: Webhook, vehicle: SimulatedVehicle) -> list[str]:
-    """What the application may read of the vehicle: the scope of its latest grant covering it."""
-    grant = (
-        Grant.objects.filter(application=webhook.application, vehicles=vehicle)
-        .order_by("-created_at")
-        .first()
-    )
-    return list(grant.scope) if grant is not None else []
+    return scope_of(webhook.application, vehicle)
 
 
 def signal_entries(webhook: Webhook, vehicle: SimulatedVehicle, now: datetime) -> list[dict[str, Any]]:
-    """Every configured signal, in the captured key orders: a value with its times and SUCCESS, or an error."""
-    # A stale car (data_age_hours) last reported that many hours ago: its values are its state then, and
-    # oemUpdatedAt says when, as the REST API's sc-data-age does; other cars report continuously (oemUpdatedAt
-    # equals retrievedAt). Real captures show oemUpdatedAt seconds to hours before retrievedAt [HA].
-    read_at = reading_time(vehicle, now)
-    state = live_state(vehicle, read_at)
-    scope = _scope(webhook, vehicle)
-    stamp = epoch_ms(now)
-    reported = epoch_ms(read_at)
-    entries: list[dict[str, Any]] = []
-    for signal in SIGNALS:
-        error: dict[str, Any] | None = None
-        body = None
-        if signal.permission not in scope:
-            error = {"type": "PERMISSION", "code": None}
-        else:
-            body = signal.body(vehicle, state)
-            if body is None:
-                error = {"type": "COMPATIBILITY", "code": "VEHICLE_NOT_CAPABLE"}
-        if error is not None:
-            entries.append({**signal.ref(), "status": {"value": "ERROR", "error": error}})
-            continue
-        # The VIN is static: captured with both times 0.
-        times = (0, 0) if signal.code == "vehicleidentification-vin" else (reported, stamp)
-        entries.append(
-            {
-                "code": signal.code,
-                "name": signal.name,
-                "group": signal.group,
-                "body": body,
-                "meta": {"oemUpdatedAt": times[0], "retrievedAt": times[1]},
-                "status": {"value": "SUCCESS"},
-            }
-        )
-    return entries
+    """Every configured signal of the vehicle as the webhook's application may read it (see ``signals``)."""
+    return build_signal_entries(vehicle, _scope(webhook, vehicle), now)
 
 
 def _vehicle_data(vehicle: SimulatedVehicle) -> dict[str, Any]:

@@ -279,7 +279,8 @@ def connect_takes_every_parameter_in_order(w: World) -> None:
 def connect_approval_redirects_with_code_and_state(w: World) -> None:
     final = complete_connect(w.authorize_url(), email=w.email, vehicle_ids=[w.fuel["id"]])
     assert final.startswith(w.redirect_uri + "?")
-    assert set(query_of(final)) == {"code", "state"} and query_of(final)["state"] == "st-1"
+    # v3/S1 "Connect": user_id added for API V3 sites, code kept for v2 ones.
+    assert set(query_of(final)) == {"code", "user_id", "state"} and query_of(final)["state"] == "st-1"
 
 
 def connect_denial_redirects_with_access_denied(w: World) -> None:

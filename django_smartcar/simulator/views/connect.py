@@ -1,6 +1,7 @@
 """Smartcar Connect, the owner's consent flow, as plain HTML forms.
 
-authorize (GET) -> brand picker -> sign-in -> vehicles and permissions -> Approve / Deny -> redirect.
+authorize (GET) -> brand picker -> sign-in -> vehicles and permissions -> Approve / Deny -> redirect with
+``code``, ``user_id`` (the owner's Smartcar user id, which API V3 sites keep) and ``state``.
 reauthenticate (GET, ``response_type=vehicle_id``) -> sign-in as the vehicle's owner -> redirect with
 ``vehicle_id`` and ``state`` [reauth].
 
@@ -369,4 +370,6 @@ def decide(request: HttpRequest) -> HttpResponse:
         flow["mode"],
     )
     code = issue_code(grant, flow["redirect_uri"])
-    return redirect(flow["redirect_uri"], {"code": code, "state": flow["state"]})
+    # API V3 sites key on user_id [handle]; code stays so v2 sites exchange it as before (inferred: a V3
+    # integration saw both).
+    return redirect(flow["redirect_uri"], {"code": code, "user_id": user.pk, "state": flow["state"]})

@@ -27,6 +27,10 @@ class Command(BaseCommand):
             "--redirect-uri", action="append", default=[], help="its redirect URI (repeatable)"
         )
         parser.add_argument("--management-token", help="its management token (default: generated)")
+        parser.add_argument(
+            "--api-client-id", help="its API V3 client id (client_...), for application tokens"
+        )
+        parser.add_argument("--api-client-secret", help="its API V3 client secret")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["vehicles"] < 0:
@@ -35,11 +39,15 @@ class Command(BaseCommand):
         if options["client_secret"]:
             if not options["client_id"] or not options["redirect_uri"]:
                 raise CommandError("Registering an application needs --client-id and --redirect-uri too")
+            if bool(options["api_client_id"]) != bool(options["api_client_secret"]):
+                raise CommandError("Give --api-client-id and --api-client-secret together")
             application = register_application(
                 options["client_id"],
                 options["client_secret"],
                 options["redirect_uri"],
                 management_token=options["management_token"],
+                api_client_id=options["api_client_id"] or None,
+                api_client_secret=options["api_client_secret"] or None,
             )
             self.stdout.write(f"Registered {application}")
         elif options["client_id"]:
