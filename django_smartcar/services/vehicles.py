@@ -321,6 +321,10 @@ def _json_object(value: Any) -> dict[str, Any]:
     return value
 
 
+# Public: services.signals stores every signal's body by the same rules.
+checked_json_object = _json_object
+
+
 MAX_DISTANCE_KM = 10_000_000.0  # an odometer (or a range) beyond 10 million km is a unit or encoding error
 FIELD_VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "vin": _text(column_length(Vehicle, "vin")),
