@@ -39,6 +39,7 @@ from ..models import (
     Webhook,
     WebhookSubscription,
 )
+from ..signals import SIGNALS_BY_CODE
 
 WEBHOOKS_PAGE = (50, 100)  # default and largest page[size] [mgmt]
 SUBSCRIPTIONS_PAGE = (25, 100)
@@ -78,7 +79,7 @@ def signal_refs(codes: list[str]) -> list[dict[str, str]]:
     """``[{group, name, code}]`` as the webhook resource lists its triggers and data [mgmt]."""
     refs = []
     for code in codes:
-        signal = webhooks.SIGNALS_BY_CODE.get(code)
+        signal = SIGNALS_BY_CODE.get(code)
         if signal is not None:
             refs.append({"group": signal.group, "name": signal.name, "code": signal.code})
     return refs
