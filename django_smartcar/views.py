@@ -106,7 +106,9 @@ def callback(request: HttpRequest) -> HttpResponse:
     if not code or len(code) > 500:
         return _failure(request, "The Connect response carried no authorization code. Please start again.")
     try:
-        account = connect_service.complete_connect(request.user, code, redirect_uri=get_redirect_uri(request))
+        account = connect_service.complete_connect(
+            request.user, request.GET, redirect_uri=get_redirect_uri(request)
+        )
     except client.InvalidGrantException:
         # The code itself was refused (expired, used already, or made up): the request's fault, not Smartcar's.
         return _failure(

@@ -73,8 +73,18 @@ class SmartcarException(Exception):
 
     def hide(self, secrets: Iterable[str]) -> SmartcarException:
         """Mask each of ``secrets`` (what the failed request sent) wherever Smartcar's text quotes it."""
+        secrets = list(secrets)
         if self.description:
             self.description = redact_secrets(self.description, secrets)
+        if isinstance(self.detail, str):
+            self.detail = redact_secrets(self.detail, secrets)
+        self.errors = [
+            {
+                key: redact_secrets(value, secrets) if isinstance(value, str) else value
+                for key, value in error.items()
+            }
+            for error in self.errors
+        ]
         self.args = (self._message(),)
         return self
 

@@ -86,12 +86,19 @@ def refresh_expiring(account: SmartcarAccount, now: datetime | None = None) -> b
     return account.refresh_expires_at is not None and account.refresh_expires_at <= now + window
 
 
-def store_tokens(account: SmartcarAccount, access: Mapping[str, Any]) -> None:
-    """Put a token answer (``client.Access``) on the account and mark it healthy; the caller saves."""
-    account.access_token = access["access_token"]
-    account.refresh_token = access["refresh_token"]
-    account.access_expires_at = access["expiration"]
-    account.refresh_expires_at = access["refresh_expiration"]
+def store_tokens(account: SmartcarAccount, access: Mapping[str, Any] | None) -> None:
+    """Put a token answer (``client.Access``) on the account and mark it healthy; the caller saves.
+
+    ``None``: a V3 connection, which holds no tokens (the site's application token reaches it); whatever tokens
+    an earlier v2 connection left are dropped."""
+    if access is None:
+        account.access_token_encrypted = account.refresh_token_encrypted = ""
+        account.access_expires_at = account.refresh_expires_at = None
+    else:
+        account.access_token = access["access_token"]
+        account.refresh_token = access["refresh_token"]
+        account.access_expires_at = access["expiration"]
+        account.refresh_expires_at = access["refresh_expiration"]
     account.status = Status.ACTIVE
     account.consecutive_failures = 0
     account.last_refresh_error = ""

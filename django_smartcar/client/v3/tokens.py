@@ -171,25 +171,25 @@ class ApplicationToken:
     def transport(self) -> Transport:
         return self._transport or shared_transport()
 
-    def _usable(self, token: CachedToken | None) -> bool:
-        return (
-            token is not None
-            and _fingerprint(token.access_token) not in self._rejected
-            and token.valid_for(self.renew_before, self._clock())
+    def _usable(self, token: CachedToken, now: datetime) -> bool:
+        return _fingerprint(token.access_token) not in self._rejected and token.valid_for(
+            self.renew_before, now
         )
 
     def get(self) -> str:
         """A token valid for at least ``renew_before``: this process's copy, else the store's, else a new one."""
+        # The clock is read first, on every call: the fast path takes no lock.
+        now = self._clock()
         current = self._current
-        if current is not None and self._usable(current):
+        if current is not None and self._usable(current, now):
             return current.access_token
         with self._lock:
             current = self._current
-            if current is not None and self._usable(current):
+            if current is not None and self._usable(current, self._clock()):
                 return current.access_token
             with self.store.locked():
                 stored = self.store.load()
-                if stored is None or not self._usable(stored):
+                if stored is None or not self._usable(stored, self._clock()):
                     stored = request_application_token(
                         self.client_id,
                         self._client_secret,
