@@ -8,10 +8,12 @@ them through ``clients.account_api`` and ``clients.connect_api`` only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .. import client
 from ..conf import management_tokens
+from ..exceptions import InvalidConnectRequest
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
 from .clients import CommandReply, NewConnection, VehicleReading, get_auth_client, get_transport
 from .tokens import get_access_token
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 Action = VehicleCommand.Action
 
 PERMISSIONS_PAGE_SIZE = 50
+# The longest authorization code sent to Smartcar; a longer one is no code of its.
+CODE_MAX_LENGTH = 500
 # What a vehicle is (make, model and year; VIN), read when it is connected, each with the permission it needs.
 IDENTITY_PATHS = (("/", "read_vehicle_info"), ("/vin", "read_vin"))
 
@@ -154,8 +158,12 @@ class V2ConnectApi:
 
     api_version = SmartcarAccount.ApiVersion.V2.value
 
-    def complete(self, params: Mapping[str, str], redirect_uri: str) -> NewConnection:
-        access = get_auth_client(redirect_uri).exchange_code(params.get("code") or "")
+    def complete(self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime) -> NewConnection:
+        # Only Smartcar can issue a code, and exchanging it proves whose it is: ``started_at`` adds nothing.
+        code = params.get("code") or ""
+        if not code or len(code) > CODE_MAX_LENGTH:
+            raise InvalidConnectRequest("The Connect response carried no authorization code. Please start again.")
+        access = get_auth_client(redirect_uri).exchange_code(code)
         smartcar_user_id = client.get_user_id(access["access_token"], transport=get_transport())
         api: AccountApi = V2AccountApi.for_access_token(access["access_token"])
         return NewConnection(smartcar_user_id, self.api_version, access, api)

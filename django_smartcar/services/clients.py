@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.http import HttpRequest
@@ -163,8 +164,12 @@ class ConnectApi(Protocol):
 
     api_version: str
 
-    def complete(self, params: Mapping[str, str], redirect_uri: str) -> NewConnection:
-        """What Connect's redirect (its query ``params``) brings: the user, and v2's tokens from the code."""
+    def complete(self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime) -> NewConnection:
+        """What Connect's redirect (its query ``params``) brings: the user, and v2's tokens from the code.
+
+        ``started_at`` is when this Connect began (its state's creation): V3 believes the redirect's user id only
+        for a connection made since then. A redirect that cannot complete (no code, a user id Smartcar does not
+        confirm) raises ``InvalidConnectRequest`` with the message for the user."""
         ...
 
 

@@ -274,15 +274,21 @@ def describe_connect_error(params: Mapping[str, str]) -> ConnectFailure:
     return ConnectFailure(message, status, ended_normally)
 
 
-def complete_connect(user: SiteUser, params: Mapping[str, str], *, redirect_uri: str) -> SmartcarAccount:
-    """Complete Connect from its redirect's query ``params`` (``connect_api``: v2 exchanges the code), create or
-    update the user's account, and sync its vehicles.
+def complete_connect(
+    user: SiteUser, params: Mapping[str, str], *, redirect_uri: str, started_at: datetime | None = None
+) -> SmartcarAccount:
+    """Complete Connect from its redirect's query ``params`` (``connect_api``: v2 exchanges the code, V3 takes the
+    user id Smartcar confirms), create or update the user's account, and sync its vehicles.
 
+    ``started_at`` is when this Connect began (the callback passes its state's creation; without it, the oldest
+    a valid state can be). A redirect that cannot complete raises ``InvalidConnectRequest``.
     Everything Smartcar is asked comes first; the rows are written in one transaction only once all of it
     answered, so a failure half-way leaves nothing behind. Reconnecting the same Smartcar user updates the
     existing account (new tokens, status active) instead of creating a second one.
     """
-    connection = connect_api().complete(params, redirect_uri)
+    if started_at is None:
+        started_at = timezone.now() - timedelta(seconds=int(smartcar_settings.STATE_MAX_AGE))
+    connection = connect_api().complete(params, redirect_uri, started_at=started_at)
     snapshots = vehicles.fetch_vehicles(connection.api)
     mode = smartcar_settings.MODE
     with transaction.atomic():
