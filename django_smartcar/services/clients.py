@@ -100,12 +100,10 @@ def get_auth_client(redirect_uri: str | None = None) -> client.AuthClient:
 @dataclass(frozen=True)
 class VehicleReading:
     """What one read of a vehicle's data brought: for each data path answered, its data point or the error
-    Smartcar gave for it (in the order asked), and, from V3, every signal the vehicle reported, to be stored.
-
-    The services apply the same rules to either API's answers (``vehicles.refresh_vehicle_data``)."""
+    Smartcar gave for it, in the order asked. The services apply the same rules to either API's answers
+    (``vehicles.refresh_vehicle_data``)."""
 
     answers: dict[str, DataPoint | client.SmartcarException]
-    signals: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,8 @@ class AccountApi(Protocol):
         ...
 
     def read_data(self, vehicle: Vehicle, paths: Iterable[str]) -> VehicleReading:
-        """The vehicle's data for ``paths`` (v2 data paths) in ONE request to Smartcar."""
+        """The vehicle's data for ``paths`` (v2 data paths) in ONE request to Smartcar (V3: every signal the
+        vehicle reports is stored on the way, ``services.signals.record_signals``)."""
         ...
 
     def send_command(self, vehicle: Vehicle, action: str) -> CommandReply:

@@ -28,6 +28,7 @@ from ..exceptions import (
 )
 from ..models import SiteUser, SmartcarAccount, Vehicle, VehicleCommand
 from . import queueing
+from .app_token import ApiCredentialsMissing
 from .clients import account_api
 from .tokens import needs_reauthentication
 from .vehicles import ensure_connected, log_refused_request, owner_action_message, record_account_error
@@ -121,6 +122,12 @@ def describe_failure(exc: Exception, *, make: str = "") -> Failure:
         return Failure("VEHICLE_DISCONNECTED", "disconnected", str(exc))
     if isinstance(exc, NotQueued):
         return Failure(NOT_QUEUED, "broker_unavailable", str(exc))
+    if isinstance(exc, ApiCredentialsMissing):
+        return Failure(
+            "UNAVAILABLE",
+            "api_credentials",
+            "Vehicle access is unavailable: the site's Smartcar API credentials are not set.",
+        )
     if isinstance(exc, EncryptionKeyError):
         return Failure(
             "UNAVAILABLE",
