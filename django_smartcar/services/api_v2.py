@@ -158,11 +158,15 @@ class V2ConnectApi:
 
     api_version = SmartcarAccount.ApiVersion.V2.value
 
-    def complete(self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime) -> NewConnection:
+    def complete(
+        self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime
+    ) -> NewConnection:
         # Only Smartcar can issue a code, and exchanging it proves whose it is: ``started_at`` adds nothing.
         code = params.get("code") or ""
         if not code or len(code) > CODE_MAX_LENGTH:
-            raise InvalidConnectRequest("The Connect response carried no authorization code. Please start again.")
+            raise InvalidConnectRequest(
+                "The Connect response carried no authorization code. Please start again."
+            )
         access = get_auth_client(redirect_uri).exchange_code(code)
         smartcar_user_id = client.get_user_id(access["access_token"], transport=get_transport())
         api: AccountApi = V2AccountApi.for_access_token(access["access_token"])

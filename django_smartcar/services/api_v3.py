@@ -12,6 +12,7 @@ turned into the exception its error names (``signal_exception``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -20,6 +21,7 @@ from .. import client
 from ..client import v3
 from ..client.exceptions import exception_class_for
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
+from . import connect_v3
 from . import signals as signal_store
 from .app_token import application_token
 from .clients import CommandReply, NewConnection, VehicleReading, get_transport
@@ -206,10 +208,15 @@ class V3AccountApi:
 class V3ConnectApi:
     """Connect completed the V3 way: the redirect names the Smartcar user (``user_id``); no code is exchanged.
 
-    Whether that user id may be trusted (it comes from the query string) is the connect service's check."""
+    The user id comes from the query string, so it is believed only once Smartcar lists a connection of that
+    user made since this Connect began (``connect_v3.confirmed_connections``): a user id typed into the callback
+    URL cannot bind someone else's cars. A ``code`` beside it (the simulator sends one for v2 sites) is ignored."""
 
     api_version = SmartcarAccount.ApiVersion.V3.value
 
-    def complete(self, params: Mapping[str, str], redirect_uri: str) -> NewConnection:
-        smartcar_user_id = params.get("user_id") or ""
+    def complete(
+        self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime
+    ) -> NewConnection:
+        smartcar_user_id = connect_v3.user_id_from_redirect(params)
+        connect_v3.confirmed_connections(vehicle_api(), smartcar_user_id, since=started_at)
         return NewConnection(smartcar_user_id, self.api_version, None, V3AccountApi(smartcar_user_id))

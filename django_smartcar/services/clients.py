@@ -163,7 +163,9 @@ class ConnectApi(Protocol):
 
     api_version: str
 
-    def complete(self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime) -> NewConnection:
+    def complete(
+        self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime
+    ) -> NewConnection:
         """What Connect's redirect (its query ``params``) brings: the user, and v2's tokens from the code.
 
         ``started_at`` is when this Connect began (its state's creation): V3 believes the redirect's user id only

@@ -97,9 +97,9 @@ def test_every_v2_account_moves_to_v3_with_nothing_lost(site, smartcar_requests)
         assert (account.access_token_encrypted, account.refresh_token_encrypted) == ("", "")
         assert (account.access_expires_at, account.refresh_expires_at) == (None, None)
     assert vehicle_rows() == before_vehicles
-    assert list(VehicleCommand.objects.order_by("pk").values_list("pk", "vehicle_id", "action", "status")) == (
-        commands
-    )
+    assert list(
+        VehicleCommand.objects.order_by("pk").values_list("pk", "vehicle_id", "action", "status")
+    ) == (commands)
     # Each user id was confirmed through /v3/connections; nothing else was asked of Smartcar.
     assert {path for method, path in smartcar_requests if method == "GET"} == {"/v3/connections"}
 
@@ -139,7 +139,9 @@ def test_a_dry_run_changes_nothing_and_makes_no_state_changing_call(site, smartc
     # Only the unbilled, read-only /connections (and, at most, the application token it needs).
     assert {path for method, path in smartcar_requests if method == "GET"} == {"/v3/connections"}
     assert [
-        (method, path) for method, path in smartcar_requests if method in STATE_CHANGING and path != "/oauth2/token"
+        (method, path)
+        for method, path in smartcar_requests
+        if method in STATE_CHANGING and path != "/oauth2/token"
     ] == []
 
 
