@@ -26,8 +26,8 @@ from django.utils import timezone
 from . import client
 from .brands import display_make
 from .exceptions import DjangoSmartcarError
-from .models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, WebhookEvent
-from .services import commands, refreshes, tokens, vehicles, webhooks
+from .models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, VehicleSignal, WebhookEvent
+from .services import commands, refreshes, signals, tokens, vehicles, webhooks
 from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
@@ -264,8 +264,61 @@ class MakeFilter(admin.SimpleListFilter):
         return queryset.filter(make=self.value()) if self.value() else queryset
 
 
+def signal_error_text(signal: VehicleSignal) -> str:
+    """A signal's error as ``TYPE:CODE`` (Smartcar's own words, stored as sent), or "-"."""
+    error = signal.error if isinstance(signal.error, dict) else {}
+    if not error:
+        return "-"
+    return ":".join(str(error.get(key) or "") for key in ("type", "code")).rstrip(":") or "-"
+
+
+class SignalDisplayMixin:
+    """How a stored signal reads in the admin: its value in one short line, its error in one word pair."""
+
+    @admin.display(description="Value")
+    def value(self, signal: VehicleSignal) -> str:
+        return signals.describe_value(signal.body) or "-"
+
+    @admin.display(description="Error")
+    def error_display(self, signal: VehicleSignal) -> str:
+        return signal_error_text(signal)
+
+    @admin.display(description="Feeds")
+    def data_group(self, signal: VehicleSignal) -> str:
+        return signals.data_group_of(signal.code) or "-"
+
+
+class VehicleSignalInline(SignalDisplayMixin, admin.TabularInline):
+    """Every signal the vehicle reported, read-only: the latest value of each, its status and its times
+    (one query for all of them: every column shown is the row's own)."""
+
+    model = VehicleSignal
+    fields = (
+        "code",
+        "group",
+        "name",
+        "value",
+        "status",
+        "error_display",
+        "oem_updated_at",
+        "retrieved_at",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name_plural = "signals"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Vehicle)
 class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
+    inlines = [VehicleSignalInline]
     list_display = (
         "__str__",
         "vin",
@@ -413,6 +466,32 @@ class VehicleCommandAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(VehicleSignal)
+class VehicleSignalAdmin(SignalDisplayMixin, admin.ModelAdmin):
+    """Every vehicle's signals, read-only: searchable by code or vehicle, filtered by status or group."""
+
+    list_display = (
+        "code",
+        "vehicle",
+        "group",
+        "value",
+        "status",
+        "error_display",
+        "oem_updated_at",
+        "retrieved_at",
+    )
+    list_filter = ("status", "group")
+    list_select_related = ("vehicle",)
+    search_fields = ("code", "name", "group", "vehicle__smartcar_id", "vehicle__vin")
+    readonly_fields = [*(f.name for f in VehicleSignal._meta.fields), "value", "data_group", "error_display"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: VehicleSignal | None = None) -> bool:
         return False
 
 

@@ -25,9 +25,10 @@ model class of the main argument.
     A command was sent; ``command.status`` says whether it succeeded.
 ``webhook_received(sender=WebhookEvent, event)``
     A verified webhook delivery was stored (not for repeats of an event already received).
-``webhook_processed(sender=WebhookEvent, event, updates, triggers)``
+``webhook_processed(sender=WebhookEvent, event, updates, triggers, signals)``
     An event was applied; ``updates`` maps each ``Vehicle`` it concerned to the data groups that changed;
-    ``triggers`` lists what triggered it as ``(type, signal code or None)``, e.g. ``("FIRST_DELIVERY", None)``.
+    ``triggers`` lists what triggered it as ``(type, signal code or None)``, e.g. ``("FIRST_DELIVERY", None)``;
+    ``signals`` maps each ``Vehicle`` to the codes of the signals stored (``VehicleSignal`` rows that changed).
 """
 
 from django.dispatch import Signal

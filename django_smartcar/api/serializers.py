@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..exceptions import InvalidConnectRequest
-from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
+from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, VehicleSignal
 from ..services import connect
 from ..services.vehicles import DATA_GROUPS, DATA_GROUPS_BY_NAME
 
@@ -333,6 +333,53 @@ class VehicleSerializer(serializers.ModelSerializer):
     @extend_schema_field(VehicleErrorSerializer(many=True))
     def get_vehicle_errors(self, vehicle: Vehicle) -> list[dict[str, Any]]:
         return vehicle_errors(vehicle)
+
+
+JSON_OBJECT_OR_NULL = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
+class VehicleSignalSerializer(serializers.ModelSerializer):
+    """The latest of one signal the vehicle reported (API V3 signals, v4 webhooks), as Smartcar sent it.
+
+    ``body`` is the last value received (kept when a later reading failed: ``status`` and ``error`` then say
+    so); ``oem_updated_at`` / ``retrieved_at`` are that value's times.
+    """
+
+    body = serializers.SerializerMethodField(
+        help_text='The value as Smartcar sent it, e.g. {"value": 42.5, "unit": "km"}; null if none yet.'
+    )
+    error = serializers.SerializerMethodField(
+        help_text="Smartcar's error (type, code...) when status is ERROR, else null."
+    )
+
+    class Meta:
+        model = VehicleSignal
+        fields = ["code", "name", "group", "status", "body", "error", "oem_updated_at", "retrieved_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(JSON_OBJECT_OR_NULL)
+    def get_body(self, signal: VehicleSignal) -> dict[str, Any] | None:
+        body: dict[str, Any] | None = finite_json(signal.body)
+        return body
+
+    @extend_schema_field(JSON_OBJECT_OR_NULL)
+    def get_error(self, signal: VehicleSignal) -> dict[str, Any] | None:
+        error: dict[str, Any] | None = finite_json(signal.error)
+        return error
+
+
+class VehicleDetailSerializer(VehicleSerializer):
+    """One vehicle in detail: the list's fields and every signal it reported."""
+
+    signals = VehicleSignalSerializer(
+        many=True,
+        read_only=True,
+        help_text="Every signal the vehicle reported, by code (also paginated at signals/).",
+    )
+
+    class Meta(VehicleSerializer.Meta):
+        fields = [*VehicleSerializer.Meta.fields, "signals"]
+        read_only_fields = fields
 
 
 class VehicleFilterSerializer(serializers.Serializer):

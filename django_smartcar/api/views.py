@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.db import transaction
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
@@ -35,7 +35,7 @@ from rest_framework.views import APIView
 from .. import client
 from ..crypto import EncryptionKeyError
 from ..exceptions import InvalidConnectRequest, NotQueued
-from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
+from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, VehicleSignal
 from ..services import commands, connect, refreshes, vehicles
 from ..services.clients import get_redirect_uri
 from .errors import SMARTCAR_FAILURES, failure_response, unavailable_response
@@ -52,12 +52,16 @@ from .serializers import (
     RefreshFilterSerializer,
     RefreshResultSerializer,
     RefreshSerializer,
+    VehicleDetailSerializer,
     VehicleFilterSerializer,
     VehicleSerializer,
+    VehicleSignalSerializer,
 )
 from .throttling import SmartcarCommandThrottle
 
 Action = VehicleCommand.Action
+# Signals by group, then name and code (the model's order), the pk last so that pages never overlap.
+SIGNAL_ORDER = ("group", "name", "code", "pk")
 
 _M = TypeVar("_M", bound=Model)
 _Row = TypeVar("_Row")  # what a queryset yields (DRF's stubs keep it generic through filter_queryset)
@@ -256,9 +260,9 @@ def command_schema(summary: str) -> dict[str, Any]:
         responses={200: VehicleSerializer(many=True), **COMMON_ERRORS, **INVALID_PARAMETERS, **NOT_FOUND},
     ),
     retrieve=extend_schema(
-        summary="One of your vehicles, with its last known data and when the car reported it",
+        summary="One of your vehicles, with its last known data, when the car reported it, and its signals",
         parameters=[RETRY_AFTER],
-        responses={200: VehicleSerializer, **COMMON_ERRORS, **NOT_FOUND},
+        responses={200: VehicleDetailSerializer, **COMMON_ERRORS, **NOT_FOUND},
     ),
 )
 class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.RetrieveModelMixin):
@@ -275,11 +279,22 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
     def get_queryset(self) -> QuerySet[Vehicle]:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view: no user
             return Vehicle.objects.none()
-        return (
+        queryset = (
             Vehicle.objects.owned_by(self.request.user)
             .select_related("account", "last_command", "last_refresh")
             .order_by("pk")
         )
+        if self.action == "retrieve":
+            # One query for all of its signals, however many.
+            queryset = queryset.prefetch_related(Prefetch("signals", queryset=VehicleSignal.objects.all()))
+        return queryset
+
+    def get_serializer_class(self) -> type[Any]:
+        if self.action == "retrieve":
+            return VehicleDetailSerializer
+        if self.action == "signals":
+            return VehicleSignalSerializer
+        return VehicleSerializer
 
     def filter_queryset(self, queryset: QuerySet[Vehicle, _Row]) -> QuerySet[Vehicle, _Row]:
         if self.action != "list":
@@ -296,6 +311,21 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
         if self.action in self.smartcar_actions:
             throttles.append(SmartcarCommandThrottle())
         return throttles
+
+    @extend_schema(
+        summary="Every signal the vehicle reported (its latest value, status and times, by code), paginated",
+        parameters=[RETRY_AFTER],
+        responses={200: VehicleSignalSerializer(many=True), **COMMON_ERRORS, **NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"])
+    def signals(self, request: Request, pk: str | None = None) -> Response:
+        vehicle = self.get_object()  # the user's own, else a 404
+        rows = VehicleSignal.objects.filter(vehicle=vehicle).order_by(*SIGNAL_ORDER)
+        paginator = self.paginator  # the project's, else SmartcarPagination
+        page = paginator.paginate_queryset(rows, request, view=self) if paginator else None
+        if paginator is None or page is None:  # a paginator that does not paginate this request
+            return Response(VehicleSignalSerializer(rows, many=True).data)
+        return paginator.get_paginated_response(VehicleSignalSerializer(page, many=True).data)
 
     @extend_schema(**command_schema("Lock the vehicle (needs control_security)"))
     @action(detail=True, methods=["post"])

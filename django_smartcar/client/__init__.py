@@ -3,6 +3,7 @@
 Nothing in this package imports Django, so it can be used (and tested) on its own.
 """
 
+from . import v2, v3
 from .api import (
     get_compatibility,
     get_user,
@@ -87,6 +88,7 @@ from .results import (
     WebhookSubscription,
 )
 from .transport import DEFAULT_TIMEOUTS, ApiResponse, RetryPolicy, Timeouts, Transport, shared_transport
+from .v3.vehicles import get_vehicle
 from .vehicle import BatchResult, Vehicle
 from .webhooks import hash_challenge, verify_payload
 
@@ -172,6 +174,7 @@ __all__ = [
     "get_connections",
     "get_user",
     "get_user_id",
+    "get_vehicle",
     "get_vehicle_ids",
     "get_vehicles",
     "hash_challenge",
@@ -182,6 +185,8 @@ __all__ = [
     "permission_names",
     "shared_transport",
     "unsubscribe",
+    "v2",
+    "v3",
     "validate_scope",
     "verify_payload",
 ]

@@ -39,6 +39,7 @@ class SmartcarException(Exception):
         retry_after: int | None = None,
         detail: Any = None,
         suggested_user_message: str | None = None,
+        errors: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
         self.status_code = status_code
         self.type = type
@@ -51,12 +52,19 @@ class SmartcarException(Exception):
         self.retry_after = retry_after
         self.detail = detail
         self.suggested_user_message = suggested_user_message
+        # API V3 answers a JSON:API document that may hold several errors: the first one made this exception
+        # (type, code, class); all of them are kept here, as sent.
+        self.errors: list[dict[str, Any]] = [dict(error) for error in errors or ()]
         super().__init__(self._message())
 
     def _message(self) -> str:
         label = ":".join(part for part in (self.type, self.code) if part)
         description = self.description or (f"HTTP {self.status_code}" if self.status_code else "error")
-        return f"{label} - {description}" if label else description
+        message = f"{label} - {description}" if label else description
+        if len(self.errors) > 1:
+            others = len(self.errors) - 1
+            message += f" (and {others} more error{'s' if others > 1 else ''})"
+        return message
 
     @property
     def retryable(self) -> bool:
@@ -65,8 +73,18 @@ class SmartcarException(Exception):
 
     def hide(self, secrets: Iterable[str]) -> SmartcarException:
         """Mask each of ``secrets`` (what the failed request sent) wherever Smartcar's text quotes it."""
+        secrets = list(secrets)
         if self.description:
             self.description = redact_secrets(self.description, secrets)
+        if isinstance(self.detail, str):
+            self.detail = redact_secrets(self.detail, secrets)
+        self.errors = [
+            {
+                key: redact_secrets(value, secrets) if isinstance(value, str) else value
+                for key, value in error.items()
+            }
+            for error in self.errors
+        ]
         self.args = (self._message(),)
         return self
 
@@ -266,6 +284,10 @@ def exception_from_body(status_code: int, body: object, headers: Mapping[str, st
             f"HTTP {status_code} with an unexpected body", status_code=status_code, request_id=request_id
         )
 
+    errors = body.get("errors")
+    if isinstance(errors, list) and not body.get("type"):
+        return _exception_from_jsonapi(status_code, errors, headers, request_id, retry_after)
+
     error = body.get("error")
     if isinstance(error, str) and not body.get("type"):
         # OAuth errors (token endpoint) and v1 errors both use "error"; v1 adds "message" and "code".
@@ -297,6 +319,58 @@ def exception_from_body(status_code: int, body: object, headers: Mapping[str, st
         retry_after=retry_after,
         detail=body.get("detail"),
         suggested_user_message=_optional_str(body.get("suggestedUserMessage")),
+    )
+
+
+def _status_of(value: object) -> int | None:
+    """A JSON:API error's ``status``: a string ("400") as documented, a number accepted too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _exception_from_jsonapi(
+    status_code: int,
+    errors: list[Any],
+    headers: Mapping[str, str],
+    request_id: str | None,
+    retry_after: int | None,
+) -> SmartcarException:
+    """API V3's ``{"errors": [{"status": "400", "type", "code", "title", "detail", "links": {"about"}}, ...]}``:
+    the first error decides the class, exactly as a v2 body with the same type and code would."""
+    entries = [error for error in errors if isinstance(error, Mapping)]
+    if not entries:
+        cls = exception_class_for(status_code, None, None)
+        return cls(
+            f"HTTP {status_code} with an empty error list", status_code=status_code, request_id=request_id
+        )
+    first = entries[0]
+    error_type = _optional_str(first.get("type"))
+    code = _optional_str(first.get("code"))
+    # The HTTP status wins; an error's own status only helps when the response's is not an error's.
+    status = status_code if status_code >= 400 else (_status_of(first.get("status")) or status_code)
+    links = first.get("links")
+    meta = first.get("meta")
+    detail = first.get("detail")
+    cls = exception_class_for(status, error_type, code)
+    return cls(
+        _optional_str(detail) or _optional_str(first.get("description")) or _optional_str(first.get("title")),
+        status_code=status,
+        type=error_type,
+        code=code,
+        doc_url=(_optional_str(links.get("about")) if isinstance(links, Mapping) else None)
+        or _optional_str(first.get("docURL")),
+        resolution=_resolution(first.get("resolution")),
+        request_id=(_optional_str(meta.get("requestId")) if isinstance(meta, Mapping) else None)
+        or request_id,
+        retry_after=retry_after,
+        detail=detail,
+        suggested_user_message=_optional_str(first.get("suggestedUserMessage")),
+        errors=entries,
     )
 
 

@@ -43,6 +43,24 @@ def parse_datetime(value: object) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
+def parse_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime from an API V3 / webhook v4 time: epoch milliseconds (an int, or digits in a
+    string), or an ISO 8601 string. ``0`` (the times of a static signal such as the VIN), booleans and anything
+    unreadable are None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, int | float):
+        if not value > 0:
+            return None
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return parse_datetime(value)
+
+
 def _camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)

@@ -38,6 +38,8 @@ from .results import (
     WebhookSubscription,
 )
 from .transport import ApiResponse, Transport, shared_transport
+from .v3.results import Signal, Signals
+from .v3.vehicles import VehicleApi
 
 # The typed result of each path a batch can ask for; other paths give a plain Result.
 BATCH_RESULT_TYPES: dict[str, type[Result]] = {
@@ -403,6 +405,22 @@ class Vehicle:
     def unsubscribe(self, amt: str, webhook_id: str) -> ActionResult:
         """Unsubscribe from a webhook; authenticated with the Application Management Token, not the user's."""
         return unsubscribe(amt, self.vehicle_id, webhook_id, origins=self.origins, transport=self.transport)
+
+    # --- API V3 signals with this user's token (the official SDK 6.x's calls) -------------------
+
+    def _v3(self) -> VehicleApi:
+        return VehicleApi(
+            self.access_token, transport=self.transport, unit_system=self.unit_system, origins=self._origins
+        )
+
+    def get_signals(self) -> Signals:
+        """``GET /v3/vehicles/{id}/signals`` with this vehicle's access token, as the official SDK 6.x's
+        ``get_signals()``: reads like its answer (``["body"]``, ``["headers"]``) and as ``v3.Signals``."""
+        return self._v3().get_signals(self.vehicle_id, params=self._params())
+
+    def get_signal(self, signal_code: str) -> Signal:
+        """``GET /v3/vehicles/{id}/signals/{code}``, as the official SDK 6.x's ``get_signal(code)``."""
+        return self._v3().get_signal(self.vehicle_id, signal_code, params=self._params())
 
     # --- anything else --------------------------------------------------------------------------
 

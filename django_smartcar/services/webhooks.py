@@ -19,10 +19,9 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from datetime import timezone as dt_timezone
 from functools import partial
 from typing import Any
 
@@ -38,12 +37,22 @@ from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
 from ..text import column_length, is_storable, storable
 from . import queueing
+from .signals import (
+    PRIMARY,
+    SIGNALS,
+    UNREADABLE,
+    SignalReadout,
+    apply_readout,
+    merge_points,
+    read_signals,
+    record_signals,
+    signal_code,
+)
 from .tokens import mark_reauth_required, needs_reauthentication
 from .vehicles import (
     DATA_GROUPS_BY_NAME,
     DATA_GROUPS_BY_PATH,
     DataPoint,
-    apply_vehicle_data,
     connected_services_account_key,
     is_not_capable_error,
     record_vehicle_problems,
@@ -54,10 +63,6 @@ logger = logging.getLogger(__name__)
 
 # Headers kept with an event: enough to audit a delivery, nothing a proxy might add that carries credentials.
 KEPT_HEADERS = ("Content-Type", "Content-Length", "SC-Signature", "User-Agent")
-MILES_IN_KM = 1.609344
-KPA_PER_PSI = 6.894757
-KPA_PER_BAR = 100.0
-LITERS_PER_GALLON = 3.785411784  # US gallons
 EVENT_ID_MAX_LENGTH = column_length(WebhookEvent, "event_id")
 EVENT_TYPE_MAX_LENGTH = column_length(WebhookEvent, "event_type")
 LAST_ERROR_MAX_LENGTH = 2000
@@ -339,10 +344,10 @@ def process_event(event_pk: int) -> WebhookEvent:
             event.processed_at = timezone.now()
             event.last_error = storable("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
             event.save(update_fields=["attempts", "last_error", "processed_at"])
-            updates, triggers = outcome.updates, outcome.triggers
+            updates, triggers, recorded = outcome.updates, outcome.triggers, outcome.signals
             transaction.on_commit(
                 lambda: signals.webhook_processed.send(
-                    sender=WebhookEvent, event=event, updates=updates, triggers=triggers
+                    sender=WebhookEvent, event=event, updates=updates, triggers=triggers, signals=recorded
                 )
             )
     if failure is not None:
@@ -352,43 +357,35 @@ def process_event(event_pk: int) -> WebhookEvent:
 
 @dataclass
 class Outcome:
-    """What processing an event did: the groups updated per vehicle, the parts skipped as unreadable, and what
-    triggered the event (``[(type, signal code or None)]``, whichever shape Smartcar used)."""
+    """What processing an event did: the groups updated per vehicle, the parts skipped as unreadable, the
+    signal codes stored per vehicle (``VehicleSignal`` rows that changed), and what triggered the event
+    (``[(type, signal code or None)]``, whichever shape Smartcar used)."""
 
     updates: dict[Vehicle, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    signals: dict[Vehicle, list[str]] = field(default_factory=dict)
     triggers: list[tuple[str, str | None]] = field(default_factory=list)
-
-
-# What a malformed part of an event raises while it is read (float("x"), body["missing"], None + 1...).
-UNREADABLE = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError)
 
 
 def _apply(payload: dict[str, Any], *, received_at: datetime) -> Outcome:
     outcome = Outcome()
     if payload.get("eventType"):
-        vehicle_id = _v4_vehicle_id(payload)
         outcome.triggers = read_triggers(payload)
+        vehicle = _routed_vehicle(payload, outcome)
         if payload["eventType"].upper() == "VEHICLE_ERROR":
-            _handle_errors(vehicle_id, _list(payload["data"].get("errors"), "data.errors"), outcome)
+            _handle_errors(vehicle, _list(payload["data"].get("errors"), "data.errors"), outcome)
             return outcome
-        points: list[DataPoint] = []
-        report = SignalReport()
-        for index, signal in enumerate(_list(payload["data"].get("signals"), "data.signals")):
-            try:
-                error = _signal_error(signal)
-                if error is not None:
-                    report.add_error(signal, *error)
-                    continue
-                point = _signal_point(signal, received_at)
-            except UNREADABLE as exc:
-                code = signal.get("code") if isinstance(signal, dict) else None
-                outcome.skipped.append(f"signal {index} ({str(code)[:60]}) skipped: {type(exc).__name__}")
-                continue
-            if point is not None:
-                points.append(point)
-                report.granted.add(DATA_GROUPS_BY_NAME[SIGNALS[signal_code(signal) or ""][0]].permission)
-        _apply_points(vehicle_id, points, outcome, report)
+        reported = _list(payload["data"].get("signals"), "data.signals")
+        readout = read_signals(reported, received_at=received_at)
+        outcome.skipped.extend(readout.skipped)
+        if vehicle is None:
+            return outcome
+        # Every signal is kept as sent (VehicleSignal, newer wins per signal), mapped to a typed field or not.
+        recorded = record_signals(vehicle, reported, received_at=received_at)
+        outcome.skipped.extend(recorded.skipped)
+        if recorded:
+            outcome.signals[vehicle] = list(recorded)
+        _apply_readout(vehicle, readout, outcome)
         return outcome
     for item in payload["payload"].get("vehicles") or []:
         points, errors, missing = [], [], set()
@@ -406,9 +403,41 @@ def _apply(payload: dict[str, Any], *, received_at: datetime) -> Outcome:
                         errors.append(answer["body"])
             except UNREADABLE as exc:
                 outcome.skipped.append(f"answer {index} skipped: {type(exc).__name__}")
-        _handle_errors(item["vehicleId"], errors, outcome)
-        _apply_points(item["vehicleId"], points, outcome, SignalReport(missing_permissions=missing))
+        vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=item["vehicleId"]).first()
+        if vehicle is None:
+            continue  # a vehicle this site does not (or no longer) know
+        _handle_errors(vehicle, errors, outcome)
+        _apply_readout(
+            vehicle, SignalReadout(points=merge_points(points), missing_permissions=missing), outcome
+        )
     return outcome
+
+
+def _routed_vehicle(payload: dict[str, Any], outcome: Outcome) -> Vehicle | None:
+    """The vehicle a v4 event is for: by ``data.vehicle.id``, and, when the event names a user (``data.user.id``,
+    in every v4 capture), only if that user is the one whose account holds the vehicle.
+
+    A vehicle id alone is not enough: the same car connected by another Smartcar user (a car sold, a second
+    driver on another site's account) must not write into this account's vehicle. A mismatch is skipped and
+    noted on the event (ids left out: the log and the admin show the vehicle's pk only).
+    """
+    vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=_v4_vehicle_id(payload)).first()
+    if vehicle is None:
+        return None  # a vehicle this site does not (or no longer) know
+    user = payload["data"].get("user")
+    if user is None:
+        return vehicle
+    user_id = user.get("id") if isinstance(user, dict) else user
+    if user_id is None:
+        return vehicle
+    if not isinstance(user_id, str) or not hmac.compare_digest(
+        _utf8(user_id), _utf8(vehicle.account.smartcar_user_id)
+    ):
+        note = f"event skipped: data.user.id is not the user of vehicle pk={vehicle.pk}'s account"
+        outcome.skipped.append(note)
+        logger.warning("Webhook %s (account pk=%s)", note, vehicle.account_id)
+        return None
+    return vehicle
 
 
 def _list(value: Any, what: str) -> list[Any]:
@@ -446,99 +475,18 @@ def read_triggers(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
     return found
 
 
-def signal_code(reference: Any) -> str | None:
-    """A signal's code from ``{"code": ...}``, ``{"name", "group"}`` or ``"Group.Name"``.
-
-    ``code`` is ``lower(group)-lower(name)``; when an object carries a code it wins (a captured error swaps name
-    and group but keeps the code right).
-    """
-    if isinstance(reference, dict):
-        code = reference.get("code")
-        if isinstance(code, str) and code:
-            return code.lower()
-        group, name = reference.get("group"), reference.get("name")
-        if isinstance(group, str) and isinstance(name, str):
-            return f"{group}-{name}".lower()
-        return None
-    if isinstance(reference, str) and "." in reference:
-        group, _, name = reference.partition(".")
-        return f"{group}-{name}".lower()
-    return None
+def _apply_readout(vehicle: Vehicle, readout: SignalReadout, outcome: Outcome) -> None:
+    """Per-signal problems and typed data of one event on its vehicle; a state error queues a retry."""
+    applied = apply_readout(vehicle, readout)
+    if readout.errors:
+        _retry_later(vehicle)
+    if applied.updated is not None:
+        outcome.updates[vehicle] = applied.updated
+    elif applied.problems_changed:
+        outcome.updates.setdefault(vehicle, [])
 
 
-@dataclass
-class SignalReport:
-    """Per-signal errors of one VEHICLE_STATE event, as what they mean for the vehicle."""
-
-    missing_permissions: set[str] = field(default_factory=set)
-    granted: set[str] = field(default_factory=set)
-    not_capable: set[str] = field(default_factory=set)
-    state_errors: set[str] = field(default_factory=set)
-
-    def add_error(self, signal: dict[str, Any], error_type: str, code: str | None) -> None:
-        known = SIGNALS.get(signal_code(signal) or "")
-        if error_type == "VEHICLE_STATE":
-            self.state_errors.add(vehicle_error_key(error_type, code))
-        if known is None:
-            return
-        group = DATA_GROUPS_BY_NAME[known[0]]
-        if error_type == "PERMISSION":
-            self.missing_permissions.add(group.permission)
-        elif is_not_capable_error(error_type, code) and signal_code(signal) in PRIMARY:
-            self.not_capable.add(group.name)
-
-
-def _signal_error(signal: Any) -> tuple[str, str | None] | None:
-    """``(type, code)`` of a signal listed with ``status.value`` ERROR (no body), else None."""
-    if not isinstance(signal, dict):
-        return None
-    status = signal.get("status")
-    if not isinstance(status, dict) or str(status.get("value", "")).upper() != "ERROR":
-        return None
-    error = status.get("error")
-    error = error if isinstance(error, dict) else {}
-    code = error.get("code")
-    return str(error.get("type") or "UNKNOWN").upper(), code if isinstance(code, str) else None
-
-
-def _apply_points(
-    smartcar_id: str | None, points: list[DataPoint], outcome: Outcome, report: SignalReport | None = None
-) -> None:
-    vehicle = Vehicle.objects.filter(smartcar_id=smartcar_id).first()
-    if vehicle is None:
-        return  # a vehicle this site does not (or no longer) know
-    if report is not None:
-        # Per-signal errors: a permission this vehicle lacks (not the whole account's), data it cannot give,
-        # a state it is in. Data that came forgets them (the order within apply_vehicle_data: data wins).
-        granted = report.granted - report.missing_permissions
-        changed = record_vehicle_problems(
-            vehicle,
-            missing_permissions=report.missing_permissions,
-            granted_permissions=granted,
-            errors=report.state_errors,
-        )
-        if report.state_errors:
-            _retry_later(vehicle)
-        if changed:
-            outcome.updates.setdefault(vehicle, [])
-    if not points and not (report and report.not_capable):
-        return
-    # Several signals can feed one data group (battery level and range): merge them into one point.
-    merged: dict[str, DataPoint] = {}
-    for point in points:
-        previous = merged.get(point.path)
-        if previous is None:
-            merged[point.path] = point
-        else:
-            ages = [age for age in (previous.age, point.age) if age]
-            merged[point.path] = DataPoint(
-                point.path, {**previous.body, **point.body}, max(ages) if ages else None
-            )
-    not_capable = sorted(report.not_capable) if report else []
-    outcome.updates[vehicle] = apply_vehicle_data(vehicle, merged.values(), not_capable=not_capable)
-
-
-def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outcome) -> None:
+def _handle_errors(vehicle: Vehicle | None, errors: Iterable[Any], outcome: Outcome) -> None:
     """VEHICLE_ERROR entries (and v2 error bodies): what each means for the vehicle or its account.
 
     * ``state`` RESOLVED forgets what the same error taught (below).
@@ -548,7 +496,6 @@ def _handle_errors(smartcar_id: str | None, errors: Iterable[Any], outcome: Outc
     * COMPATIBILITY VEHICLE_NOT_CAPABLE scoped to signals: those data groups are not capable.
     * VEHICLE_STATE (asleep, unreachable): recorded on the vehicle, and a refresh is queued to retry later.
     """
-    vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=smartcar_id).first()
     for index, error in enumerate(errors):
         if not isinstance(error, dict):
             outcome.skipped.append(f"error {index} skipped: not an object")
@@ -617,172 +564,3 @@ def _retry_later(vehicle: Vehicle) -> None:
             what="retry of a vehicle reported asleep or unreachable",
         )
     )
-
-
-# --- Signal bodies, in the units Smartcar writes ---------------------------------------------------------------
-
-
-def _unit(body: dict[str, Any]) -> str:
-    return str(body.get("unit") or "").strip().lower()
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("not a number")
-    return float(value)
-
-
-def _fraction(body: dict[str, Any]) -> float:
-    """A v4 percentage as a v2 body's fraction (stored as a percent again).
-
-    ``"unit": "percent"`` (or ``%``): 0-100, as Smartcar documents it. No unit: a value above 1 is a percent
-    (75), one of at most 1 a fraction (0.77, as a BMW was captured sending).
-    """
-    value = _number(body["value"])
-    unit = _unit(body)
-    if unit in ("percent", "%", "pct"):
-        return value / 100
-    if unit:
-        raise ValueError(f"unknown percentage unit {unit[:20]!r}")
-    return value if value <= 1 else value / 100
-
-
-DISTANCE_UNITS_KM = {"km": 1.0, "kilometers": 1.0, "kilometres": 1.0, "mi": MILES_IN_KM, "miles": MILES_IN_KM}
-
-
-def _distance_km(body: dict[str, Any]) -> float:
-    unit = _unit(body) or "km"
-    if unit not in DISTANCE_UNITS_KM:
-        raise ValueError(f"unknown distance unit {unit[:20]!r}")
-    return _number(body["value"]) * DISTANCE_UNITS_KM[unit]
-
-
-VOLUME_UNITS_LITERS = {
-    "l": 1.0,
-    "liters": 1.0,
-    "litres": 1.0,
-    "gal": LITERS_PER_GALLON,
-    "gallons": LITERS_PER_GALLON,
-}
-
-
-def _liters(body: dict[str, Any]) -> float:
-    unit = _unit(body) or "liters"
-    if unit not in VOLUME_UNITS_LITERS:
-        raise ValueError(f"unknown volume unit {unit[:20]!r}")
-    return _number(body["value"]) * VOLUME_UNITS_LITERS[unit]
-
-
-def _kpa(value: Any, unit: str) -> float:
-    """A tire pressure in kPa. ``bar`` is read as Smartcar sends it: real captures carry kPa-sized values
-    (258) under "bar", so a value above 20 (no tire holds 20 bar) is taken as kPa already."""
-    number = _number(value)
-    if unit in ("kpa", ""):
-        return number
-    if unit == "bar":
-        return number if number > 20 else round(number * KPA_PER_BAR, 3)
-    if unit == "psi":
-        return round(number * KPA_PER_PSI, 3)
-    raise ValueError(f"unknown pressure unit {unit[:20]!r}")
-
-
-TIRE_CORNERS = {(0, 0): "frontLeft", (0, 1): "frontRight", (1, 0): "backLeft", (1, 1): "backRight"}
-
-
-def _tires(body: dict[str, Any]) -> dict[str, Any]:
-    """``wheel-tires`` (a grid of rows front to back, columns left to right) as the v2 four corners, in kPa."""
-    unit = _unit(body)
-    pressures = {}
-    for tire in body["values"]:
-        corner = TIRE_CORNERS.get((tire["row"], tire["column"]))
-        if corner is not None and tire.get("tirePressure") is not None:
-            pressures[corner] = _kpa(tire["tirePressure"], unit)
-    if not pressures:
-        raise ValueError("no tire pressure")
-    return pressures
-
-
-def _charge_state(body: dict[str, Any]) -> dict[str, Any]:
-    value = body["value"]
-    return {"state": value.upper() if isinstance(value, str) else value}
-
-
-# v4 signal codes -> (the data group they fill, named as in DATA_GROUPS; body in that group's v2 shape).
-SIGNALS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    "vehicleidentification-vin": ("vin", lambda body: {"vin": body["value"]}),
-    "odometer-traveleddistance": ("odometer", lambda body: {"distance": _distance_km(body)}),
-    "location-preciselocation": (
-        "location",
-        lambda body: {"latitude": _number(body["latitude"]), "longitude": _number(body["longitude"])},
-    ),
-    # Passed as sent: apply_vehicle_data refuses what is not a boolean / a short string.
-    "closure-islocked": ("security", lambda body: {"isLocked": body["value"]}),
-    "tractionbattery-stateofcharge": ("battery", lambda body: {"percentRemaining": _fraction(body)}),
-    "tractionbattery-range": ("battery", lambda body: {"range": _distance_km(body)}),
-    "charge-detailedchargingstatus": ("charge", _charge_state),
-    "charge-ischargingcableconnected": ("charge", lambda body: {"isPluggedIn": body["value"]}),
-    "internalcombustionengine-fuellevel": ("fuel", lambda body: {"percentRemaining": _fraction(body)}),
-    "internalcombustionengine-range": ("fuel", lambda body: {"range": _distance_km(body)}),
-    "internalcombustionengine-amountremaining": ("fuel", lambda body: {"amountRemaining": _liters(body)}),
-    "internalcombustionengine-oillife": ("engine_oil", lambda body: {"lifeRemaining": _fraction(body)}),
-    "wheel-tires": ("tire_pressure", _tires),
-}
-# The signal that stands for its data group: only its VEHICLE_NOT_CAPABLE makes the group not capable (a car
-# without a battery range still reports its state of charge).
-PRIMARY = frozenset(
-    {
-        "vehicleidentification-vin",
-        "odometer-traveleddistance",
-        "location-preciselocation",
-        "closure-islocked",
-        "tractionbattery-stateofcharge",
-        "charge-detailedchargingstatus",
-        "internalcombustionengine-fuellevel",
-        "internalcombustionengine-oillife",
-        "wheel-tires",
-    }
-)
-
-
-def epoch_or_iso(value: Any) -> datetime | None:
-    """A v4 time: epoch milliseconds (every 2025-2026 capture), or an ISO 8601 string (docs, a VERIFY capture).
-
-    0 (a static signal's times) and anything unreadable are None.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, (int, float)):
-        if not value > 0:
-            return None
-        try:
-            return datetime.fromtimestamp(value / 1000, tz=dt_timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-    return parse_datetime(value)
-
-
-def _signal_point(signal: Any, received_at: datetime) -> DataPoint | None:
-    if (
-        not isinstance(signal, dict)
-        or signal_code(signal) not in SIGNALS
-        or not isinstance(signal.get("body"), dict)
-    ):
-        return None  # signals this app does not store
-    group, convert = SIGNALS[signal_code(signal) or ""]
-    path = DATA_GROUPS_BY_NAME[group].path
-    raw_meta = signal.get("meta")
-    meta = raw_meta if isinstance(raw_meta, dict) else {}
-    # When the car recorded the value; else when Smartcar read it ("fetchedAt" in the docs); else receipt.
-    age = next(
-        (
-            moment
-            for moment in map(
-                epoch_or_iso, (meta.get(key) for key in ("oemUpdatedAt", "retrievedAt", "fetchedAt"))
-            )
-            if moment is not None
-        ),
-        None,
-    )
-    return DataPoint(path, convert(signal["body"]), age or received_at)

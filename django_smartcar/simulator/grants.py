@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 
 from ..client.permissions import permission_names
-from . import clock
+from . import clock, webhooks
 from .models import Application, Connection, Grant, SimulatedUser, SimulatedVehicle, WebhookSubscription
 from .permissions import ALL_SCOPES
 from .tokens import issue_tokens
@@ -35,6 +35,10 @@ def approve(
             Connection.objects.update_or_create(
                 application=application, vehicle=vehicle, defaults={"user": user, "connected_at": now}
             )
+        # Webhooks set to auto-subscribe get every vehicle connected from now on (with its FIRST_DELIVERY).
+        for webhook in application.webhooks.filter(auto_subscribe=True):
+            for vehicle in vehicles:
+                webhooks.subscribe(webhook, vehicle, user.pk)
     return grant
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 class Application(models.Model):
@@ -252,6 +253,19 @@ class Webhook(models.Model):
     url = models.URLField(max_length=2000)
     version = models.CharField(max_length=3, choices=[("2.0", "2.0"), ("4.0", "4.0")], default="4.0")
     verified_at = models.DateTimeField(null=True, blank=True)
+    # As the Management API V3 describes a webhook (set on Smartcar's dashboard, here by register_webhook or the
+    # control API). A disabled webhook is sent nothing; re-enabling it sends every subscription a FIRST_DELIVERY.
+    is_enabled = models.BooleanField(default=True)
+    # Signal codes whose change sends a VEHICLE_STATE by itself (after a command changed them); empty: none,
+    # events go out only when asked for (``webhooks.deliver``).
+    triggers = models.JSONField(default=list, blank=True)
+    # Signal codes every VEHICLE_STATE carries; empty: every signal the simulator knows (``webhooks.SIGNALS``).
+    data_signals = models.JSONField(default=list, blank=True)
+    # Where VEHICLE_ERROR events go; empty: to ``url`` like the others.
+    error_url = models.URLField(max_length=2000, blank=True, default="")
+    # Every vehicle connected to the application afterwards is subscribed to it.
+    auto_subscribe = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["id"]
@@ -260,13 +274,32 @@ class Webhook(models.Model):
         return self.webhook_id
 
 
+def new_subscription_id() -> str:
+    return str(uuid.uuid4())
+
+
 class WebhookSubscription(models.Model):
+    """A vehicle subscribed to a webhook, through v2 (``POST /vehicles/<id>/webhooks/<id>``) or the Management
+    API V3 (``POST /v3/subscriptions``, which names the user too)."""
+
+    # The id the Management API V3 knows the subscription by.
+    subscription_id = models.CharField(max_length=36, unique=True, default=new_subscription_id)
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="subscriptions")
     vehicle = models.ForeignKey(
         SimulatedVehicle, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
+    # The user whose connection of the vehicle it is (the events' data.user.id); empty: the vehicle's owner.
+    user = models.ForeignKey(
+        SimulatedUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_subscriptions",
+    )
     # VEHICLE_ERROR events sent with state ERROR and not yet RESOLVED: [{"type": ..., "code": ...}].
     open_errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -277,6 +310,11 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} -> {self.webhook_id}"
+
+    @property
+    def user_id_for_events(self) -> str:
+        """Who the events name as ``data.user.id``: the subscription's user, else the vehicle's owner."""
+        return self.user_id or self.vehicle.user_id
 
 
 class PendingDelivery(models.Model):

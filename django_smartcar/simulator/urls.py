@@ -6,7 +6,7 @@ unknown ones with Smartcar's JSON 404, so mount it under a prefix of its own, ne
 from django.urls import path, re_path
 
 from . import jsonapi
-from .views import api, connect, control, iam, oauth, vehicle_v3
+from .views import api, connect, control, iam, management_v3, oauth, vehicle_v3
 
 app_name = "smartcar_simulator"
 
@@ -29,6 +29,15 @@ urlpatterns = [
     re_path(r"^v2\.0/management/connections/?$", api.connections, name="connections"),
     # Anything else under the API answers Smartcar's JSON 404 (PATH), not an HTML page.
     re_path(r"^v2\.0/(?P<path>.*)$", api.unknown_path, name="unknown_path"),
+    # The Management API V3, with an application token.
+    re_path(r"^v3/webhooks/?$", management_v3.webhook_list, name="v3_webhooks"),
+    re_path(r"^v3/webhooks/(?P<webhook_id>[^/]+)/?$", management_v3.webhook_detail, name="v3_webhook"),
+    re_path(r"^v3/subscriptions/?$", management_v3.subscription_list, name="v3_subscriptions"),
+    re_path(
+        r"^v3/subscriptions/(?P<subscription_id>[^/]+)/?$",
+        management_v3.subscription_detail,
+        name="v3_subscription",
+    ),
     # API V3's Vehicle API.
     re_path(r"^v3/connections/?$", vehicle_v3.connections, name="v3_connections"),
     re_path(r"^v3/connections/(?P<connection_id>[^/]+)/?$", vehicle_v3.connection, name="v3_connection"),
@@ -51,6 +60,7 @@ urlpatterns = [
     path("_simulator/webhooks", control.webhook_list, name="webhooks"),
     path("_simulator/webhooks/deliver-due", control.webhook_deliver_due, name="webhook_deliver_due"),
     path("_simulator/webhooks/<str:webhook_id>/deliver", control.webhook_deliver, name="webhook_deliver"),
+    path("_simulator/webhooks/<str:webhook_id>", control.webhook_detail, name="webhook_detail"),
     # Last: any other version (v1.0, v2, v9.9) answers RESOURCE_NOT_FOUND/VERSION, and any other path
     # RESOURCE_NOT_FOUND/PATH, as Smartcar's JSON and never a framework's HTML 404 page.
     re_path(r"^(?P<version>v[0-9][^/]*)/(?P<path>.*)$", api.unknown_version, name="unknown_version"),

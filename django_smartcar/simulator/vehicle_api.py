@@ -196,15 +196,25 @@ def number_field(call: VehicleCall, name: str, low: float, high: float) -> float
 
 
 def change_vehicle(call: VehicleCall, change: Callable[[SimulatedVehicle], None]) -> None:
-    """Apply ``change`` to the stored vehicle under a row lock, after settling its state to now."""
+    """Apply ``change`` to the stored vehicle under a row lock, after settling its state to now.
+
+    Webhooks whose triggers include a signal the change changed get a VEHICLE_STATE queued (``webhooks``).
+    """
+    from . import webhooks  # webhooks builds its v2 payloads with this module's batch
+
     with transaction.atomic():
         # An empty write first takes SQLite's write lock at once (select_for_update is a no-op there), so
         # concurrent commands queue instead of failing; on PostgreSQL the row lock does the same.
         SimulatedVehicle.objects.filter(pk=call.vehicle.pk).update(state_at=F("state_at"))
         vehicle = SimulatedVehicle.objects.select_for_update().get(pk=call.vehicle.pk)
         settle(vehicle, call.now)
+        watched = webhooks.has_triggered_subscriptions(vehicle)
+        before = webhooks.signal_bodies(vehicle, call.now) if watched else {}
         change(vehicle)
         vehicle.save()
+        if watched:
+            after = webhooks.signal_bodies(vehicle, call.now)
+            webhooks.signals_changed(vehicle, [code for code in after if after[code] != before.get(code)])
     call.vehicle = vehicle
 
 

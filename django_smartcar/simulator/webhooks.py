@@ -48,10 +48,10 @@ from .errors import (
 )
 from .models import Application, PendingDelivery, SimulatedVehicle, Webhook, WebhookSubscription
 from .permissions import ALL_SCOPES
-from .signals import SIGNALS, SIGNALS_BY_CODE, epoch_ms, scope_of
+from .signals import SIGNALS, SIGNALS_BY_CODE, Signal, epoch_ms, scope_of
 from .signals import signal_entries as build_signal_entries
 from .vehicle_api import batch, iso
-from .vehicle_state import is_sleeping
+from .vehicle_state import is_sleeping, live_state, reading_time
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ def post(
     Any 2xx within the delivery timeout is a success; a 3xx is a failure (redirects are not followed).
     """
     body = serialize(payload)
+    # VEHICLE_ERROR events go to the error callback URI when the webhook has one [resp].
+    url = webhook.error_url if event_type == "VEHICLE_ERROR" and webhook.error_url else webhook.url
     headers = {
         "Content-Type": "application/json",
         "SC-Signature": sign(webhook.application.management_token, body),
@@ -133,7 +135,7 @@ def post(
     }
     try:
         response = requests.post(
-            webhook.url, data=body, headers=headers, timeout=delivery_timeout(), allow_redirects=False
+            url, data=body, headers=headers, timeout=delivery_timeout(), allow_redirects=False
         )
     except requests.RequestException as error:
         return Delivery(vehicle_id, event_type, None, f"{type(error).__name__}: {error}"), None
@@ -190,19 +192,41 @@ def register_webhook(
     name: str = "Simulated webhook",
     version: str = "4.0",
     verify: bool = True,
+    is_enabled: bool = True,
+    triggers: Sequence[str] = (),
+    data: Sequence[str] = (),
+    error_url: str = "",
+    auto_subscribe: bool = False,
 ) -> Webhook:
-    """Register a webhook (or update the one with ``webhook_id``) and, unless told not to, verify it now."""
+    """Register a webhook (or update the one with ``webhook_id``) and, unless told not to, verify it now.
+
+    ``triggers``: signal codes whose change (by a command) sends a VEHICLE_STATE by itself; ``data``: the signal
+    codes its VEHICLE_STATE events carry (empty: all of ``SIGNALS``); ``error_url``: where VEHICLE_ERROR events
+    go (empty: ``url``); ``auto_subscribe``: vehicles connected from now on are subscribed. As the Management
+    API V3 shows them (``/v3/webhooks``).
+    """
     if version not in ("2.0", "4.0"):
         raise ValueError("version must be '2.0' or '4.0'")
+    for field, codes in (("triggers", triggers), ("data", data)):
+        unknown = [code for code in codes if code not in SIGNALS_BY_CODE]
+        if unknown:
+            raise ValueError(f"{field}: unknown signal code(s) {', '.join(map(str, unknown))}")
+    defaults = {
+        "application": application,
+        "url": url,
+        "name": name,
+        "version": version,
+        "verified_at": None,
+        "is_enabled": is_enabled,
+        "triggers": list(triggers),
+        "data_signals": list(data),
+        "error_url": error_url,
+        "auto_subscribe": auto_subscribe,
+    }
     webhook, _ = Webhook.objects.update_or_create(
         webhook_id=webhook_id or str(uuid.uuid4()),
-        defaults={
-            "application": application,
-            "url": url,
-            "name": name,
-            "version": version,
-            "verified_at": None,
-        },
+        defaults=defaults,
+        create_defaults={**defaults, "created_at": clock.now()},
     )
     if verify:
         verify_webhook(webhook)
@@ -230,18 +254,29 @@ def verify_webhook(webhook: Webhook) -> Delivery:
 # --- v4 signals: built by ``signals`` (shared with API V3's GET .../signals) -------------------------------------
 
 
+def configured_signals(webhook: Webhook) -> tuple[Signal, ...]:
+    """The signals the webhook's VEHICLE_STATE events carry: its ``data`` codes, or every signal."""
+    if not webhook.data_signals:
+        return SIGNALS
+    return tuple(signal for signal in SIGNALS if signal.code in webhook.data_signals)
+
+
 def _scope(webhook: Webhook, vehicle: SimulatedVehicle) -> list[str]:
     return scope_of(webhook.application, vehicle)
 
 
 def signal_entries(webhook: Webhook, vehicle: SimulatedVehicle, now: datetime) -> list[dict[str, Any]]:
-    """Every configured signal of the vehicle as the webhook's application may read it (see ``signals``)."""
-    return build_signal_entries(vehicle, _scope(webhook, vehicle), now)
+    """Every configured signal of the vehicle (its ``data`` codes, or every signal) as the webhook's application
+    may read it (see ``signals``)."""
+    codes = {signal.code for signal in configured_signals(webhook)}
+    entries = build_signal_entries(vehicle, _scope(webhook, vehicle), now)
+    return [entry for entry in entries if entry["code"] in codes]
 
 
-def _vehicle_data(vehicle: SimulatedVehicle) -> dict[str, Any]:
+def _vehicle_data(vehicle: SimulatedVehicle, user_id: str | None) -> dict[str, Any]:
+    """``user`` (the subscription's user, else the owner) and ``vehicle``, as every v4 event starts ``data``."""
     return {
-        "user": {"id": vehicle.user_id},
+        "user": {"id": user_id or vehicle.user_id},
         "vehicle": {"id": vehicle.id, "make": vehicle.make, "model": vehicle.model, "year": vehicle.year},
     }
 
@@ -252,6 +287,7 @@ def vehicle_event(
     *,
     first_delivery: bool = False,
     triggers: Sequence[str] | None = None,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
     """The event for one vehicle's current state, in the webhook's payload version.
 
@@ -290,7 +326,7 @@ def vehicle_event(
     return {
         "eventId": str(uuid.uuid4()),
         "eventType": "VEHICLE_STATE",
-        "data": {**_vehicle_data(vehicle), "signals": signals},
+        "data": {**_vehicle_data(vehicle, user_id), "signals": signals},
         "triggers": fired,
         "meta": meta(webhook, signal_count=len(signals)),
     }
@@ -310,14 +346,19 @@ RESOLVED_DESCRIPTIONS = {"VEHICLE_STATE": "The vehicle is now reachable."}
 
 
 def error_event(
-    webhook: Webhook, vehicle: SimulatedVehicle, errors: Sequence[dict[str, Any]], *, state: str
+    webhook: Webhook,
+    vehicle: SimulatedVehicle,
+    errors: Sequence[dict[str, Any]],
+    *,
+    state: str,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
     """A VEHICLE_ERROR about ``errors`` ({type, code}) with ``state`` ERROR or RESOLVED [ev].
 
     Each error concerns every configured signal the grant permits (the data the car could not be read for).
     """
     scope = _scope(webhook, vehicle)
-    concerned = [signal.ref() for signal in SIGNALS if signal.permission in scope]
+    concerned = [signal.ref() for signal in configured_signals(webhook) if signal.permission in scope]
     entries = []
     for error in errors:
         kind, code = str(error.get("type")), error.get("code")
@@ -345,7 +386,7 @@ def error_event(
     return {
         "eventId": str(uuid.uuid4()),
         "eventType": "VEHICLE_ERROR",
-        "data": {**_vehicle_data(vehicle), "errors": entries},
+        "data": {**_vehicle_data(vehicle, user_id), "errors": entries},
         "meta": meta(webhook),
     }
 
@@ -403,27 +444,32 @@ def deliver(
     A failed attempt is retried by ``deliver_due``.
     """
     _check_verified(webhook)
+    if not webhook.is_enabled:
+        return []  # a disabled webhook is sent nothing [deliv]
     subscriptions = WebhookSubscription.objects.filter(webhook=webhook).select_related("vehicle")
     if vehicles is not None:
         subscriptions = subscriptions.filter(vehicle__in=[vehicle.pk for vehicle in vehicles])
     deliveries = []
     for subscription in subscriptions.order_by("vehicle_id"):
         vehicle = subscription.vehicle
+        user_id = subscription.user_id_for_events
         if webhook.version == "4.0":
             if is_asleep(vehicle):
                 error = {"type": "VEHICLE_STATE", "code": "ASLEEP"}
-                payload = error_event(webhook, vehicle, [error], state="ERROR")
+                payload = error_event(webhook, vehicle, [error], state="ERROR", user_id=user_id)
                 if error not in subscription.open_errors:
                     subscription.open_errors = [*subscription.open_errors, error]
                     subscription.save(update_fields=["open_errors"])
                 deliveries.append(_attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0))
                 continue
             if subscription.open_errors:
-                payload = error_event(webhook, vehicle, subscription.open_errors, state="RESOLVED")
+                payload = error_event(
+                    webhook, vehicle, subscription.open_errors, state="RESOLVED", user_id=user_id
+                )
                 subscription.open_errors = []
                 subscription.save(update_fields=["open_errors"])
                 deliveries.append(_attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0))
-        payload = vehicle_event(webhook, vehicle, triggers=triggers)
+        payload = vehicle_event(webhook, vehicle, triggers=triggers, user_id=user_id)
         deliveries.append(_attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0))
     return deliveries
 
@@ -440,22 +486,103 @@ def report_error(
     elif error not in subscription.open_errors:
         subscription.open_errors = [*subscription.open_errors, error]
     subscription.save(update_fields=["open_errors"])
-    payload = error_event(webhook, vehicle, [error], state="RESOLVED" if resolved else "ERROR")
+    payload = error_event(
+        webhook,
+        vehicle,
+        [error],
+        state="RESOLVED" if resolved else "ERROR",
+        user_id=subscription.user_id_for_events,
+    )
     return _attempt(webhook, payload, vehicle_id=vehicle.pk, attempts_before=0)
 
 
-def queue_first_delivery(webhook: Webhook, vehicle: SimulatedVehicle) -> PendingDelivery | None:
-    """On subscribe: queue the FIRST_DELIVERY VEHICLE_STATE, sent by the next ``deliver_due`` (v4, verified)."""
-    if webhook.verified_at is None or webhook.version != "4.0":
+def queue_first_delivery(
+    webhook: Webhook, vehicle: SimulatedVehicle, *, user_id: str | None = None
+) -> PendingDelivery | None:
+    """On subscribe: queue the FIRST_DELIVERY VEHICLE_STATE, sent by the next ``deliver_due`` (v4, verified,
+    enabled)."""
+    return _queue_state(webhook, vehicle, user_id=user_id, first_delivery=True)
+
+
+def _queue_state(
+    webhook: Webhook,
+    vehicle: SimulatedVehicle,
+    *,
+    user_id: str | None,
+    first_delivery: bool = False,
+    triggers: Sequence[str] | None = None,
+) -> PendingDelivery | None:
+    if webhook.verified_at is None or webhook.version != "4.0" or not webhook.is_enabled:
         return None
+    payload = vehicle_event(
+        webhook, vehicle, first_delivery=first_delivery, triggers=triggers, user_id=user_id
+    )
     return PendingDelivery.objects.create(
         webhook=webhook,
         vehicle_id=vehicle.pk,
         event_type="VEHICLE_STATE",
-        payload=serialize(vehicle_event(webhook, vehicle, first_delivery=True)).decode(),
+        payload=serialize(payload).decode(),
         attempts=0,
         due_at=clock.now(),
     )
+
+
+def subscribe(
+    webhook: Webhook, vehicle: SimulatedVehicle, user_id: str | None = None
+) -> tuple[WebhookSubscription, bool]:
+    """Subscribe a vehicle (through v2, the Management API V3 or auto-subscribe); a new subscription gets its
+    FIRST_DELIVERY queued [ev]. Returns the subscription and whether it is new."""
+    subscription, created = WebhookSubscription.objects.get_or_create(
+        webhook=webhook,
+        vehicle=vehicle,
+        defaults={"user_id": user_id, "created_at": clock.now(), "updated_at": clock.now()},
+    )
+    if created:
+        queue_first_delivery(webhook, vehicle, user_id=subscription.user_id_for_events)
+    return subscription, created
+
+
+def set_enabled(webhook: Webhook, enabled: bool) -> None:
+    """Enable or disable a webhook; re-enabling it sends every subscription a FIRST_DELIVERY [deliv]."""
+    was_enabled = webhook.is_enabled
+    webhook.is_enabled = enabled
+    webhook.save(update_fields=["is_enabled"])
+    if enabled and not was_enabled:
+        for subscription in webhook.subscriptions.select_related("vehicle").order_by("vehicle_id"):
+            queue_first_delivery(webhook, subscription.vehicle, user_id=subscription.user_id_for_events)
+
+
+def signal_bodies(vehicle: SimulatedVehicle, now: datetime) -> dict[str, Any]:
+    """Every signal's body for the vehicle's state at ``now`` (None where it has none), to see what a change
+    changed."""
+    state = live_state(vehicle, reading_time(vehicle, now))
+    return {signal.code: signal.body(vehicle, state) for signal in SIGNALS}
+
+
+def has_triggered_subscriptions(vehicle: SimulatedVehicle) -> bool:
+    """Whether any webhook the vehicle is subscribed to sends events by itself on a change (has triggers)."""
+    return (
+        WebhookSubscription.objects.filter(vehicle=vehicle, webhook__is_enabled=True)
+        .exclude(webhook__triggers=[])
+        .exists()
+    )
+
+
+def signals_changed(vehicle: SimulatedVehicle, codes: Iterable[str]) -> list[PendingDelivery]:
+    """A command changed these signals: queue a VEHICLE_STATE (trigger SIGNAL_UPDATED) to every subscribed,
+    enabled v4 webhook that has one of them among its triggers, sent by the next ``deliver_due``."""
+    changed = set(codes)
+    queued = []
+    subscriptions = WebhookSubscription.objects.filter(vehicle=vehicle).select_related("webhook__application")
+    for subscription in subscriptions.order_by("id"):
+        webhook = subscription.webhook
+        fired = [code for code in webhook.triggers if code in changed]
+        if not fired:
+            continue
+        pending = _queue_state(webhook, vehicle, user_id=subscription.user_id_for_events, triggers=fired)
+        if pending is not None:
+            queued.append(pending)
+    return queued
 
 
 _due_lock = threading.Lock()

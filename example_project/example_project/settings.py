@@ -144,6 +144,12 @@ if USE_SIMULATOR:
         "AUTH_ORIGIN": f"{SIMULATOR_ORIGIN}/oauth/token",
         "API_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_API_ORIGIN": SIMULATOR_ORIGIN,
+        # API V3 (SMARTCAR_API_VERSION, default "3"): the simulator answers IAM and both V3 APIs too.
+        "API_CLIENT_ID": "client_demo",
+        "API_CLIENT_SECRET": "demo-api-client-secret",
+        "IAM_ORIGIN": SIMULATOR_ORIGIN,
+        "VEHICLE_API_V3_ORIGIN": SIMULATOR_ORIGIN,
+        "MANAGEMENT_API_V3_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_TOKEN": "demo-management-token",
         "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
         # Read each newly connected car in the background (the browser tests switch it off, to see "No data").

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from django_smartcar.exceptions import DjangoSmartcarError, NotQueued
 from django_smartcar.models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh
-from django_smartcar.services import commands, refreshes
+from django_smartcar.services import commands, refreshes, signals
 
 from .demo import DEMO_DRIVER_EMAIL, DEMO_PASSWORD, DEMO_USERNAME, simulator_installed
 
@@ -59,6 +59,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "vehicles",
         queryset=Vehicle.objects.connected()
         .select_related("last_command", "last_refresh")
+        .prefetch_related("signals")  # every car's signals in one query
         .order_by("make", "model", "pk"),
     )
     accounts = list(
@@ -68,6 +69,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .order_by("connected_at", "pk")
         .prefetch_related(connected_vehicles)
     )
+    for account in accounts:
+        for vehicle in account.vehicles.all():
+            for signal in vehicle.signals.all():
+                signal.value_text = signals.describe_value(signal.body)  # type: ignore[attr-defined]
     # While a worker has a command or a refresh to run, the page reloads itself (<meta refresh>, no
     # JavaScript needed) until every outcome is recorded.
     pending = any(

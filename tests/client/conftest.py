@@ -11,9 +11,15 @@ ORIGINS = Origins(
     auth="http://127.0.0.1:8102/oauth/token",
     api="http://127.0.0.1:8103",
     management="http://127.0.0.1:8104",
+    iam="http://127.0.0.1:8105",
+    vehicle_v3="http://127.0.0.1:8106",
+    management_v3="http://127.0.0.1:8107",
 )
 API = "http://127.0.0.1:8103/v2.0"
 MANAGEMENT = "http://127.0.0.1:8104/v2.0/management"
+IAM_TOKEN_URL = "http://127.0.0.1:8105/oauth2/token"
+VEHICLE_V3 = "http://127.0.0.1:8106/v3"
+MANAGEMENT_V3 = "http://127.0.0.1:8107/v3"
 VEHICLE_ID = "36ab27d0-fd9d-4455-823a-ce30af709ffc"
 VEHICLE_URL = f"{API}/vehicles/{VEHICLE_ID}"
 ACCESS_TOKEN = "access-token-a1b2c3"
@@ -47,3 +53,10 @@ def v2_error(status, error_type, code=None, description="Something went wrong.",
         body["code"] = code
     body.update(extra)
     return body
+
+
+def jsonapi_error(status, error_type, code=None, detail="Something went wrong.", **extra):
+    """An API V3 error document as Smartcar sends it: JSON:API, ``status`` a string."""
+    error = {"status": str(status), "type": error_type, "code": code, "title": "Error", "detail": detail}
+    error.update(extra)
+    return {"errors": [error]}

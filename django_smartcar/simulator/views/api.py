@@ -260,9 +260,8 @@ def subscribe(request_id: str, grant: Grant, found: SimulatedVehicle, webhook_id
     webhook = Webhook.objects.filter(application=grant.application, webhook_id=webhook_id).first()
     if webhook is None:
         raise webhook_not_found(webhook_id)
-    _, created = WebhookSubscription.objects.get_or_create(webhook=webhook, vehicle=found)
-    if created:  # Smartcar then sends the vehicle's state with the trigger FIRST_DELIVERY
-        webhooks.queue_first_delivery(webhook, found)
+    # A new subscription gets the vehicle's state with the trigger FIRST_DELIVERY.
+    webhooks.subscribe(webhook, found, grant.user_id)
     return api_json({"webhookId": webhook.webhook_id, "vehicleId": found.pk}, request_id)
 
 

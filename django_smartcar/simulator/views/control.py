@@ -170,23 +170,88 @@ def seed(request: HttpRequest, application: Application, body: dict[str, Any]) -
     return JsonResponse({"vehicles": [vehicle_json(vehicle) for vehicle in vehicles]}, status=201)
 
 
+WEBHOOK_FIELDS = (
+    "url",
+    "webhook_id",
+    "name",
+    "version",
+    "is_enabled",
+    "triggers",
+    "data",
+    "error_callback_uri",
+    "auto_subscribe",
+)
+
+
+def is_http_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
+def signal_codes(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValueError(f"{name} must be a list of signal codes")
+    return value
+
+
 @control(("POST",))
 def webhook_list(request: HttpRequest, application: Application, body: dict[str, Any]) -> HttpResponse:
-    if not isinstance(body.get("url"), str) or not body["url"].startswith(("http://", "https://")):
+    """Register (or replace, by ``webhook_id``) a webhook and verify it; with the attributes the Management API
+    V3 shows: ``is_enabled``, ``triggers`` and ``data`` (signal codes), ``error_callback_uri``,
+    ``auto_subscribe``."""
+    unknown = set(body) - set(WEBHOOK_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown field(s): {', '.join(sorted(unknown))}")
+    if not is_http_url(body.get("url")):
         raise ValueError("url must be an http(s) URL")
+    error_url = body.get("error_callback_uri") or ""
+    if error_url and not is_http_url(error_url):
+        raise ValueError("error_callback_uri must be an http(s) URL")
+    webhook_id = body.get("webhook_id")
+    if webhook_id is not None and (not isinstance(webhook_id, str) or not 0 < len(webhook_id) <= 100):
+        raise ValueError("webhook_id must be a string of 1 to 100 characters")
+    if Webhook.objects.filter(webhook_id=webhook_id).exclude(application=application).exists():
+        raise ValueError("webhook_id belongs to another application")
     webhook = webhooks.register_webhook(
         application,
         body["url"],
-        webhook_id=body.get("webhook_id"),
+        webhook_id=webhook_id,
         name=str(body.get("name", "Simulated webhook")),
         version=str(body.get("version", "4.0")),
         verify=False,
+        is_enabled=flag(body, "is_enabled", True),
+        triggers=signal_codes(body, "triggers"),
+        data=signal_codes(body, "data"),
+        error_url=error_url,
+        auto_subscribe=flag(body, "auto_subscribe", False),
     )
     result = webhooks.verify_webhook(webhook)
     return JsonResponse(
         {"webhookId": webhook.webhook_id, "verified": webhook.verified_at is not None, "error": result.error},
         status=201,
     )
+
+
+@control(("POST",))
+def webhook_detail(
+    request: HttpRequest, application: Application, body: dict[str, Any], webhook_id: str
+) -> HttpResponse:
+    """``{"is_enabled": false}`` disables a webhook (it is sent nothing); ``true`` enables it again, which
+    sends every subscribed vehicle a FIRST_DELIVERY."""
+    webhook = Webhook.objects.filter(application=application, webhook_id=webhook_id).first()
+    if webhook is None:
+        return problem(f"No webhook {webhook_id!r} for this application.", status=404)
+    if set(body) != {"is_enabled"}:
+        raise ValueError('Send {"is_enabled": true or false}.')
+    webhooks.set_enabled(webhook, flag(body, "is_enabled", True))
+    return JsonResponse({"webhookId": webhook.webhook_id, "isEnabled": webhook.is_enabled})
 
 
 @control(("POST",))
