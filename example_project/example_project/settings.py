@@ -144,7 +144,10 @@ if USE_SIMULATOR:
         "AUTH_ORIGIN": f"{SIMULATOR_ORIGIN}/oauth/token",
         "API_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_API_ORIGIN": SIMULATOR_ORIGIN,
-        # API V3 (SMARTCAR_API_VERSION, default "3"): the simulator answers IAM and both V3 APIs too.
+        # New connections use API V3, as Smartcar recommends; SMARTCAR_API_VERSION=2.0 makes them v2 (accounts
+        # keep the API they were connected with, so both can be shown side by side). The simulator answers
+        # IAM and both V3 APIs too, with the demo application's API credentials below.
+        "API_VERSION": env.str("SMARTCAR_API_VERSION", default="3"),
         "API_CLIENT_ID": "client_demo",
         "API_CLIENT_SECRET": "demo-api-client-secret",
         "IAM_ORIGIN": SIMULATOR_ORIGIN,
