@@ -20,8 +20,13 @@ def unique_email(purpose: str) -> str:
 
 def seed_car(site: DemoSite, email: str, make: str) -> str:
     """A simulated car of ``make`` for the Smartcar user ``email`` (through the simulator's control API); its VIN."""
+    return seed_vehicle(site, email, make)["vin"]
+
+
+def seed_vehicle(site: DemoSite, email: str, make: str) -> dict:
+    """``seed_car``'s car as the simulator describes it: ``id`` (its Smartcar vehicle id), ``vin``, ``userId``..."""
     answer = site.simulator_control("POST", "seed", count=1, seed=0, email=email, make=make)
-    return answer["vehicles"][0]["vin"]
+    return answer["vehicles"][0]
 
 
 def go_through_connect(page: Page, email: str, *, approve: bool = True) -> list[str]:
