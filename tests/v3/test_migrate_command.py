@@ -122,6 +122,9 @@ def test_a_second_run_does_nothing(site, smartcar_requests):  # noqa: F811
     out, _err = run()
 
     assert "No v2 account to move." in out
+    # Named explicitly, an account already moved is reported as such, untouched.
+    out, _err = run("--account", str(site[0].pk))
+    assert f"account {site[0].pk}: already on V3" in out and "Done: 1 already on V3." in out
     assert account_rows() == after_first
     assert smartcar_requests == []
 
@@ -177,7 +180,7 @@ def test_the_failure_is_reported_without_secrets_and_without_fail_on_error_exits
 
     out, err = run()
 
-    assert "Done: 2 migrated, 1 failed." in out
+    assert "Done: 1 failed, 2 migrated." in out
     assert f"failed: account {site[0].pk}:" in err
     text = out + err
     for account in SmartcarAccount.objects.all():
