@@ -404,9 +404,9 @@ def _apply(payload: dict[str, Any], *, received_at: datetime) -> Outcome:
             except UNREADABLE as exc:
                 outcome.skipped.append(f"answer {index} skipped: {type(exc).__name__}")
         vehicle = Vehicle.objects.select_related("account").filter(smartcar_id=item["vehicleId"]).first()
+        _handle_errors(vehicle, errors, outcome)
         if vehicle is None:
             continue  # a vehicle this site does not (or no longer) know
-        _handle_errors(vehicle, errors, outcome)
         _apply_readout(
             vehicle, SignalReadout(points=merge_points(points), missing_permissions=missing), outcome
         )

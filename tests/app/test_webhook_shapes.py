@@ -13,7 +13,7 @@ import requests
 from django.utils import timezone
 
 from django_smartcar import tasks
-from django_smartcar.models import SmartcarAccount, Vehicle, WebhookEvent
+from django_smartcar.models import SmartcarAccount, Vehicle, VehicleSignal, WebhookEvent
 from django_smartcar.simulator.webhooks import sign
 
 from . import webhook_payloads as payloads
@@ -463,3 +463,31 @@ def test_a_v2_item_refused_for_permission_marks_that_permission_missing_not_the_
     assert (car.odometer_km, car.odometer_age) == (1234.5, payloads.at(1761015600000))
     assert set(car.missing_permissions) == {"read_location"}
     assert car.account.status == SmartcarAccount.Status.ACTIVE
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        payloads.byd_phev,
+        payloads.polestar,
+        payloads.jaguar_ipace,
+        payloads.vw_id4_all,
+        payloads.oct_2025_without_status,
+    ],
+)
+def test_every_signal_of_every_captured_shape_is_stored_as_sent(receiver_url, car, build):
+    payload = build(car.smartcar_id)
+
+    delivered(receiver_url, payload)
+
+    stored = {row.code: row for row in VehicleSignal.objects.filter(vehicle=car)}
+    reported = payload["data"]["signals"]
+    assert set(stored) == {signal["code"] for signal in reported}
+    for signal in reported:
+        row = stored[signal["code"]]
+        status = (signal.get("status") or {}).get("value", "SUCCESS")
+        assert (row.name, row.group, row.status) == (signal["name"], signal["group"], status)
+        assert row.body == signal.get("body")
+        assert row.error == (signal["status"].get("error") if status == "ERROR" else None)
+        oem = (signal.get("meta") or {}).get("oemUpdatedAt")
+        assert row.oem_updated_at == (payloads.at(oem) if oem else None)
