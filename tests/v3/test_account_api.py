@@ -85,6 +85,20 @@ def test_what_a_car_cannot_give_is_remembered_from_its_signals(v3_account):
     assert "battery" in fuel_car.not_capable and "/battery" not in refresh_vehicle_data(fuel_car).read
 
 
+def test_a_signal_refused_for_its_permission_is_a_failure_of_its_data_point_only(v3_account):
+    vehicle = connected(v3_account)[0]
+    assert "read_tires" not in vehicle.permissions  # not granted at the simulator either
+    Vehicle.objects.filter(pk=vehicle.pk).update(permissions=[*vehicle.permissions, "read_tires"])
+    vehicle.refresh_from_db()
+
+    result = refresh_vehicle_data(vehicle)
+
+    # The wheel-tires signal's PERMISSION error, judged as a v2 batch item's 403 would be.
+    assert isinstance(result.errors["/tires/pressure"], client.PermissionException)
+    assert result.failures() == [("tire_pressure", "permission not granted")]
+    assert not result.failed and "odometer" in result.read
+
+
 def test_a_sleeping_car_fails_the_read_as_a_state_the_refresh_task_retries(v3_account):
     vehicle = connected(v3_account)[0]
     faults.inject("asleep", vehicle=vehicle.smartcar_id)
