@@ -107,7 +107,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             request.user, request.GET, redirect_uri=get_redirect_uri(request), started_at=state.created_at
         )
     except InvalidConnectRequest as exc:
-        # No code (v2), no user id or one Smartcar does not confirm (V3): the request's fault.
+        # The redirect cannot complete (no code, no user id, or one Smartcar does not confirm): the request's fault.
         return _failure(request, str(exc))
     except client.InvalidGrantException:
         # The code itself was refused (expired, used already, or made up): the request's fault, not Smartcar's.

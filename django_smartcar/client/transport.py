@@ -13,7 +13,7 @@ import platform
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -274,15 +274,18 @@ class Transport:
         auth: tuple[str, str] | None = None,
         retry_safe: bool = False,
         call: str | None = None,
+        secrets: Iterable[str] = (),
     ) -> ApiResponse:
         """Send one request; ``retry_safe`` marks a read (GET, ``batch``), which the retry policy may repeat.
 
         ``call`` names the class of call whose time-out applies (``token``, ``read``, ``command``,
         ``management``; default ``read`` when ``retry_safe``, else ``command``). Raises a
         ``SmartcarException`` subclass for every failure: HTTP errors, time-outs, connection errors and bodies
-        that are not a JSON object.
+        that are not a JSON object. ``secrets`` (the token or secret the request carries) are masked wherever an
+        error's text quotes them, before it is logged or raised.
         """
         call = call or (READ if retry_safe else COMMAND)
+        secrets = [secret for secret in secrets if secret]
         timeout = self.timeouts.for_call(call)
         policy = self.retry
         # A fresh dict per request: headers must never leak from one call (or vehicle) into another.
@@ -293,6 +296,8 @@ class Transport:
             try:
                 return self._send_once(method, url, request_headers, params, json, data, auth, timeout)
             except SmartcarException as error:
+                if secrets:
+                    error.hide(secrets)
                 delay = policy.delay_before_retry(attempt, error, read=retry_safe, earlier_timeouts=timeouts)
                 if delay is None:
                     raise

@@ -137,7 +137,8 @@ class V3AccountApi:
         wanted = list(paths)
         received_at = timezone.now()
         signals = vehicle_api().get_signals(vehicle.smartcar_id, self.smartcar_user_id)
-        raw = [signal.raw for signal in signals]
+        # In a v4 webhook's shape: signals read and signals delivered go through the same code.
+        raw = [signal.webhook_form() for signal in signals]
         signal_store.record_signals(vehicle, raw, received_at=received_at)
         readout = signal_store.read_signals(raw, received_at=received_at)
         found: dict[str, DataPoint | client.SmartcarException] = {

@@ -259,7 +259,7 @@ class Webhook(models.Model):
     # Signal codes whose change sends a VEHICLE_STATE by itself (after a command changed them); empty: none,
     # events go out only when asked for (``webhooks.deliver``).
     triggers = models.JSONField(default=list, blank=True)
-    # Signal codes every VEHICLE_STATE carries; empty: every signal the simulator knows (``webhooks.SIGNALS``).
+    # Signal codes every VEHICLE_STATE carries; empty: every signal the simulator knows (``signals.SIGNALS``).
     data_signals = models.JSONField(default=list, blank=True)
     # Where VEHICLE_ERROR events go; empty: to ``url`` like the others.
     error_url = models.URLField(max_length=2000, blank=True, default="")

@@ -266,11 +266,14 @@ def _scope(webhook: Webhook, vehicle: SimulatedVehicle) -> list[str]:
 
 
 def signal_entries(webhook: Webhook, vehicle: SimulatedVehicle, now: datetime) -> list[dict[str, Any]]:
-    """Every configured signal of the vehicle (its ``data`` codes, or every signal) as the webhook's application
-    may read it (see ``signals``)."""
+    """Every signal the webhook is configured with (``configured_signals``) as its application may read it (see
+    ``signals``)."""
     codes = {signal.code for signal in configured_signals(webhook)}
-    entries = build_signal_entries(vehicle, _scope(webhook, vehicle), now)
-    return [entry for entry in entries if entry["code"] in codes]
+    return [
+        entry
+        for entry in build_signal_entries(vehicle, _scope(webhook, vehicle), now)
+        if entry["code"] in codes
+    ]
 
 
 def _vehicle_data(vehicle: SimulatedVehicle, user_id: str | None) -> dict[str, Any]:

@@ -97,7 +97,7 @@ class DemoSite:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def site_environment(folder: Path, base_url: str) -> dict[str, str]:
+def site_environment(folder: Path, base_url: str, api_version: str | None = None) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -113,6 +113,10 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         SIMULATOR_LATENCY_SCALE="0",  # the demo's compressed Smartcar latency, off: tests set their own
     )
+    if api_version is not None:
+        # The API new connections use; without it the demo's default (V3). The modules written for v2's Connect
+        # (the VIN read at connect time) ask for "2.0", as tests/settings.py keeps the v2 suite on v2.
+        environment["SMARTCAR_API_VERSION"] = api_version
     return environment
 
 
@@ -128,11 +132,9 @@ def run_demo_site(
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         folder = Path(name)
         log_path = folder / "site.log"
-        environment = site_environment(folder, base_url)
+        environment = site_environment(folder, base_url, api_version)
         if demo_latency:
             del environment["SIMULATOR_LATENCY_SCALE"]
-        if api_version is not None:
-            environment["SMARTCAR_API_VERSION"] = api_version
         process = launch(
             [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
             log_path,

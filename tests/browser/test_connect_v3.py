@@ -92,6 +92,9 @@ def test_a_car_connected_through_v3_shows_its_signals_and_locks_through_v3(page:
     expect(odometer_row.locator("td").first).to_have_text(f"{odometer['value']} {odometer['unit']}")
     expect(odometer_row).to_have_attribute("data-signal-status", "SUCCESS")
     expect(signals.locator("tr[data-signal='closure-islocked'] td").first).to_have_text("false")
+    expect(signals.locator("tr[data-signal='tractionbattery-stateofcharge']")).to_have_attribute(
+        "data-signal-status", "SUCCESS"
+    )
     shown = signals.locator("tr[data-signal]").evaluate_all("rows => rows.map(row => row.dataset.signal)")
     assert sorted(shown) == sorted(reported)
 

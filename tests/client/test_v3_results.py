@@ -323,3 +323,34 @@ class TestPage:
     def test_reads_like_the_body(self):
         page = v3.Page(["a"], page=1, document={"data": ["a"], "meta": {"totalCount": 1}})
         assert (page[0], page["meta"], list(page), len(page)) == ("a", {"totalCount": 1}, ["a"], 1)
+
+
+def test_v2_and_v3_side_by_side():
+    from django_smartcar import client
+
+    assert client.v2.Vehicle is client.Vehicle and client.v2.AuthClient is client.AuthClient
+    assert set(client.v2.__all__) <= set(client.__all__)
+    assert {"get_vehicle", "v2", "v3"} <= set(client.__all__) - set(client.v2.__all__)
+    assert all(hasattr(client.v3, name) for name in client.v3.__all__)
+
+
+class TestWebhookForm:
+    def test_an_api_signal_in_the_webhook_shape(self):
+        assert v3.Signal.from_resource(DOCUMENTED).webhook_form() == {
+            "code": "odometer-traveleddistance",
+            "name": "TraveledDistance",
+            "group": "Odometer",
+            "status": {"value": "SUCCESS"},
+            "body": {"unit": "kilometers", "value": 115071.5},
+            "meta": {"oemUpdatedAt": 1752104118549, "retrievedAt": MS},
+        }
+
+    def test_webhook_signals_are_unchanged(self):
+        assert v3.Signal.from_resource(WEBHOOK_FORM).webhook_form() == WEBHOOK_FORM
+        assert v3.Signal.from_resource(ERROR_FORM).webhook_form() == ERROR_FORM
+
+    def test_fetched_at_becomes_retrieved_at(self):
+        signal = v3.Signal.from_resource(
+            {"code": "closure-islocked", "body": {"value": True}, "meta": {"fetchedAt": ISO}}
+        )
+        assert signal.webhook_form()["meta"] == {"oemUpdatedAt": None, "retrievedAt": ISO}

@@ -559,3 +559,31 @@ def test_nothing_shows_a_token(transport):
     car = api.vehicle(VEHICLE_ID, USER_ID)
     for text in (repr(api), str(api), repr(car), repr(v3.ManagementApi(APP_TOKEN))):
         assert APP_TOKEN not in text
+
+
+def test_a_quoted_token_never_reaches_the_retry_log(api, mocked, caplog):
+    quoting = jsonapi_error(502, "UPSTREAM", "UNKNOWN_ISSUE", f"Upstream refused Bearer {APP_TOKEN}")
+    mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
+    mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
+    mocked.get(f"{VEHICLE_URL}/signals", status=502, json=quoting)
+    with (
+        caplog.at_level("WARNING", logger="django_smartcar.client"),
+        pytest.raises(UpstreamException) as caught,
+    ):
+        api.get_signals(VEHICLE_ID, USER_ID)
+    assert "retry 1/2" in caplog.text
+    assert APP_TOKEN not in caplog.text + str(caught.value) + repr(caught.value.errors)
+
+
+def test_iterating_stops_when_the_page_number_is_ignored(api, mocked):
+    # A server that answers page 1 whatever is asked, always with a next link, must not loop forever.
+    for _ in range(2):
+        mocked.get(
+            f"{VEHICLE_V3}/connections",
+            json={
+                "data": [connection(1)],
+                "meta": {"page": 1},
+                "links": {"next": "/connections?page[number]=2"},
+            },
+        )
+    assert [item.id for item in api.iter_connections()] == ["conn-1", "conn-1"]

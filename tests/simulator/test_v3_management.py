@@ -12,14 +12,16 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from django_smartcar.simulator import clock, grants, webhooks
+from django_smartcar.simulator import clock, faults, grants, traffic, webhooks
 from django_smartcar.simulator.models import (
     PendingDelivery,
     SimulatedUser,
+    SimulatedVehicle,
     Webhook,
     WebhookSubscription,
 )
 from django_smartcar.simulator.seeding import create_user, seed_vehicles
+from django_smartcar.simulator.signals import SIGNALS
 from tests.simulator.test_webhook_delivery import Receiver, wait_for_events
 
 SUBSCRIBED = "subscription creation in progress"
@@ -43,8 +45,8 @@ class Management:
         self.token = token
 
     def call(self, method: str, path: str, *, token: str | None = None, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token or self.token}"}
-        return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=10, **kwargs)
+        headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=30, **kwargs)
 
     def get(self, path: str, **params: str | int) -> requests.Response:
         return self.call("GET", path, params=params)
@@ -133,7 +135,7 @@ def test_a_webhook_reads_as_the_management_api_documents_it(simulator, managemen
     # Without data codes a webhook carries every signal; without an error URI errors go to the callback.
     quiet_webhook(simulator.application, "wh-plain")
     plain = management.get("webhooks/wh-plain").json()["data"]["attributes"]
-    assert [ref["code"] for ref in plain["data"]] == [signal.code for signal in webhooks.SIGNALS]
+    assert [ref["code"] for ref in plain["data"]] == [signal.code for signal in SIGNALS]
     assert plain["triggers"] == [] and plain["errorCallbackUri"] is None and plain["autoSubscribe"] is False
 
 
@@ -342,6 +344,24 @@ def test_subscribing_what_the_application_does_not_have_is_a_404(simulator, mana
     assert not WebhookSubscription.objects.exists()
 
 
+def test_an_unknown_filter_is_a_400_validation_error(simulator, management):
+    for path, name in (("webhooks", "filter[url]"), ("subscriptions", "filter[user]")):
+        error = assert_jsonapi_error(management.get(path, **{name: "x"}), 400, "VALIDATION")
+        assert name in error["detail"]
+
+
+def test_faults_and_request_counts_apply_to_the_management_api(simulator, management):
+    faults.build(kind="rate_limit", retry_after=7, remaining=1).save()
+
+    limited = management.get("webhooks")
+
+    error = assert_jsonapi_error(limited, 429, "RATE_LIMIT")
+    assert error["code"] == "SMARTCAR_API" and limited.headers["Retry-After"] == "7"
+    assert management.get("webhooks").status_code == 200  # the fault hit one request
+    counted = {(row["method"], row["path"]): row["count"] for row in traffic.as_json(None)["requests"]}
+    assert counted[("GET", "/v3/webhooks")] == 2
+
+
 # --- Authentication ----------------------------------------------------------------------------------------------
 
 
@@ -465,6 +485,49 @@ def test_a_v3_subscription_gets_first_delivery_state_changes_errors_and_redelive
         assert len(receiver.events) == 3
     finally:
         errors_receiver.close()
+
+
+def test_a_v3_lock_command_reaches_a_v3_subscription_as_a_vehicle_state(
+    simulator, management, driver, receiver
+):
+    webhooks.register_webhook(
+        simulator.application,
+        receiver.url,
+        webhook_id="wh-v3-lock",
+        triggers=["closure-islocked", "tractionbattery-stateofcharge"],
+        data=["closure-islocked", "odometer-traveleddistance"],
+    )
+    vehicle = simulator.vehicles[0]
+    SimulatedVehicle.objects.filter(pk=vehicle.pk).update(is_locked=False)
+    assert management.subscribe("wh-v3-lock", driver["user_id"], vehicle.pk).status_code == 202
+    webhooks.deliver_due()
+    receiver.events.clear()
+
+    scoped = {"sc-user-id": driver["user_id"]}
+    locked = management.call("POST", f"vehicles/{vehicle.pk}/commands/security/lock", headers=scoped)
+    assert locked.status_code == 200, locked.text
+    (delivery,) = webhooks.deliver_due()
+
+    assert delivery.ok
+    (event,) = signed(receiver, simulator.management_token)
+    assert event["eventType"] == "VEHICLE_STATE"
+    # Only the trigger that changed fires; the event carries the webhook's data signals only.
+    assert event["triggers"] == [
+        {
+            "type": "SIGNAL_UPDATED",
+            "signal": {"name": "IsLocked", "code": "closure-islocked", "group": "Closure"},
+        }
+    ]
+    assert [signal["code"] for signal in event["data"]["signals"]] == [
+        "odometer-traveleddistance",
+        "closure-islocked",
+    ]
+    assert event["data"]["signals"][1]["body"] == {"value": True}
+    assert event["meta"]["signalCount"] == 2
+    assert event["data"]["user"] == {"id": driver["user_id"]}
+    # Locking a locked car changes nothing: no event.
+    assert management.call("POST", f"vehicles/{vehicle.pk}/commands/security/lock", headers=scoped).ok
+    assert webhooks.deliver_due() == []
 
 
 def test_a_disabled_webhook_is_sent_nothing_and_re_enabling_it_sends_first_delivery(
@@ -604,3 +667,55 @@ def test_the_standalone_simulator_delivers_a_v3_subscriptions_events_by_itself(s
         }
     finally:
         receiver.close()
+
+
+# --- Migration ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_each_existing_subscription_its_own_id():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("smartcar_simulator", "0006_api_v3")]
+    after = [("smartcar_simulator", "0007_management_v3")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        application = old.get_model("smartcar_simulator", "Application").objects.create(
+            client_id="old-client", client_secret_hash="x", management_token="old-amt"
+        )
+        user = old.get_model("smartcar_simulator", "SimulatedUser").objects.create(
+            id="u1", email="old@example.com"
+        )
+        webhook = old.get_model("smartcar_simulator", "Webhook").objects.create(
+            application=application, webhook_id="wh-old", url="http://127.0.0.1:9/"
+        )
+        vehicle_model = old.get_model("smartcar_simulator", "SimulatedVehicle")
+        for number in range(2):
+            vehicle = vehicle_model.objects.create(
+                id=f"v{number}",
+                user=user,
+                make="TESLA",
+                model="Model 3",
+                year=2022,
+                vin=f"5YJ3E1EA0NF00000{number}",
+                powertrain="EV",
+                home_latitude=0,
+                home_longitude=0,
+                odometer_km=0,
+                state_at=clock.now(),
+            )
+            old.get_model("smartcar_simulator", "WebhookSubscription").objects.create(
+                webhook=webhook, vehicle=vehicle
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    ids = list(WebhookSubscription.objects.values_list("subscription_id", flat=True))
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(len(value) == 36 for value in ids)
+    assert Webhook.objects.get().is_enabled is True  # existing webhooks stay enabled

@@ -14,37 +14,20 @@ from django_smartcar.models import SmartcarAccount, Vehicle
 from django_smartcar.simulator import grants, seeding
 from django_smartcar.simulator.models import Connection, SimulatedUser, SimulatedVehicle
 from django_smartcar.simulator.testing import complete_connect
-from tests.app.conftest import (  # noqa: F401 (fixtures)
-    DRIVER,
-    browser,
-    connect_through_views,
-    other_user,
-    record_signal,
-    return_to_callback,
-    smartcar,
-    smartcar_requests,
-    start_connect,
-    user,
-)
+from tests.app.conftest import DRIVER, connect_through_views, return_to_callback, start_connect
 
 
 @pytest.fixture
-def v3(smartcar, settings):  # noqa: F811
-    """The app configured for API V3 against the live simulator."""
-    settings.SMARTCAR = {
-        **settings.SMARTCAR,
-        "API_VERSION": "3",
-        "API_CLIENT_ID": smartcar.api_client_id,
-        "API_CLIENT_SECRET": smartcar.api_client_secret,
-    }
-    return smartcar
+def v3(v3_smartcar):
+    """The app configured for API V3 against the live simulator (tests/v3/conftest.py)."""
+    return v3_smartcar
 
 
 def driver_id() -> str:
     return SimulatedUser.objects.get(email=DRIVER).id
 
 
-def redirect_query(browser, **connect_params) -> dict[str, str]:  # noqa: F811
+def redirect_query(browser, **connect_params) -> dict[str, str]:
     """Go through Connect (the driver approves) and return the redirect's parameters, not yet followed."""
     final = complete_connect(start_connect(browser, **connect_params), email=DRIVER)
     return {name: values[0] for name, values in parse_qs(urlsplit(final).query).items()}
@@ -52,10 +35,10 @@ def redirect_query(browser, **connect_params) -> dict[str, str]:  # noqa: F811
 
 def test_connect_creates_a_v3_account_with_the_user_id_and_no_tokens(
     v3,
-    browser,  # noqa: F811
-    user,  # noqa: F811
-    record_signal,  # noqa: F811
-    smartcar_requests,  # noqa: F811
+    browser,
+    user,
+    record_signal,
+    smartcar_requests,
 ):
     connected = record_signal("account_connected")
     vehicles_connected = record_signal("vehicle_connected")
@@ -88,7 +71,7 @@ def test_connect_creates_a_v3_account_with_the_user_id_and_no_tokens(
     assert f"Connected {len(expected)} vehicles through Smartcar." in follow.content.decode()
 
 
-def test_the_code_beside_the_user_id_is_ignored(v3, browser, user):  # noqa: F811
+def test_the_code_beside_the_user_id_is_ignored(v3, browser, user):
     query = redirect_query(browser)
     assert query.get("code") and query.get("user_id")
 
@@ -100,9 +83,9 @@ def test_the_code_beside_the_user_id_is_ignored(v3, browser, user):  # noqa: F81
 
 def test_reconnecting_updates_the_account_and_a_v2_account_of_the_same_user_becomes_v3(
     v3,
-    browser,  # noqa: F811
-    user,  # noqa: F811
-    record_signal,  # noqa: F811
+    browser,
+    user,
+    record_signal,
     settings,
 ):
     settings.SMARTCAR = {**settings.SMARTCAR, "API_VERSION": "2.0"}
@@ -131,9 +114,9 @@ def signed_in(site_user) -> Client:
 
 def test_an_account_of_that_smartcar_user_moves_to_whoever_connects_it_as_in_v2(
     v3,
-    browser,  # noqa: F811
-    user,  # noqa: F811
-    other_user,  # noqa: F811
+    browser,
+    user,
+    other_user,
 ):
     assert connect_through_views(signed_in(other_user)).status_code == 302
     assert SmartcarAccount.objects.get().owner == other_user
@@ -147,7 +130,7 @@ def test_an_account_of_that_smartcar_user_moves_to_whoever_connects_it_as_in_v2(
 # The callback's state rules are v2's (tests/app/test_connect_flow.py); these show they guard V3 too.
 
 
-def test_a_state_started_by_another_user_is_refused(v3, browser, client, other_user):  # noqa: F811
+def test_a_state_started_by_another_user_is_refused(v3, browser, client, other_user):
     query = redirect_query(browser)
     client.force_login(other_user)
 
@@ -157,7 +140,7 @@ def test_a_state_started_by_another_user_is_refused(v3, browser, client, other_u
     assert not SmartcarAccount.objects.exists()
 
 
-def test_a_replayed_v3_callback_is_refused(v3, browser):  # noqa: F811
+def test_a_replayed_v3_callback_is_refused(v3, browser):
     query = redirect_query(browser)
     assert browser.get("/smartcar/callback/", query).status_code == 302
 
@@ -166,7 +149,7 @@ def test_a_replayed_v3_callback_is_refused(v3, browser):  # noqa: F811
     assert replay.status_code == 400 and b"already been used" in replay.content
 
 
-def test_connect_errors_are_reported_as_in_v2(v3, browser):  # noqa: F811
+def test_connect_errors_are_reported_as_in_v2(v3, browser):
     response = connect_through_views(browser, approve=False)
 
     assert response.status_code == 200 and b"You did not allow access to your vehicle" in response.content
@@ -176,7 +159,7 @@ def test_connect_errors_are_reported_as_in_v2(v3, browser):  # noqa: F811
 # Hostile user ids: the state is the attacker's own, valid one; only the user id is forged.
 
 
-def fresh_state(browser) -> str:  # noqa: F811
+def fresh_state(browser) -> str:
     return parse_qs(urlsplit(start_connect(browser)).query)["state"][0]
 
 
@@ -188,7 +171,7 @@ def victim_connected_an_hour_ago(simulator) -> SmartcarAccount | None:
     return SimulatedUser.objects.get(email="victim@example.com").id
 
 
-def test_another_users_id_typed_into_the_callback_binds_nothing(v3, browser, user):  # noqa: F811
+def test_another_users_id_typed_into_the_callback_binds_nothing(v3, browser, user):
     victim = victim_connected_an_hour_ago(v3)
 
     response = browser.get("/smartcar/callback/", {"user_id": victim, "state": fresh_state(browser)})
@@ -199,9 +182,9 @@ def test_another_users_id_typed_into_the_callback_binds_nothing(v3, browser, use
 
 def test_another_users_id_does_not_take_over_their_existing_account(
     v3,
-    browser,  # noqa: F811
-    other_user,  # noqa: F811
-    user,  # noqa: F811
+    browser,
+    other_user,
+    user,
 ):
     # The driver (other_user on this site) connected long ago; the attacker (user) knows the driver's user id.
     assert connect_through_views(signed_in(other_user)).status_code == 302
@@ -229,7 +212,7 @@ def test_another_users_id_does_not_take_over_their_existing_account(
         ("00000000-0000-0000-0000-000000000000", b"did not confirm"),
     ],
 )
-def test_a_missing_or_garbage_user_id_is_a_clear_400(v3, browser, user_id, message):  # noqa: F811
+def test_a_missing_or_garbage_user_id_is_a_clear_400(v3, browser, user_id, message):
     query = f"state={fresh_state(browser)}" + ("" if user_id is None else f"&user_id={user_id}")
 
     response = browser.get(f"/smartcar/callback/?{query}")
@@ -238,7 +221,7 @@ def test_a_missing_or_garbage_user_id_is_a_clear_400(v3, browser, user_id, messa
     assert not SmartcarAccount.objects.exists() and not Vehicle.objects.exists()
 
 
-def test_a_connection_older_than_the_state_but_within_the_clock_skew_is_accepted(v3, browser, user):  # noqa: F811
+def test_a_connection_older_than_the_state_but_within_the_clock_skew_is_accepted(v3, browser, user):
     query = redirect_query(browser)
     # Smartcar's clock a minute behind ours.
     Connection.objects.update(connected_at=timezone.now() - timedelta(minutes=1))
@@ -247,7 +230,7 @@ def test_a_connection_older_than_the_state_but_within_the_clock_skew_is_accepted
     assert SmartcarAccount.objects.get(owner=user).uses_v3
 
 
-def test_smartcar_failing_to_answer_is_a_502_and_stores_nothing(v3, browser):  # noqa: F811
+def test_smartcar_failing_to_answer_is_a_502_and_stores_nothing(v3, browser):
     from django_smartcar.simulator import faults
 
     query = redirect_query(browser)
@@ -259,7 +242,7 @@ def test_smartcar_failing_to_answer_is_a_502_and_stores_nothing(v3, browser):  #
     assert not SmartcarAccount.objects.exists()
 
 
-def test_reauthentication_of_a_v3_vehicle_makes_its_account_active_again(v3, browser, user):  # noqa: F811
+def test_reauthentication_of_a_v3_vehicle_makes_its_account_active_again(v3, browser, user):
     assert connect_through_views(browser).status_code == 302
     account = SmartcarAccount.objects.get(owner=user)
     SmartcarAccount.objects.filter(pk=account.pk).update(status=SmartcarAccount.Status.REAUTH_REQUIRED)

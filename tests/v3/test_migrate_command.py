@@ -14,14 +14,7 @@ from django_smartcar.services import vehicles
 from django_smartcar.services.commands import send_command
 from django_smartcar.simulator import faults, seeding
 from django_smartcar.simulator.models import SimulatedUser, SimulatedVehicle, WebhookSubscription
-from tests.app.conftest import (  # noqa: F401 (fixtures)
-    DRIVER,
-    connect_through_service,
-    other_user,
-    smartcar,
-    smartcar_requests,
-    user,
-)
+from tests.app.conftest import DRIVER, connect_through_service
 
 V2 = SmartcarAccount.ApiVersion.V2
 V3 = SmartcarAccount.ApiVersion.V3
@@ -30,7 +23,7 @@ STATE_CHANGING = ("POST", "DELETE", "PUT", "PATCH")
 
 
 @pytest.fixture
-def site(smartcar, user, other_user):  # noqa: F811
+def site(smartcar, user, other_user):
     """Three v2 accounts of two site users (five cars), each with data read and a command sent through v2."""
     seeding.seed_vehicles(1, seed=11, email="bob-car@example.com")
     seeding.seed_vehicles(1, seed=12, email="ann-second@example.com")
@@ -79,7 +72,7 @@ def account_rows() -> list[tuple]:
     )
 
 
-def test_every_v2_account_moves_to_v3_with_nothing_lost(site, smartcar_requests):  # noqa: F811
+def test_every_v2_account_moves_to_v3_with_nothing_lost(site, smartcar_requests):
     before_vehicles = vehicle_rows()
     commands = list(VehicleCommand.objects.order_by("pk").values_list("pk", "vehicle_id", "action", "status"))
     user_ids = {account.pk: account.smartcar_user_id for account in site}
@@ -114,7 +107,7 @@ def test_every_v2_account_moves_to_v3_with_nothing_lost(site, smartcar_requests)
     assert not any(path.startswith("/v2.0/") for _method, path in smartcar_requests)
 
 
-def test_a_second_run_does_nothing(site, smartcar_requests):  # noqa: F811
+def test_a_second_run_does_nothing(site, smartcar_requests):
     run()
     after_first = account_rows()
     smartcar_requests.clear()
@@ -122,11 +115,14 @@ def test_a_second_run_does_nothing(site, smartcar_requests):  # noqa: F811
     out, _err = run()
 
     assert "No v2 account to move." in out
+    # Named explicitly, an account already moved is reported as such, untouched.
+    out, _err = run("--account", str(site[0].pk))
+    assert f"account {site[0].pk}: already on V3" in out and "Done: 1 already on V3." in out
     assert account_rows() == after_first
     assert smartcar_requests == []
 
 
-def test_a_dry_run_changes_nothing_and_makes_no_state_changing_call(site, smartcar_requests, settings):  # noqa: F811
+def test_a_dry_run_changes_nothing_and_makes_no_state_changing_call(site, smartcar_requests, settings):
     settings.SMARTCAR = {**settings.SMARTCAR, "WEBHOOK_ID": "webhook-for-dry-run"}
     before = (account_rows(), vehicle_rows(), ApplicationToken.objects.count())
     subscriptions = WebhookSubscription.objects.count()
@@ -145,7 +141,7 @@ def test_a_dry_run_changes_nothing_and_makes_no_state_changing_call(site, smartc
     ] == []
 
 
-def test_a_failing_account_stays_on_v2_and_keeps_working(site, smartcar_requests):  # noqa: F811
+def test_a_failing_account_stays_on_v2_and_keeps_working(site, smartcar_requests):
     # Smartcar fails the first account's /connections request; the other two are moved.
     faults.inject("server_errors", statuses=[500], remaining=1)
     first, *others = site
@@ -177,7 +173,7 @@ def test_the_failure_is_reported_without_secrets_and_without_fail_on_error_exits
 
     out, err = run()
 
-    assert "Done: 2 migrated, 1 failed." in out
+    assert "Done: 1 failed, 2 migrated." in out
     assert f"failed: account {site[0].pk}:" in err
     text = out + err
     for account in SmartcarAccount.objects.all():
@@ -217,8 +213,8 @@ def test_a_user_id_v3_does_not_know_is_backfilled_from_the_vehicles(site):
 
 def test_webhook_subscriptions_are_made_through_the_v3_management_api(
     site,
-    smartcar,  # noqa: F811
-    smartcar_requests,  # noqa: F811
+    smartcar,
+    smartcar_requests,
     settings,
 ):
     from django_smartcar.simulator.webhooks import register_webhook

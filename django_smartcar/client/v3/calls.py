@@ -78,9 +78,9 @@ class TokenCaller:
                     json=json,
                     retry_safe=retry_safe,
                     call=call,
+                    secrets=[token],
                 )
             except SmartcarException as error:
-                error.hide([token])
                 if error.status_code == 401 and isinstance(self._token, ApplicationToken) and not resent:
                     self._token.invalidate(token)
                     resent = True
@@ -115,12 +115,13 @@ def filter_params(pairs: Mapping[str, object]) -> dict[str, Any]:
     return {f"filter[{name}]": value for name, value in pairs.items() if value is not None}
 
 
-def iterate_pages(fetch: Any, first_page: int = 1) -> Iterator[Any]:
-    """Every item of ``fetch(page)`` pages, from ``first_page`` until a page says there is no next one."""
+def iterate_pages(fetch: Callable[[int], Page[Any]], first_page: int = 1) -> Iterator[Any]:
+    """Every item of ``fetch(page)`` pages, from ``first_page`` until a page says there is no next one (or
+    answers with another page than the one asked for: a server ignoring the page number would loop forever)."""
     page = first_page
     while True:
-        answer: Page[Any] = fetch(page)
+        answer = fetch(page)
         yield from answer.items
-        if not answer.has_next:
+        if not answer.has_next or answer.page != page:
             return
-        page = answer.page + 1
+        page += 1

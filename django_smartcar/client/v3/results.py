@@ -267,6 +267,26 @@ class Signal(Document):
     def succeeded(self) -> bool:
         return self.status == SUCCESS
 
+    def webhook_form(self) -> dict[str, Any]:
+        """This signal in a v4 webhook's shape (``{"code", "name", "group", "status": {"value", "error"?},
+        "body"?, "meta"?: {"oemUpdatedAt", "retrievedAt"}}``, times as sent), so that signals read through the
+        API and signals delivered by webhooks go through the same code."""
+        status: dict[str, Any] = {"value": self.status}
+        if self.error is not None:
+            status["error"] = self.error
+        form: dict[str, Any] = {"code": self.code, "name": self.name, "group": self.group, "status": status}
+        if self.body is not None:
+            form["body"] = self.body
+        meta = _mapping(self.raw.get("meta")) or _mapping(_mapping(self.raw.get("attributes")).get("meta"))
+        retrieved = next(
+            (meta[key] for key in ("retrievedAt", "fetchedAt", "ingestedAt") if meta.get(key) is not None),
+            None,
+        )
+        times = {"oemUpdatedAt": meta.get("oemUpdatedAt"), "retrievedAt": retrieved}
+        if any(value is not None for value in times.values()):
+            form["meta"] = times
+        return form
+
     @property
     def value(self) -> Any:
         """``body["value"]`` (None for multi-valued bodies such as doors or tires, and for failed signals)."""

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
 from ..config import Origins
-from ..exceptions import InvalidResponseException, SmartcarException
+from ..exceptions import InvalidResponseException
 from ..transport import TOKEN, Transport, shared_transport
 
 # Smartcar documents one hour; used when an answer does not say.
@@ -108,11 +108,7 @@ def request_application_token(
     transport = transport or shared_transport()
     url = (origins or transport.origins).iam_token_url
     form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
-    try:
-        response = transport.send("POST", url, data=form, retry_safe=False, call=TOKEN)
-    except SmartcarException as error:
-        error.hide([client_secret])
-        raise
+    response = transport.send("POST", url, data=form, retry_safe=False, call=TOKEN, secrets=[client_secret])
     body = response.body
     token = body.get("access_token")
     request_id = response.headers.get("sc-request-id")

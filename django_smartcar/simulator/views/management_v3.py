@@ -5,7 +5,8 @@ or the control API). Subscribing answers 202 "subscription creation in progress"
 the subscription at once (a following GET finds it) and queues its FIRST_DELIVERY, so it gets v4 events like
 one made through v2, naming the subscription's user as ``data.user.id``. Paging by ``page[number]`` and
 ``page[size]`` (webhooks: default 50, subscriptions: default 25, both at most 100) [mgmt]; errors are JSON:API
-documents (``jsonapi``).
+documents (``jsonapi``). Requests are counted, delayed, failed by faults and admitted by the application's rate
+limit as the Vehicle API V3's platform requests (``/v3/connections``) are.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 
-from .. import webhooks
+from .. import latency, limits, webhooks
 from ..app_tokens import require_application
 from ..errors import ApiError, api_json
 from ..jsonapi import (
@@ -40,7 +41,10 @@ from ..models import (
     WebhookSubscription,
 )
 from ..signals import SIGNALS_BY_CODE
+from .vehicle_v3 import arrive
 
+WEBHOOK_FILTERS = ("filter[name]", "filter[callbackUri]", "filter[isEnabled]", "filter[autoSubscribe]")
+SUBSCRIPTION_FILTERS = ("filter[userId]", "filter[webhookId]", "filter[vehicleId]", "filter[vehicle.mode]")
 WEBHOOKS_PAGE = (50, 100)  # default and largest page[size] [mgmt]
 SUBSCRIPTIONS_PAGE = (25, 100)
 # filter[vehicle.mode]: live or simulated (test: the deprecated name of simulated, as in v2 management).
@@ -51,6 +55,20 @@ POWERTRAIN_TYPES: dict[str, str] = {
     Powertrain.FUEL.value: "ICE",
     Powertrain.PLUG_IN_HYBRID.value: "PHEV",
 }
+
+
+def authenticated(request: HttpRequest) -> Application:
+    """The application whose token came (401 otherwise), its request counted in its rate-limit bucket (a
+    platform request, like ``/v3/connections``: counted, never billed)."""
+    application = require_application(request)
+    limits.admit(application.pk)
+    return application
+
+
+def reject_unknown_filters(request: HttpRequest, known: tuple[str, ...]) -> None:
+    unknown = sorted(key for key in request.GET if key.startswith("filter[") and key not in known)
+    if unknown:
+        raise validation_error(f"Unknown filter {unknown[0]}.", unknown[0])
 
 
 def not_found(what: str, identifier: str) -> ApiError:
@@ -108,7 +126,10 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
 def webhook_list(request: HttpRequest, request_id: str) -> HttpResponse:
     if request.method != "GET":
         raise resource_not_found(request.method, request.path)
-    application = require_application(request)
+    if failure := arrive(request, None, latency.PLATFORM):
+        return failure
+    application = authenticated(request)
+    reject_unknown_filters(request, WEBHOOK_FILTERS)
     rows = application.webhooks.order_by("created_at", "id")
     name, callback_uri = request.GET.get("filter[name]"), request.GET.get("filter[callbackUri]")
     if name:
@@ -133,7 +154,9 @@ def webhook_list(request: HttpRequest, request_id: str) -> HttpResponse:
 def webhook_detail(request: HttpRequest, request_id: str, webhook_id: str) -> HttpResponse:
     if request.method != "GET":
         raise resource_not_found(request.method, request.path)
-    application = require_application(request)
+    if failure := arrive(request, None, latency.PLATFORM):
+        return failure
+    application = authenticated(request)
     webhook = application.webhooks.filter(webhook_id=webhook_id).first()
     if webhook is None:
         raise not_found("webhook", webhook_id)
@@ -190,11 +213,14 @@ def subscription_json(subscription: WebhookSubscription) -> dict[str, Any]:
 @jsonapi_view
 def subscription_list(request: HttpRequest, request_id: str) -> HttpResponse:
     """GET lists the application's subscriptions (newest first); POST subscribes a user's vehicle."""
-    if request.method == "POST":
-        return create_subscription(request, request_id)
-    if request.method != "GET":
+    if request.method not in ("GET", "POST"):
         raise resource_not_found(request.method, request.path)
-    application = require_application(request)
+    if failure := arrive(request, None, latency.PLATFORM):
+        return failure
+    application = authenticated(request)
+    if request.method == "POST":
+        return create_subscription(application, request, request_id)
+    reject_unknown_filters(request, SUBSCRIPTION_FILTERS)
     mode = request.GET.get("filter[vehicle.mode]")
     if mode and mode not in MODES:
         raise validation_error("filter[vehicle.mode] must be live or simulated.", "filter[vehicle.mode]")
@@ -242,10 +268,9 @@ def subscription_attributes(request: HttpRequest) -> tuple[str, str, str]:
     return values[0], values[1], values[2]
 
 
-def create_subscription(request: HttpRequest, request_id: str) -> HttpResponse:
+def create_subscription(application: Application, request: HttpRequest, request_id: str) -> HttpResponse:
     """202 and the FIRST_DELIVERY queued; 409 when the vehicle is already subscribed to the webhook; 404 for a
     webhook, user or vehicle the application does not have, or a vehicle the user has not connected to it."""
-    application = require_application(request)
     webhook_id, user_id, vehicle_id = subscription_attributes(request)
     webhook = application.webhooks.filter(webhook_id=webhook_id).first()
     if webhook is None:
@@ -282,7 +307,9 @@ def subscription_detail(request: HttpRequest, request_id: str, subscription_id: 
     """GET one subscription; DELETE it (204): its vehicle gets no more events from that webhook."""
     if request.method not in ("GET", "DELETE"):
         raise resource_not_found(request.method, request.path)
-    application = require_application(request)
+    if failure := arrive(request, None, latency.PLATFORM):
+        return failure
+    application = authenticated(request)
     subscription = subscriptions_of(application).filter(subscription_id=subscription_id).first()
     if subscription is None:
         raise not_found("subscription", subscription_id)
