@@ -27,6 +27,19 @@ EMAIL = "v3-driver@example.com"
 SEED = 7
 
 
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+# How wide the signals' scrolling box is against its card, and the page against the window.
+FITS_JS = """
+(details) => ({
+  table: details.querySelector(".table-scroll").getBoundingClientRect().width,
+  card: details.closest("article.vehicle").getBoundingClientRect().width,
+  page: document.documentElement.scrollWidth,
+  window: window.innerWidth,
+})
+"""
+
+
 def whole_km(value: float) -> str:
     """An odometer as the dashboard writes it (``floatformat:"0g"``): whole kilometres, thousands separated."""
     return f"{Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
@@ -97,6 +110,12 @@ def test_a_car_connected_through_v3_shows_its_signals_and_locks_through_v3(page:
     )
     shown = signals.locator("tr[data-signal]").evaluate_all("rows => rows.map(row => row.dataset.signal)")
     assert sorted(shown) == sorted(reported)
+    # At a phone's width the open table (long values such as the doors' grid) scrolls inside its card: neither
+    # the card nor the page grows wider.
+    page.set_viewport_size(PHONE)
+    layout = signals.evaluate(FITS_JS)
+    assert layout["table"] <= layout["card"] + 0.5 and layout["page"] <= layout["window"], layout
+    page.set_viewport_size(DESKTOP)
 
     # Lock: queued at once; the car takes 2 s to answer, so the card shows it pending, then the result.
     demo_site.simulator_control(
