@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from django_smartcar.models import SmartcarAccount, Vehicle
+from django_smartcar.models import ConnectState, SmartcarAccount, Vehicle
 from django_smartcar.simulator import grants, seeding
 from django_smartcar.simulator.models import Connection, SimulatedUser, SimulatedVehicle
 from django_smartcar.simulator.testing import complete_connect
@@ -228,6 +228,18 @@ def test_a_connection_older_than_the_state_but_within_the_clock_skew_is_accepted
 
     assert browser.get("/smartcar/callback/", query).status_code == 302
     assert SmartcarAccount.objects.get(owner=user).uses_v3
+
+
+def test_a_connection_from_before_the_clock_skew_is_refused(v3, browser):
+    query = redirect_query(browser)
+    # Three minutes before the state was created: more than the two minutes of clock skew allowed.
+    state_created = ConnectState.objects.get().created_at
+    Connection.objects.update(connected_at=state_created - timedelta(minutes=3))
+
+    response = browser.get("/smartcar/callback/", query)
+
+    assert response.status_code == 400 and b"did not confirm" in response.content
+    assert not SmartcarAccount.objects.exists()
 
 
 def test_smartcar_failing_to_answer_is_a_502_and_stores_nothing(v3, browser):

@@ -198,6 +198,22 @@ def test_vehicles_smartcar_no_longer_lists_are_reported_and_kept(site):
     assert gone.is_connected and gone.account_id == account.pk
 
 
+def test_vehicles_smartcar_lists_but_the_site_lacks_are_reported(site, smartcar):
+    from django_smartcar.simulator import grants
+
+    account = site[0]
+    # The driver connected one more car to the application, which the site has not synced yet.
+    (extra,) = seeding.seed_vehicles(1, seed=13, email=DRIVER)
+    grants.connect_vehicles(smartcar.application, [extra])
+
+    out, _err = run("--account", str(account.pk))
+
+    assert f"new at Smartcar (added at the next sync): {extra.id}" in out
+    assert not Vehicle.objects.filter(smartcar_id=extra.id).exists()
+    account.refresh_from_db()
+    assert account.api_version == V3
+
+
 def test_a_user_id_v3_does_not_know_is_backfilled_from_the_vehicles(site):
     account = site[1]
     right = account.smartcar_user_id
