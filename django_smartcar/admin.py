@@ -189,19 +189,23 @@ class SmartcarAccountAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "smartcar_user_id",
         "owner",
         "status",
+        "api_version",
         "mode",
         "connected_vehicles",
         "access_expires_at",
         "refresh_expires_at",
         "consecutive_failures",
     )
-    list_filter = ("status", "mode")
+    list_filter = ("status", "api_version", "mode")
     list_select_related = ("owner",)
     search_fields = ("smartcar_user_id", "owner__username", "owner__email")
     # Everything visible is read-only; the token columns are not listed at all.
+    # api_version: which API the account's vehicles are reached through (V3: no tokens, so the token expiries
+    # stay empty).
     fields = (
         "owner",
         "smartcar_user_id",
+        "api_version",
         "mode",
         "status",
         "scope",

@@ -21,6 +21,7 @@ from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from . import conf, crypto
+from .client import config as client_config
 from .client import permissions
 from .client.redaction import redact_url
 from .conf import ALL_SCOPES, MODES, UNIT_SYSTEMS, smartcar_settings
@@ -49,13 +50,26 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         (ORIGIN_SETTINGS, _check_origins),
         (("THROTTLE_CACHE",), _check_throttle_cache),
         (("CONNECT_SUCCESS_URL",), _check_success_url),
+        (("API_VERSION",), _check_api_version),
+        (("API_VERSION", "API_CLIENT_ID", "API_CLIENT_SECRET"), _check_api_credentials),
+        (("CLIENT_ID", "API_CLIENT_ID"), _check_api_client_id),
     ):
         if not mistyped.intersection(names):
             errors += check()
     return errors + _check_login_url()
 
 
-ORIGIN_SETTINGS = ("CONNECT_ORIGIN", "AUTH_ORIGIN", "API_ORIGIN", "MANAGEMENT_API_ORIGIN")
+ORIGIN_SETTINGS = (
+    "CONNECT_ORIGIN",
+    "AUTH_ORIGIN",
+    "API_ORIGIN",
+    "MANAGEMENT_API_ORIGIN",
+    "IAM_ORIGIN",
+    "VEHICLE_API_V3_ORIGIN",
+    "MANAGEMENT_API_V3_ORIGIN",
+)
+# API V3's origins are hosts: the client adds ``/oauth2/token`` and ``/v3/...`` itself.
+V3_ORIGIN_SETTINGS = ("IAM_ORIGIN", "VEHICLE_API_V3_ORIGIN", "MANAGEMENT_API_V3_ORIGIN")
 
 
 def _check_unknown_names() -> list[CheckMessage]:
@@ -103,12 +117,20 @@ def _check_origins() -> list[CheckMessage]:
             problem = "is not an absolute http(s) URL"
         elif parts.username is not None or parts.password is not None:
             problem = "carries credentials (user:password@)"
+        elif name in V3_ORIGIN_SETTINGS and parts.path.rstrip("/").rsplit("/", 1)[-1] in ("v3", "oauth2"):
+            # The client appends /v3/... or /oauth2/token: this one would be asked for /v3/v3/connections.
+            problem = "ends with a path the client adds itself (/v3 or /oauth2)"
         else:
             continue
         errors.append(
             Error(
                 f"SMARTCAR[{name!r}] {problem}: {redact_url(value)!r}.",
-                hint=f"For example {conf.DEFAULTS[name]!r}, or the simulator's http://127.0.0.1:<port>.",
+                hint=f"For example {conf.DEFAULTS[name]!r}, or the simulator's http://127.0.0.1:<port>"
+                + (
+                    " (a host only: the client adds /v3/... and /oauth2/token)."
+                    if name in V3_ORIGIN_SETTINGS
+                    else "."
+                ),
                 id="django_smartcar.E011",
             )
         )
@@ -128,6 +150,87 @@ def _check_credentials() -> list[CheckMessage]:
             id="django_smartcar.E001",
         )
     ]
+
+
+# The values API_VERSION takes: the API that new connections use.
+API_VERSIONS = (client_config.API_VERSION, client_config.V3_API_VERSION)
+# API V3's API client ids (dashboard, "API credentials") start with this; the Application ID is a UUID.
+API_CLIENT_ID_PREFIX = "client_"
+_API_CREDENTIALS_HINT = (
+    'Set SMARTCAR["API_CLIENT_ID"] and SMARTCAR["API_CLIENT_SECRET"] (or the SMARTCAR_API_CLIENT_ID and '
+    "SMARTCAR_API_CLIENT_SECRET environment variables) to the API credentials of your application in the "
+    'Smartcar dashboard (the client id starts with "client_"); CLIENT_ID stays the Application ID.'
+)
+
+
+def _check_api_version() -> list[CheckMessage]:
+    """E016: the API of new connections; anything else would leave the version of new accounts undecided."""
+    version = smartcar_settings.API_VERSION
+    if version in API_VERSIONS:
+        return []
+    return [
+        Error(
+            f"SMARTCAR['API_VERSION'] is {version!r}.",
+            hint=f'Use "{client_config.V3_API_VERSION}" (API V3, Smartcar\'s recommendation for new sites) or '
+            f'"{client_config.API_VERSION}" (per-vehicle tokens, deprecated by Smartcar).',
+            id="django_smartcar.E016",
+        )
+    ]
+
+
+def _missing_api_credentials() -> list[str]:
+    return [name for name in ("API_CLIENT_ID", "API_CLIENT_SECRET") if not getattr(smartcar_settings, name)]
+
+
+def _check_api_credentials() -> list[CheckMessage]:
+    """E017: new connections use API V3, which reaches every vehicle with the application token that only the
+    API credentials can get: without them each V3 connection would fail at its first request."""
+    missing = _missing_api_credentials()
+    if smartcar_settings.API_VERSION != client_config.V3_API_VERSION or not missing:
+        return []
+    return [
+        Error(
+            f"SMARTCAR['API_VERSION'] is \"3\" (API V3) but its API credentials are missing: {', '.join(missing)}.",
+            hint=_API_CREDENTIALS_HINT + ' Or set SMARTCAR["API_VERSION"] = "2.0" to connect through v2.0.',
+            id="django_smartcar.E017",
+        )
+    ]
+
+
+def _check_api_client_id() -> list[CheckMessage]:
+    """W009 / W010: the two ids are easily swapped. Connect takes the Application ID (CLIENT_ID) and answers an
+    API client id with "Invalid parameter client_id"; IAM takes the API client id (API_CLIENT_ID) and refuses
+    the Application ID."""
+    client_id = smartcar_settings.CLIENT_ID
+    api_client_id = smartcar_settings.API_CLIENT_ID
+    if not api_client_id:
+        return []
+    if api_client_id == client_id or (client_id or "").startswith(API_CLIENT_ID_PREFIX):
+        return [
+            Warning(
+                "SMARTCAR['CLIENT_ID'] "
+                + (
+                    "is the same as SMARTCAR['API_CLIENT_ID']"
+                    if api_client_id == client_id
+                    else f"starts with {API_CLIENT_ID_PREFIX!r}, like an API client id"
+                )
+                + ": Connect needs the Application ID there.",
+                hint="CLIENT_ID is the Application ID (a UUID, the dashboard's Application ID or v2 client id), "
+                'which Connect takes; API_CLIENT_ID is the V3 API client id ("client_..."), which IAM takes.',
+                id="django_smartcar.W010",
+            )
+        ]
+    if not api_client_id.startswith(API_CLIENT_ID_PREFIX):
+        return [
+            Warning(
+                f"SMARTCAR['API_CLIENT_ID'] does not start with {API_CLIENT_ID_PREFIX!r}: Smartcar's IAM is "
+                "likely to refuse it (401 invalid_client) and no V3 request would succeed.",
+                hint="Copy the client id of your application's API credentials from the Smartcar dashboard "
+                '(it starts with "client_"), not the Application ID (that one is CLIENT_ID).',
+                id="django_smartcar.W009",
+            )
+        ]
+    return []
 
 
 def _check_encryption_keys() -> list[CheckMessage]:
@@ -386,6 +489,55 @@ def _check_tokens_decrypt_in(alias: str) -> list[CheckMessage]:
             id="django_smartcar.E008",
         )
     ]
+
+
+@register(Tags.database)
+def check_v3_accounts_have_credentials(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """E018: accounts already on API V3 (connected through it, or migrated) are reached with the application
+    token alone, so the API credentials stay required even when new connections use v2.0 again. Skipped, like
+    E008, on a database a pending migration has yet to bring up to date."""
+    try:
+        missing = _missing_api_credentials()
+        version = smartcar_settings.API_VERSION
+    except ImproperlyConfigured:
+        return []  # E010 says so
+    if not databases or not missing or version == client_config.V3_API_VERSION:
+        return []  # nothing missing, or E017 already asks for them
+    errors: list[CheckMessage] = []
+    for alias in databases:
+        count = _count_v3_accounts(alias)
+        if count:
+            errors.append(
+                Error(
+                    f"Database {alias!r} has {count} Smartcar account(s) on API V3 but its API credentials "
+                    f"are missing: {', '.join(missing)}. Those accounts' vehicles cannot be reached.",
+                    hint=_API_CREDENTIALS_HINT,
+                    id="django_smartcar.E018",
+                )
+            )
+    return errors
+
+
+def _count_v3_accounts(alias: str) -> int:
+    """How many accounts use API V3 in ``alias`` (0 when its table predates the column, or it cannot be read:
+    W002 reports an unreachable database)."""
+    from .models import SmartcarAccount
+
+    meta = SmartcarAccount._meta
+    try:
+        with _time_limited(alias):
+            if not _table_has_columns(alias, meta.db_table, ["api_version"]):
+                return 0
+            return (
+                SmartcarAccount.objects.using(alias)
+                .filter(api_version=SmartcarAccount.ApiVersion.V3)
+                .exclude(status=SmartcarAccount.Status.DISCONNECTED)
+                .count()
+            )
+    except DatabaseError:
+        return 0
 
 
 _TOKEN_CHECK_FIELDS = ("access_token_encrypted", "refresh_token_encrypted", "updated_at")

@@ -37,9 +37,10 @@ def select_for_update(queryset: QuerySet[M]) -> QuerySet[M]:
     return queryset.select_for_update()
 
 
-# Striped: the number of locks stays fixed however many rows there are.
+# Striped: the number of locks stays fixed however many rows there are (per namespace).
 LOCK_STRIPES = 64
-_thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+_thread_locks: dict[tuple[int, int], threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
 INT4_MAX = 2**31 - 1
 
 
@@ -51,7 +52,8 @@ def process_lock(
 
     The lock belongs to the process, not to a transaction, so that work can be committed while it is held,
     and it dies with the process. PostgreSQL: a session advisory lock (``namespace``, ``pk``). SQLite: an
-    ``flock`` on a file beside the database. With ``blocking=False`` the block runs at once, with False, when
+    ``flock`` on a file beside the database, one set of files per ``namespace`` (so that locks of different
+    kinds never wait for each other, nor deadlock when one is taken inside another). With ``blocking=False`` the block runs at once, with False, when
     another live process holds the lock.
     """
     connection = connections[db]
@@ -60,7 +62,7 @@ def process_lock(
             yield held
         return
     if connection.vendor == "sqlite":
-        with _sqlite_file_lock(db, pk, blocking=blocking) as held:
+        with _sqlite_file_lock(db, pk, namespace=namespace, blocking=blocking) as held:
             yield held
         return
     # Other databases: the row lock of one transaction around the whole exchange (the marker is then only
@@ -90,12 +92,13 @@ def _postgresql_advisory_lock(db: str, namespace: int, pk: int, *, blocking: boo
 
 
 @contextmanager
-def _sqlite_file_lock(db: str, pk: int, *, blocking: bool = True) -> Iterator[bool]:
+def _sqlite_file_lock(db: str, pk: int, *, namespace: int, blocking: bool = True) -> Iterator[bool]:
     stripe = pk % LOCK_STRIPES
     name = str(connections[db].settings_dict["NAME"])
     if not HAVE_FCNTL or name == ":memory:" or name.startswith("file:"):
         # No lock files (Windows, or an in-memory database, which only one process can see anyway).
-        lock = _thread_locks[stripe]
+        with _thread_locks_guard:
+            lock = _thread_locks.setdefault((namespace, stripe), threading.Lock())
         held = lock.acquire(blocking=blocking)
         try:
             yield held
@@ -105,7 +108,7 @@ def _sqlite_file_lock(db: str, pk: int, *, blocking: bool = True) -> Iterator[bo
         return
     lock_dir = Path(f"{name}.smartcar-locks")
     lock_dir.mkdir(exist_ok=True)
-    with open(lock_dir / f"{stripe}.lock", "a") as handle:
+    with open(lock_dir / f"{namespace:x}-{stripe}.lock", "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

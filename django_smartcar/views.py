@@ -102,11 +102,13 @@ def callback(request: HttpRequest) -> HttpResponse:
         messages.success(request, "You signed in to your car maker again; the connection works again.")
         return HttpResponseRedirect(connect_service.safe_next_url(request, state.next_url))
 
-    code = request.GET.get("code")
-    if not code or len(code) > 500:
-        return _failure(request, "The Connect response carried no authorization code. Please start again.")
     try:
-        account = connect_service.complete_connect(request.user, code, redirect_uri=get_redirect_uri(request))
+        account = connect_service.complete_connect(
+            request.user, request.GET, redirect_uri=get_redirect_uri(request), started_at=state.created_at
+        )
+    except InvalidConnectRequest as exc:
+        # The redirect cannot complete (no code, no user id, or one Smartcar does not confirm): the request's fault.
+        return _failure(request, str(exc))
     except client.InvalidGrantException:
         # The code itself was refused (expired, used already, or made up): the request's fault, not Smartcar's.
         return _failure(

@@ -60,6 +60,9 @@ def child_env(simulator: Any = None, **extra: str) -> dict[str, str]:
             SMARTCAR_AUTH_ORIGIN=f"{simulator.base_url}/oauth/token",
             SMARTCAR_API_ORIGIN=simulator.base_url,
             SMARTCAR_MANAGEMENT_API_ORIGIN=simulator.base_url,
+            SMARTCAR_IAM_ORIGIN=simulator.base_url,
+            SMARTCAR_VEHICLE_API_V3_ORIGIN=simulator.base_url,
+            SMARTCAR_MANAGEMENT_API_V3_ORIGIN=simulator.base_url,
         )
     url = database_url()
     if url:

@@ -78,4 +78,6 @@ def test_a_first_start_reaches_the_banner_quickly_and_quietly(tmp_path):
     assert output.count("django-smartcar demo on") == 1
     # The demo's simulator answers with Smartcar's latency, compressed (the demo's default; tests set their own).
     assert "The simulator answers with Smartcar's latency at 0.02 of real time" in output
+    # New connections use API V3, as Smartcar recommends, and the banner says how to pick v2.
+    assert "New connections use Smartcar API V3" in output and "SMARTCAR_API_VERSION=2.0" in output
     assert "warning" not in output.lower() and "Traceback" not in output, output

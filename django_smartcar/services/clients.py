@@ -1,4 +1,11 @@
-"""Smartcar client objects built from the app's settings.
+"""Smartcar client objects built from the app's settings, and the one seam between the app and Smartcar's APIs.
+
+The seam: ``account_api(account)`` hands out what reads an account's vehicles, sends their commands, disconnects
+and subscribes them, through whichever API the account uses (v2.0 or V3); ``connect_api()`` what completes a
+new connection through the API new connections use (``SMARTCAR["API_VERSION"]``). These two functions are the
+only places that read an account's API version or that setting: services (vehicles, commands, connect,
+subscriptions) ask the object they return and never branch on the version, and views, admin, tasks and the
+REST API never see it. The implementations live in ``api_v2`` and ``api_v3``.
 
 One ``Transport`` (one pooled ``requests.Session``) is shared per process and per configuration, so every
 service call reuses warm connections instead of paying a TLS handshake per request.
@@ -7,7 +14,10 @@ service call reuses warm connections instead of paying a TLS handshake per reque
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -15,6 +25,10 @@ from django.urls import reverse
 from .. import client
 from ..client.transport import CALL_CLASSES, TimeoutSetting
 from ..conf import smartcar_settings
+
+if TYPE_CHECKING:
+    from ..models import SmartcarAccount, Vehicle
+    from .vehicles import DataPoint, VehicleSnapshot
 
 _transports: dict[tuple[client.Origins, client.Timeouts], client.Transport] = {}
 _transports_lock = threading.Lock()
@@ -80,6 +94,100 @@ def get_auth_client(redirect_uri: str | None = None) -> client.AuthClient:
     )
 
 
-def get_vehicle_client(smartcar_vehicle_id: str, access_token: str) -> client.Vehicle:
-    # The app stores everything in metric; imperial is a presentation concern.
-    return client.Vehicle(smartcar_vehicle_id, access_token, unit_system="metric", transport=get_transport())
+# --- The seam -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VehicleReading:
+    """What one read of a vehicle's data brought: for each data path answered, its data point or the error
+    Smartcar gave for it, in the order asked. The services apply the same rules to either API's answers
+    (``vehicles.refresh_vehicle_data``)."""
+
+    answers: dict[str, DataPoint | client.SmartcarException]
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    """What Smartcar answered a command that succeeded: its request id and message, as the audit row keeps them."""
+
+    request_id: str = ""
+    message: str = ""
+
+
+class AccountApi(Protocol):
+    """What the services ask of Smartcar about one connection's vehicles, whichever API it uses.
+
+    Every method raises ``client.SmartcarException`` (the same classes for both APIs) when Smartcar refuses or
+    cannot be reached, and the app's own errors (``AccountUnavailable``...) when the account cannot be used."""
+
+    def list_vehicles(self) -> list[VehicleSnapshot]:
+        """Every vehicle the connection reaches, with make, model, year, VIN and permissions when granted."""
+        ...
+
+    def read_data(self, vehicle: Vehicle, paths: Iterable[str]) -> VehicleReading:
+        """The vehicle's data for ``paths`` (v2 data paths) in ONE request to Smartcar (V3: every signal the
+        vehicle reports is stored on the way, ``services.signals.record_signals``)."""
+        ...
+
+    def send_command(self, vehicle: Vehicle, action: str) -> CommandReply:
+        """Send a ``VehicleCommand.Action`` to the car."""
+        ...
+
+    def disconnect(self, vehicle: Vehicle) -> bool:
+        """Revoke the application's access to the vehicle at Smartcar; False when Smartcar no longer knew the
+        connection (it is as disconnected as it can be)."""
+        ...
+
+    def subscribe(self, vehicle: Vehicle, webhook_id: str) -> None:
+        """Subscribe the vehicle to the webhook."""
+        ...
+
+    def unsubscribe(self, vehicle: Vehicle, webhook_id: str) -> None:
+        """Stop the webhook's deliveries for the vehicle (a no-op when the API needs credentials not set)."""
+        ...
+
+
+@dataclass(frozen=True)
+class NewConnection:
+    """A connection Connect just completed: whose it is, through which API, the v2 tokens (V3: none), and the
+    ``AccountApi`` that reaches its vehicles before any account row exists."""
+
+    smartcar_user_id: str
+    api_version: str
+    access: client.Access | None
+    api: AccountApi
+
+
+class ConnectApi(Protocol):
+    """Completing Connect through the API new connections use."""
+
+    api_version: str
+
+    def complete(
+        self, params: Mapping[str, str], redirect_uri: str, *, started_at: datetime
+    ) -> NewConnection:
+        """What Connect's redirect (its query ``params``) brings: the user, and v2's tokens from the code.
+
+        ``started_at`` is when this Connect began (its state's creation): V3 believes the redirect's user id only
+        for a connection made since then. A redirect that cannot complete (no code, a user id Smartcar does not
+        confirm) raises ``InvalidConnectRequest`` with the message for the user."""
+        ...
+
+
+def account_api(account: SmartcarAccount) -> AccountApi:
+    """The API the account's vehicles are reached through: the one place that reads ``account.api_version``."""
+    from . import api_v2, api_v3  # they import this module's helpers
+
+    if account.uses_v3:
+        return api_v3.V3AccountApi.for_account(account)
+    return api_v2.V2AccountApi.for_account(account)
+
+
+def connect_api() -> ConnectApi:
+    """The API new connections are made with: the one place that reads ``SMARTCAR["API_VERSION"]``."""
+    from ..models import SmartcarAccount
+    from . import api_v2, api_v3
+
+    if str(smartcar_settings.API_VERSION) == SmartcarAccount.ApiVersion.V3:
+        return api_v3.V3ConnectApi()
+    return api_v2.V2ConnectApi()

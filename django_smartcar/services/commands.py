@@ -7,7 +7,6 @@ decision for a person, not for a retry loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,8 +28,9 @@ from ..exceptions import (
 )
 from ..models import SiteUser, SmartcarAccount, Vehicle, VehicleCommand
 from . import queueing
-from .clients import get_vehicle_client
-from .tokens import get_access_token, needs_reauthentication
+from .app_token import ApiCredentialsMissing
+from .clients import account_api
+from .tokens import needs_reauthentication
 from .vehicles import ensure_connected, log_refused_request, owner_action_message, record_account_error
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,6 @@ REQUIRED_PERMISSION = {
     Action.UNLOCK: "control_security",
     Action.START_CHARGE: "control_charge",
     Action.STOP_CHARGE: "control_charge",
-}
-
-# The client call that sends each action: spelled out, so that every call site shows in "find usages". The one
-# dispatch of commands; the admin and the API name an ``Action`` and come through ``send_command``.
-SENDERS: dict[Action, Callable[[client.Vehicle], client.ActionResult]] = {
-    Action.LOCK: client.Vehicle.lock,
-    Action.UNLOCK: client.Vehicle.unlock,
-    Action.START_CHARGE: client.Vehicle.start_charge,
-    Action.STOP_CHARGE: client.Vehicle.stop_charge,
 }
 
 
@@ -131,6 +122,12 @@ def describe_failure(exc: Exception, *, make: str = "") -> Failure:
         return Failure("VEHICLE_DISCONNECTED", "disconnected", str(exc))
     if isinstance(exc, NotQueued):
         return Failure(NOT_QUEUED, "broker_unavailable", str(exc))
+    if isinstance(exc, ApiCredentialsMissing):
+        return Failure(
+            "UNAVAILABLE",
+            "api_credentials",
+            "Vehicle access is unavailable: the site's Smartcar API credentials are not set.",
+        )
     if isinstance(exc, EncryptionKeyError):
         return Failure(
             "UNAVAILABLE",
@@ -260,8 +257,7 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
     action = Action(command.action)
     try:
         ensure_permitted(vehicle, action)
-        remote = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account))
-        answer = SENDERS[action](remote)
+        reply = account_api(vehicle.account).send_command(vehicle, action)
     except (client.SmartcarException, DjangoSmartcarError) as exc:
         if isinstance(exc, client.SmartcarException):
             log_refused_request(exc, f"command {command.pk} ({action.value}) to vehicle pk={vehicle.pk}")
@@ -275,8 +271,8 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
         command.retry_after = failure.retry_after
     else:
         command.status = VehicleCommand.Status.SUCCEEDED
-        command.smartcar_request_id = answer.meta.request_id or ""
-        command.message = str(answer.data.get("message") or "")[:255]
+        command.smartcar_request_id = reply.request_id
+        command.message = reply.message[:255]
         # The vehicle's data is left as last read from the car: a lock that succeeded says nothing about the
         # doors, and writing ``is_locked`` alone would contradict them. The command shows as the vehicle's
         # ``last_command``; the next read (a refresh, a webhook) brings the car's own state.

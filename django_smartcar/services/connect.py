@@ -23,7 +23,7 @@ from ..exceptions import InvalidConnectRequest, InvalidConnectState
 from ..models import ConnectState, SiteUser, SmartcarAccount, Vehicle
 from ..text import column_length, is_plain_text
 from . import subscriptions, tokens, vehicles
-from .clients import get_auth_client, get_transport, get_vehicle_client
+from .clients import NewConnection, account_api, connect_api, get_auth_client
 
 logger = logging.getLogger(__name__)
 
@@ -274,24 +274,30 @@ def describe_connect_error(params: Mapping[str, str]) -> ConnectFailure:
     return ConnectFailure(message, status, ended_normally)
 
 
-def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> SmartcarAccount:
-    """Exchange the code, create or update the user's account, and sync its vehicles.
+def complete_connect(
+    user: SiteUser, params: Mapping[str, str], *, redirect_uri: str, started_at: datetime | None = None
+) -> SmartcarAccount:
+    """Complete Connect from its redirect's query ``params`` (``connect_api``: v2 exchanges the code, V3 takes the
+    user id Smartcar confirms), create or update the user's account, and sync its vehicles.
 
+    ``started_at`` is when this Connect began (the callback passes its state's creation; without it, the oldest
+    a valid state can be). A redirect that cannot complete raises ``InvalidConnectRequest``.
     Everything Smartcar is asked comes first; the rows are written in one transaction only once all of it
     answered, so a failure half-way leaves nothing behind. Reconnecting the same Smartcar user updates the
     existing account (new tokens, status active) instead of creating a second one.
     """
-    access = get_auth_client(redirect_uri).exchange_code(code)
-    smartcar_user_id = client.get_user_id(access["access_token"], transport=get_transport())
-    snapshots = vehicles.fetch_vehicles(access["access_token"])
+    if started_at is None:
+        started_at = timezone.now() - timedelta(seconds=int(smartcar_settings.STATE_MAX_AGE))
+    connection = connect_api().complete(params, redirect_uri, started_at=started_at)
+    snapshots = vehicles.fetch_vehicles(connection.api)
     mode = smartcar_settings.MODE
     with transaction.atomic():
-        account, created = _lock_or_create_account(user, smartcar_user_id, mode, access)
+        account, created = _lock_or_create_account(user, connection, mode)
         if not created and account.owner_id != user.pk:
             # Whoever signs in to that Smartcar account controls it; the connection follows them.
             logger.info("Smartcar account %s moves to user %s on reconnect", account.pk, user.pk)
             account.owner = user
-        tokens.store_tokens(account, access)
+        _store_connection(account, connection)
         # The permissions asked for, as bare names: ``required:`` only tells Connect what the owner cannot untick.
         account.scope = client.permission_names(smartcar_settings.SCOPE)
         account.connected_at = timezone.now()
@@ -303,8 +309,14 @@ def complete_connect(user: SiteUser, code: str, *, redirect_uri: str) -> Smartca
             )
         )
         synced = vehicles.apply_vehicle_list(account, snapshots)
-    subscriptions.subscribe_vehicles(synced.connected, access["access_token"])
+    subscriptions.subscribe_vehicles(synced.connected, connection.api)
     return account
+
+
+def _store_connection(account: SmartcarAccount, connection: NewConnection) -> None:
+    """What the account keeps of a new connection: its API and, from v2, its tokens (``tokens.store_tokens``)."""
+    account.api_version = connection.api_version
+    tokens.store_tokens(account, connection.access)
 
 
 def complete_reauthentication(user: SiteUser, smartcar_vehicle_id: str) -> SmartcarAccount:
@@ -332,7 +344,7 @@ def complete_reauthentication(user: SiteUser, smartcar_vehicle_id: str) -> Smart
 
 
 def _lock_or_create_account(
-    user: SiteUser, smartcar_user_id: str, mode: str, access: client.Access
+    user: SiteUser, connection: NewConnection, mode: str
 ) -> tuple[SmartcarAccount, bool]:
     """The account row for this Smartcar user, locked, and whether it was created now. Call inside a transaction.
 
@@ -340,12 +352,13 @@ def _lock_or_create_account(
     user (a double click, two tabs) may both try to insert it: the insert runs in a savepoint, and the one that
     loses the unique constraint locks and updates the row the winner wrote, so both end as a connection.
     """
+    smartcar_user_id = connection.smartcar_user_id
     accounts = SmartcarAccount.objects.filter(smartcar_user_id=smartcar_user_id, mode=mode)
     account = select_for_update(accounts).first()
     if account is not None:
         return account, False
     account = SmartcarAccount(owner=user, smartcar_user_id=smartcar_user_id, mode=mode)
-    tokens.store_tokens(account, access)
+    _store_connection(account, connection)
     try:
         with transaction.atomic():
             account.save()
@@ -359,17 +372,7 @@ def disconnect_vehicle(vehicle: Vehicle) -> None:
     """Revoke the app's access to one vehicle at Smartcar and mark it disconnected here."""
     if vehicle.is_connected and vehicle.account.is_usable:
         subscriptions.unsubscribe_vehicle(vehicle)
-        remote = get_vehicle_client(vehicle.smartcar_id, tokens.get_access_token(vehicle.account))
-        try:
-            remote.disconnect()
-        except client.SmartcarException as exc:
-            # Smartcar no longer knows this connection (401, or its 400 for a vehicle id the token does not
-            # reach): it is as disconnected as it can be. Anything else (a 404 included: a bug) is raised.
-            if not (
-                isinstance(exc, client.AuthenticationException)
-                or vehicles.is_unknown_vehicle(exc.type, exc.code)
-            ):
-                raise
+        if not account_api(vehicle.account).disconnect(vehicle):
             logger.info("Vehicle %s was already disconnected at Smartcar", vehicle.pk)
     with transaction.atomic():
         vehicles.mark_disconnected(vehicle)

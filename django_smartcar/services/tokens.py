@@ -48,7 +48,7 @@ def get_access_token(account: SmartcarAccount) -> str:
     Raises ``AccountUnavailable`` (or ``ReauthenticationRequired``) when only a reconnect can help, and the
     client's ``SmartcarException`` when Smartcar could not be reached (the account stays usable).
     """
-    _ensure_usable(account)
+    ensure_usable(account)
     # A marker left by a killed process is resumed here too: the page asking may be the first to notice.
     if account.token_exchange_started_at is None and not _access_expiring(account):
         return account.access_token
@@ -63,7 +63,7 @@ def rotate_tokens(account: SmartcarAccount, *, force: bool = False) -> bool:
     Returns True when this call rotated the tokens, False when there was nothing to do (for instance another
     worker rotated them a moment ago).
     """
-    _ensure_usable(account)
+    ensure_usable(account)
     before = account.refresh_expires_at
 
     def needed(locked: SmartcarAccount) -> bool:
@@ -86,12 +86,19 @@ def refresh_expiring(account: SmartcarAccount, now: datetime | None = None) -> b
     return account.refresh_expires_at is not None and account.refresh_expires_at <= now + window
 
 
-def store_tokens(account: SmartcarAccount, access: Mapping[str, Any]) -> None:
-    """Put a token answer (``client.Access``) on the account and mark it healthy; the caller saves."""
-    account.access_token = access["access_token"]
-    account.refresh_token = access["refresh_token"]
-    account.access_expires_at = access["expiration"]
-    account.refresh_expires_at = access["refresh_expiration"]
+def store_tokens(account: SmartcarAccount, access: Mapping[str, Any] | None) -> None:
+    """Put a token answer (``client.Access``) on the account and mark it healthy; the caller saves.
+
+    ``None``: a V3 connection, which holds no tokens (the site's application token reaches it); whatever tokens
+    an earlier v2 connection left are dropped."""
+    if access is None:
+        account.access_token_encrypted = account.refresh_token_encrypted = ""
+        account.access_expires_at = account.refresh_expires_at = None
+    else:
+        account.access_token = access["access_token"]
+        account.refresh_token = access["refresh_token"]
+        account.access_expires_at = access["expiration"]
+        account.refresh_expires_at = access["refresh_expiration"]
     account.status = Status.ACTIVE
     account.consecutive_failures = 0
     account.last_refresh_error = ""
@@ -103,7 +110,9 @@ def _access_expiring(account: SmartcarAccount) -> bool:
     return account.access_expires_at is None or account.access_expires_at <= timezone.now() + margin
 
 
-def _ensure_usable(account: SmartcarAccount) -> None:
+def ensure_usable(account: SmartcarAccount) -> None:
+    """Refuse an account only a reconnect can help (``ReauthenticationRequired``, ``AccountUnavailable``): the
+    one rule, applied before a token is used (v2) or a call is made for the account (V3)."""
     if account.status == Status.REAUTH_REQUIRED:
         raise ReauthenticationRequired(account)
     if not account.is_usable:
@@ -147,7 +156,7 @@ def _exchange_if_needed(
     would still hold the lock): Smartcar may have rotated the stored token already, so it is presented again
     at once, whatever ``needed`` says, while Smartcar still accepts it.
     """
-    _ensure_usable(locked)
+    ensure_usable(locked)
     started_at = locked.token_exchange_started_at
     if started_at is None and not needed(locked):
         return None

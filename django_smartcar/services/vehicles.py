@@ -23,14 +23,10 @@ from ..exceptions import AccountUnavailable, VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from ..text import column_length, is_storable
 from . import queueing, subscriptions
-from .clients import get_transport, get_vehicle_client
-from .tokens import get_access_token, mark_reauth_required, needs_reauthentication
+from .clients import AccountApi, account_api
+from .tokens import mark_reauth_required, needs_reauthentication
 
 logger = logging.getLogger(__name__)
-
-PERMISSIONS_PAGE_SIZE = 50
-# What a vehicle is (make, model and year; VIN), read when it is connected, each with the permission it needs.
-IDENTITY_PATHS = (("/", "read_vehicle_info"), ("/vin", "read_vin"))
 
 
 @dataclass(frozen=True)
@@ -56,36 +52,17 @@ class SyncResult:
 
 def sync_vehicles(account: SmartcarAccount) -> SyncResult:
     """Bring the account's vehicle rows in line with Smartcar: new ones created, vanished ones disconnected."""
-    access_token = get_access_token(account)
-    snapshots = fetch_vehicles(access_token)
+    api = account_api(account)
+    snapshots = fetch_vehicles(api)
     with transaction.atomic():
         result = apply_vehicle_list(account, snapshots)
-    subscriptions.subscribe_vehicles(result.connected, access_token)
+    subscriptions.subscribe_vehicles(result.connected, api)
     return result
 
 
-def fetch_vehicles(access_token: str) -> list[VehicleSnapshot]:
-    """Every vehicle the token reaches (all pages), with attributes and VIN from one batch request each."""
-    snapshots = []
-    for vehicle_id in client.iter_vehicle_ids(access_token, transport=get_transport()):
-        remote = get_vehicle_client(vehicle_id, access_token)
-        permissions = _all_permissions(remote)
-        # Only what was granted: the owner may have unticked read_vehicle_info, or the scope left it out.
-        paths = [path for path, needs in IDENTITY_PATHS if needs in permissions]
-        batch = remote.batch(paths) if paths else None
-        attributes = batch.result("/").data if batch and "/" in paths else {}
-        vin = batch.result("/vin").data.get("vin", "") if batch and "/vin" in paths else ""
-        snapshots.append(
-            VehicleSnapshot(
-                smartcar_id=vehicle_id,
-                make=attributes.get("make") or "",
-                model=attributes.get("model") or "",
-                year=attributes.get("year"),
-                vin=vin or "",
-                permissions=tuple(permissions),
-            )
-        )
-    return snapshots
+def fetch_vehicles(api: AccountApi) -> list[VehicleSnapshot]:
+    """Every vehicle the connection reaches, with make, model, year, VIN and permissions (as far as granted)."""
+    return api.list_vehicles()
 
 
 def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnapshot]) -> SyncResult:
@@ -159,18 +136,6 @@ def mark_disconnected(vehicle: Vehicle) -> None:
 
 def _on_commit_send(signal: Signal, vehicle: Vehicle, account: SmartcarAccount) -> None:
     transaction.on_commit(lambda: signal.send(sender=Vehicle, vehicle=vehicle, account=account))
-
-
-def _all_permissions(remote: client.Vehicle) -> list[str]:
-    """The permissions granted for the vehicle, as bare names (``required:`` is Connect's, never a grant's)."""
-    permissions: list[str] = []
-    offset = 0
-    while True:
-        page = remote.permissions(limit=PERMISSIONS_PAGE_SIZE, offset=offset).data
-        permissions.extend(page.get("permissions", []))
-        offset += len(page.get("permissions", []))
-        if not page.get("permissions") or offset >= page.get("paging", {}).get("count", 0):
-            return client.permission_names(permissions)
 
 
 # --- Vehicle data ---------------------------------------------------------------------------------------------
@@ -651,7 +616,8 @@ def ensure_refreshable(vehicle: Vehicle) -> None:
 
 
 def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> RefreshResult:
-    """Fetch every data point the vehicle permits in ONE batch request, and store what is newer.
+    """Fetch every data point the vehicle permits in ONE request (v2: a batch; V3: its signals), and store what
+    is newer.
 
     A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent. When
     the car's state made data points fail (asleep, unreachable: ``is_retried_later``), a background refresh is
@@ -663,23 +629,21 @@ def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> Refre
     if not paths:
         return result
     try:
-        batch = get_vehicle_client(vehicle.smartcar_id, get_access_token(vehicle.account)).batch(paths)
+        reading = account_api(vehicle.account).read_data(vehicle, paths)
     except client.SmartcarException as exc:
         log_refused_request(exc, f"the refresh of vehicle pk={vehicle.pk}")
         record_account_error(vehicle, exc)
         raise
     points = []
-    for path in paths:
-        try:
-            answer = batch.result(path)
-        except client.SmartcarException as exc:
-            if is_not_capable(exc) and path in DATA_GROUPS_BY_PATH:
+    for path, answer in reading.answers.items():
+        if isinstance(answer, client.SmartcarException):
+            if is_not_capable(answer) and path in DATA_GROUPS_BY_PATH:
                 result.not_capable.append(DATA_GROUPS_BY_PATH[path].name)
             else:
-                result.errors[path] = exc
-                record_account_error(vehicle, exc)
+                result.errors[path] = answer
+                record_account_error(vehicle, answer)
             continue
-        points.append(DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at))
+        points.append(answer)
         result.read.append(data_point_name(path))
     result.updated = apply_vehicle_data(vehicle, points, not_capable=result.not_capable)
     if result.read and vehicle.vehicle_errors:

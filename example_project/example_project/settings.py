@@ -144,6 +144,15 @@ if USE_SIMULATOR:
         "AUTH_ORIGIN": f"{SIMULATOR_ORIGIN}/oauth/token",
         "API_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_API_ORIGIN": SIMULATOR_ORIGIN,
+        # New connections use API V3, as Smartcar recommends; SMARTCAR_API_VERSION=2.0 makes them v2 (accounts
+        # keep the API they were connected with, so both can be shown side by side). The simulator answers
+        # IAM and both V3 APIs too, with the demo application's API credentials below.
+        "API_VERSION": env.str("SMARTCAR_API_VERSION", default="3"),
+        "API_CLIENT_ID": "client_demo",
+        "API_CLIENT_SECRET": "demo-api-client-secret",
+        "IAM_ORIGIN": SIMULATOR_ORIGIN,
+        "VEHICLE_API_V3_ORIGIN": SIMULATOR_ORIGIN,
+        "MANAGEMENT_API_V3_ORIGIN": SIMULATOR_ORIGIN,
         "MANAGEMENT_TOKEN": "demo-management-token",
         "ENCRYPTION_KEYS": env.list("SMARTCAR_ENCRYPTION_KEYS", default=None) or [_demo_encryption_key()],
         # Read each newly connected car in the background (the browser tests switch it off, to see "No data").

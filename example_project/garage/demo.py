@@ -33,6 +33,9 @@ def prepare_simulator() -> None:
         [smartcar_settings.REDIRECT_URI],
         management_token=smartcar_settings.MANAGEMENT_TOKEN,
         name="django-smartcar demo",
+        # API V3's credentials: the application token that V3 connections are reached with.
+        api_client_id=smartcar_settings.API_CLIENT_ID,
+        api_client_secret=smartcar_settings.API_CLIENT_SECRET,
     )
     for make, count in DEMO_CARS:
         seed_vehicles(count, seed=1, email=DEMO_DRIVER_EMAIL, make=make)

@@ -88,7 +88,7 @@ def connect_through_service(simulator, user, *, email: str = DRIVER) -> Smartcar
     vehicles = list(SimulatedVehicle.objects.filter(user__email=email).order_by("pk"))
     grant = grants.approve(simulator.application, vehicles[0].user, vehicles, list(smartcar_settings.SCOPE))
     code = issue_code(grant, simulator.redirect_uri)
-    return connect_service.complete_connect(user, code, redirect_uri=simulator.redirect_uri)
+    return connect_service.complete_connect(user, {"code": code}, redirect_uri=simulator.redirect_uri)
 
 
 @pytest.fixture

@@ -7,7 +7,11 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
-from django_smartcar.checks import check_settings, check_stored_tokens_decrypt
+from django_smartcar.checks import (
+    check_settings,
+    check_stored_tokens_decrypt,
+    check_v3_accounts_have_credentials,
+)
 from django_smartcar.conf import smartcar_settings
 from django_smartcar.models import SmartcarAccount
 
@@ -26,6 +30,9 @@ def good(settings):
     settings.SMARTCAR = {
         "CLIENT_ID": "id",
         "CLIENT_SECRET": "secret",
+        # API V3 (the default API_VERSION) needs the API credentials.
+        "API_CLIENT_ID": "client_abc",
+        "API_CLIENT_SECRET": "api-secret",
         "ENCRYPTION_KEYS": [GOOD_KEY],
         "MODE": "simulated",
         "THROTTLE_CACHE": "shared",
@@ -370,3 +377,120 @@ def test_a_success_url_that_is_not_a_page_of_this_site_is_a_warning(good, succes
 def test_the_default_success_url_is_the_apps_own_page(good):
     assert smartcar_settings.CONNECT_SUCCESS_URL == "django_smartcar:connections"
     assert check_settings() == []
+
+
+# API V3: the version, the API credentials and the two client ids.
+
+
+@pytest.mark.parametrize("version", ["2", "v3", "3.0", ""])
+def test_an_unknown_api_version_is_an_error(good, version):
+    configure(good, API_VERSION=version)
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E016"
+    assert repr(version) in message.msg and '"3"' in message.hint and '"2.0"' in message.hint
+
+
+@pytest.mark.parametrize("version", ["3", "2.0"])
+def test_both_api_versions_pass(good, version):
+    configure(good, API_VERSION=version)
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("missing", ["API_CLIENT_ID", "API_CLIENT_SECRET"])
+def test_api_v3_without_its_api_credentials_is_an_error_that_names_them(good, missing):
+    configure(good, API_VERSION="3", **{missing: None})
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E017"
+    assert missing in message.msg
+    assert "SMARTCAR_API_CLIENT_ID" in message.hint and '"2.0"' in message.hint
+    assert "api-secret" not in message.msg + message.hint
+
+
+def test_v2_sites_need_no_api_credentials(good):
+    configure(good, API_VERSION="2.0", API_CLIENT_ID=None, API_CLIENT_SECRET=None)
+    assert check_settings() == []
+
+
+def test_api_credentials_from_the_environment_pass(good, monkeypatch):
+    good.SMARTCAR = {k: v for k, v in good.SMARTCAR.items() if not k.startswith("API_CLIENT")}
+    monkeypatch.setenv("SMARTCAR_API_CLIENT_ID", "client_from_env")
+    monkeypatch.setenv("SMARTCAR_API_CLIENT_SECRET", "secret-from-env")
+    assert check_settings() == []
+
+
+def test_an_api_client_id_without_the_client_prefix_is_a_warning(good):
+    configure(good, API_CLIENT_ID="5a8e2f0c-aaaa-bbbb-cccc-1234567890ab")
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.W009" and message.level == checks.WARNING
+    assert "'client_'" in message.msg and "dashboard" in message.hint
+
+
+@pytest.mark.parametrize(
+    "client_id, api_client_id",
+    [("client_abc", "client_abc"), ("same-uuid", "same-uuid"), ("client_app", "client_abc")],
+)
+def test_swapped_or_identical_client_ids_are_a_warning(good, client_id, api_client_id):
+    configure(good, CLIENT_ID=client_id, API_CLIENT_ID=api_client_id)
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.W010" and message.level == checks.WARNING
+    assert "Application ID" in message.msg and "Connect" in message.hint
+
+
+@pytest.mark.parametrize("name", ["IAM_ORIGIN", "VEHICLE_API_V3_ORIGIN", "MANAGEMENT_API_V3_ORIGIN"])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("https://user:origin-secret@vehicle.api.smartcar.com", "credentials"),
+        ("vehicle.api.smartcar.com", "not an absolute"),
+        ("ftp://vehicle.api.smartcar.com", "not an absolute"),
+        ("https://vehicle.api.smartcar.com/v3", "adds itself"),
+        ("http://127.0.0.1:8765/oauth2/", "adds itself"),
+    ],
+)
+def test_v3_origins_are_checked_like_the_others(good, name, value, problem):
+    configure(good, **{name: value})
+    (message,) = check_settings()
+    assert message.id == "django_smartcar.E011"
+    assert name in message.msg and problem in message.msg
+    assert "origin-secret" not in message.msg + message.hint
+    assert "host only" in message.hint
+
+
+def test_a_v3_origin_under_a_path_passes(good):
+    # The simulator mounted in a site answers V3 under its own prefix.
+    configure(
+        good, VEHICLE_API_V3_ORIGIN="http://127.0.0.1:8000/simulator", IAM_ORIGIN="http://127.0.0.1:8765"
+    )
+    assert check_settings() == []
+
+
+@pytest.mark.django_db
+def test_v3_accounts_without_api_credentials_are_a_database_check_error(good, django_user_model):
+    configure(good, API_VERSION="2.0", API_CLIENT_ID=None, API_CLIENT_SECRET=None)
+    account = make_account(django_user_model, "ann")
+    assert check_v3_accounts_have_credentials(databases=["default"]) == []
+
+    # Once one account is on V3 (connected before the site went back to v2.0, or migrated), its vehicles are
+    # reached with the application token only.
+    SmartcarAccount.objects.filter(pk=account.pk).update(api_version=SmartcarAccount.ApiVersion.V3)
+    (message,) = check_v3_accounts_have_credentials(databases=["default"])
+    assert message.id == "django_smartcar.E018"
+    assert "1 Smartcar account(s)" in message.msg and "API_CLIENT_ID" in message.msg
+    assert "SMARTCAR_API_CLIENT_SECRET" in message.hint
+    assert "django_smartcar.E018" in ids(checks.run_checks(databases=["default"]))
+
+    # With the credentials, or once the account is disconnected, nothing is reported.
+    configure(good, API_CLIENT_ID="client_abc", API_CLIENT_SECRET="api-secret")
+    assert check_v3_accounts_have_credentials(databases=["default"]) == []
+    configure(good, API_CLIENT_ID=None)
+    SmartcarAccount.objects.filter(pk=account.pk).update(status=SmartcarAccount.Status.DISCONNECTED)
+    assert check_v3_accounts_have_credentials(databases=["default"]) == []
+
+
+@pytest.mark.django_db
+def test_the_database_check_does_not_repeat_the_settings_error(good, django_user_model):
+    account = make_account(django_user_model, "ann")
+    SmartcarAccount.objects.filter(pk=account.pk).update(api_version=SmartcarAccount.ApiVersion.V3)
+    configure(good, API_VERSION="3", API_CLIENT_SECRET="")
+    assert check_v3_accounts_have_credentials(databases=["default"]) == []
+    assert ids(check_settings()) == ["django_smartcar.E017"]

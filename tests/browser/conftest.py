@@ -40,10 +40,13 @@ SITE_ENVIRONMENT_OVERRIDES = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTI
 class DemoSite:
     base_url: str
     log_path: Path
-    # The demo's documented credentials and its simulated Smartcar application's management token.
+    # The demo's documented credentials and its simulated Smartcar application's management token and API V3
+    # credentials (example_project/settings.py).
     username: str = "demo"
     password: str = "demo"
     management_token: str = "demo-management-token"
+    api_client_id: str = "client_demo"
+    api_client_secret: str = "demo-api-client-secret"
 
     def simulator_control(self, method: str, path: str, **json: object) -> dict:
         """Call the simulator's control API (``/simulator/_simulator/...``), as a test script would."""
@@ -57,6 +60,33 @@ class DemoSite:
         response.raise_for_status()
         return response.json()
 
+    def v3_get(self, path: str, *, user_id: str | None = None, params: dict | None = None) -> dict:
+        """``GET /v3/{path}`` on the simulator's Vehicle API V3 as an outside client: the demo application's token
+        from IAM, with ``sc-user-id`` when ``user_id`` is given."""
+        token = requests.post(
+            f"{self.base_url}/simulator/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.api_client_id,
+                "client_secret": self.api_client_secret,
+            },
+            timeout=10,
+        )
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        if user_id is not None:
+            headers["sc-user-id"] = user_id
+        response = requests.get(
+            f"{self.base_url}/simulator/v3/{path}", headers=headers, params=params, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def v3_signals(self, vehicle_id: str, user_id: str) -> dict[str, dict]:
+        """The vehicle's signals by code (their attributes), as the simulator's Vehicle API V3 reports them."""
+        answer = self.v3_get(f"vehicles/{vehicle_id}/signals", user_id=user_id)
+        return {signal["attributes"]["code"]: signal["attributes"] for signal in answer["data"]}
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -67,7 +97,7 @@ class DemoSite:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def site_environment(folder: Path, base_url: str) -> dict[str, str]:
+def site_environment(folder: Path, base_url: str, api_version: str | None = None) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -83,19 +113,26 @@ def site_environment(folder: Path, base_url: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         SIMULATOR_LATENCY_SCALE="0",  # the demo's compressed Smartcar latency, off: tests set their own
     )
+    if api_version is not None:
+        # The API new connections use; without it the demo's default (V3). The modules written for v2's Connect
+        # (the VIN read at connect time) ask for "2.0", as tests/settings.py keeps the v2 suite on v2.
+        environment["SMARTCAR_API_VERSION"] = api_version
     return environment
 
 
 @contextmanager
-def run_demo_site(prefix: str = "demo-site-", *, demo_latency: bool = False) -> Iterator[DemoSite]:
+def run_demo_site(
+    prefix: str = "demo-site-", *, demo_latency: bool = False, api_version: str | None = None
+) -> Iterator[DemoSite]:
     """``manage.py rundemo`` on a free port with its own folder, stopped after. ``demo_latency``: the simulator
-    answers at the demo's own compressed Smartcar latency instead of at once."""
+    answers at the demo's own compressed Smartcar latency instead of at once. ``api_version``: the Smartcar API
+    new connections use (``SMARTCAR_API_VERSION``: "2.0" or "3"); None keeps the demo's default (V3)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         folder = Path(name)
         log_path = folder / "site.log"
-        environment = site_environment(folder, base_url)
+        environment = site_environment(folder, base_url, api_version)
         if demo_latency:
             del environment["SIMULATOR_LATENCY_SCALE"]
         process = launch(
@@ -119,10 +156,12 @@ def run_demo_site(prefix: str = "demo-site-", *, demo_latency: bool = False) -> 
 
 
 @pytest.fixture(scope="module")
-def demo_site() -> Iterator[DemoSite]:
+def demo_site(request: pytest.FixtureRequest) -> Iterator[DemoSite]:
     # One site per test module: the modules' tests connect the same seeded demo cars, and a module must find
     # them as its own tests expect, whichever modules ran before it in the same test process.
-    with run_demo_site() as site:
+    # A module's DEMO_API_VERSION picks the Smartcar API its site connects cars with ("2.0" or "3"; the demo's
+    # default, V3, when it names none): both APIs stay demonstrable.
+    with run_demo_site(api_version=getattr(request.module, "DEMO_API_VERSION", None)) as site:
         yield site
 
 

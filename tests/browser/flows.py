@@ -20,8 +20,13 @@ def unique_email(purpose: str) -> str:
 
 def seed_car(site: DemoSite, email: str, make: str) -> str:
     """A simulated car of ``make`` for the Smartcar user ``email`` (through the simulator's control API); its VIN."""
+    return seed_vehicle(site, email, make)["vin"]
+
+
+def seed_vehicle(site: DemoSite, email: str, make: str) -> dict:
+    """``seed_car``'s car as the simulator describes it: ``id`` (its Smartcar vehicle id), ``vin``, ``userId``..."""
     answer = site.simulator_control("POST", "seed", count=1, seed=0, email=email, make=make)
-    return answer["vehicles"][0]["vin"]
+    return answer["vehicles"][0]
 
 
 def go_through_connect(page: Page, email: str, *, approve: bool = True) -> list[str]:
@@ -54,6 +59,12 @@ def vehicle_card(page: Page, vin: str) -> Locator:
     return page.locator(f"article.vehicle[data-vin='{vin}']")
 
 
+def vehicle_card_by_id(page: Page, smartcar_id: str) -> Locator:
+    """A car's card by its Smartcar vehicle id: what an API V3 car is known by until its first signals bring the
+    VIN."""
+    return page.locator(f"article.vehicle[data-smartcar-id='{smartcar_id}']")
+
+
 def account_section(page: Page, vin: str) -> Locator:
     """The dashboard's section of the Smartcar connection that holds the car with ``vin``."""
     return page.locator("section.account").filter(has=vehicle_card(page, vin))
@@ -70,16 +81,26 @@ DONE = re.compile(r"^(succeeded|failed)$")
 def refresh_car(page: Page, vin: str) -> Locator:
     """Press the car's Refresh: queued at once ("Refresh queued"), then the dashboard reloads itself until the
     worker has read the car. Returns the card as it then is."""
-    vehicle_card(page, vin).get_by_role("button", name="Refresh").click()
+    return refresh_card(page, vehicle_card(page, vin))
+
+
+def refresh_card(page: Page, card: Locator) -> Locator:
+    """``refresh_car`` for a card found another way (``vehicle_card_by_id``)."""
+    card.get_by_role("button", name="Refresh").click()
     expect(page.get_by_role("status")).to_contain_text("Refresh queued.")
-    expect(vehicle_card(page, vin).locator(".last-refresh")).to_have_attribute("data-refresh-status", DONE)
-    return vehicle_card(page, vin)
+    expect(card.locator(".last-refresh")).to_have_attribute("data-refresh-status", DONE)
+    return card
 
 
 def send_command(page: Page, vin: str, button: str) -> Locator:
     """Press the car's Lock or Unlock: queued at once, then shown pending until the worker has the car's answer.
     Returns the card as it then is."""
-    vehicle_card(page, vin).get_by_role("button", name=button, exact=True).click()
+    return send_card_command(page, vehicle_card(page, vin), button)
+
+
+def send_card_command(page: Page, card: Locator, button: str) -> Locator:
+    """``send_command`` for a card found another way (``vehicle_card_by_id``)."""
+    card.get_by_role("button", name=button, exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(f"{button} queued.")
-    expect(vehicle_card(page, vin).locator(".last-command")).to_have_attribute("data-command-status", DONE)
-    return vehicle_card(page, vin)
+    expect(card.locator(".last-command")).to_have_attribute("data-command-status", DONE)
+    return card

@@ -17,6 +17,10 @@ from .flows import (
     vehicle_card,
 )
 
+# This module's site connects cars through Smartcar API v2.0 (the demo's default is V3, see test_connect_v3.py):
+# its tests find each car by the VIN Connect showed, which v2 reads at Connect and V3 only with the first signals.
+DEMO_API_VERSION = "2.0"
+
 # Past the simulated refresh token's 60-day life.
 SIXTY_ONE_DAYS = 61 * 24 * 3600
 

@@ -7,6 +7,10 @@ from playwright.sync_api import Page, expect
 from .conftest import DemoSite
 from .flows import account_section, go_through_connect, unique_email, vehicle_card
 
+# This module's site connects cars through Smartcar API v2.0 (the demo's default is V3, see test_connect_v3.py):
+# its tests find each car by the VIN Connect showed, which v2 reads at Connect and V3 only with the first signals.
+DEMO_API_VERSION = "2.0"
+
 
 def test_the_garage_needs_a_signed_in_user(anonymous_page: Page, demo_site: DemoSite):
     anonymous_page.goto("/")
@@ -50,6 +54,9 @@ def test_connecting_the_demo_cars_shows_them_on_the_dashboard(page: Page, demo_s
         [re.compile("BMW 330i"), re.compile("Tesla"), re.compile("Tesla"), re.compile("Toyota Camry")]
     )
     expect(section.locator(".badge")).to_have_text("Active")
+    # This site makes v2.0 connections (SMARTCAR_API_VERSION=2.0), and says so.
+    expect(section.locator(".api-version")).to_have_text("Smartcar API v2.0")
+    assert "New connections use Smartcar API v2.0" in demo_site.log_path.read_text(errors="replace")
     # Nothing has been read from the cars yet, and the page says how to get it.
     expect(section.get_by_text("No data yet")).to_have_count(4)
 

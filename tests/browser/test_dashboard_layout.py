@@ -21,6 +21,10 @@ from .flows import (
     vehicle_card,
 )
 
+# This module's site connects cars through Smartcar API v2.0 (the demo's default is V3, see test_connect_v3.py):
+# its tests find each car by the VIN Connect showed, which v2 reads at Connect and V3 only with the first signals.
+DEMO_API_VERSION = "2.0"
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_smartcar.client.config import V3_API_VERSION
+from django_smartcar.services.clients import connect_api
 from garage.demo import (
     DEMO_DRIVER_EMAIL,
     DEMO_PASSWORD,
@@ -53,6 +55,19 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def new_connections_banner(api_version: str) -> str:
+    """Which Smartcar API a car connected now goes through, and how to pick the other one."""
+    if api_version == V3_API_VERSION:
+        return (
+            "  New connections use Smartcar API V3 (application token, signals), as Smartcar recommends; "
+            "SMARTCAR_API_VERSION=2.0 makes them v2.\n"
+        )
+    return (
+        f"  New connections use Smartcar API v{api_version} (per-vehicle tokens); SMARTCAR_API_VERSION=3 "
+        "makes them V3.\n"
+    )
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     sys.exit(128 + signum)
 
@@ -85,6 +100,7 @@ class Command(BaseCommand):
                 f'  Sign in as {DEMO_USERNAME!r} with password {DEMO_PASSWORD!r}, then press "Connect a car".\n'
             )
         )
+        self.stdout.write(new_connections_banner(connect_api().api_version))
         if simulator_installed():
             self.stdout.write(
                 f'  In the simulated Connect, choose "Any brand" and sign in as {DEMO_DRIVER_EMAIL} for the '
