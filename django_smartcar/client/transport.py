@@ -8,6 +8,7 @@ the SDK), retries only where they cannot repeat a billed call without cause, and
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import random
@@ -200,6 +201,33 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 @dataclass(frozen=True)
+class PreparedRequest:
+    """One Smartcar request, built but not sent: what the synchronous ``Transport`` and the ``AsyncTransport``
+    of bulk work (``client.aio``) both send, so that a call is built and its answer parsed in one place."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] | None = None
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Mapping[str, Any] | None = None
+    auth: tuple[str, str] | None = None
+    retry_safe: bool = False
+    call: str | None = None
+    secrets: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        # Headers, bodies and auth carry tokens and secrets: only the method and the redacted URL are shown.
+        return f"PreparedRequest({self.method} {redact_url(self.url)})"
+
+    @property
+    def call_class(self) -> str:
+        """The class of call whose time-out applies (``send``'s rule: ``read`` when retry-safe, else
+        ``command``)."""
+        return self.call or (READ if self.retry_safe else COMMAND)
+
+
+@dataclass(frozen=True)
 class ApiResponse:
     """A successful answer: status, headers (case-insensitive) and the decoded JSON object."""
 
@@ -314,6 +342,21 @@ class Transport:
                 policy.sleep(delay)
                 attempt += 1
 
+    def send_prepared(self, request: PreparedRequest) -> ApiResponse:
+        """``send`` for a request built by a ``PreparedRequest`` factory."""
+        return self.send(
+            request.method,
+            request.url,
+            headers=request.headers,
+            params=request.params,
+            json=request.json,
+            data=request.data,
+            auth=request.auth,
+            retry_safe=request.retry_safe,
+            call=request.call,
+            secrets=request.secrets,
+        )
+
     def _send_once(
         self,
         method: str,
@@ -364,26 +407,7 @@ class Transport:
 
     @staticmethod
     def _decode(response: requests.Response, method: str, url: str) -> dict[str, Any]:
-        if not response.content.strip():
-            return {}
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise InvalidResponseException(
-                f"{method} {url} answered HTTP {response.status_code} with a body that is not JSON",
-                status_code=response.status_code,
-                request_id=response.headers.get("sc-request-id"),
-            ) from exc
-        if isinstance(body, list):
-            # Smartcar answers some reads (service history) with a bare array: results read it as "items".
-            return {"items": body}
-        if not isinstance(body, dict):
-            raise InvalidResponseException(
-                f"{method} {url} answered with JSON that is not an object",
-                status_code=response.status_code,
-                request_id=response.headers.get("sc-request-id"),
-            )
-        return body
+        return decode_body(response.status_code, response.headers, response.content, method, url)
 
     def close(self) -> None:
         """Close the pooled connections (only if this transport created the session)."""
@@ -395,6 +419,33 @@ class Transport:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def decode_body(
+    status_code: int, headers: Mapping[str, str], content: bytes, method: str, url: str
+) -> dict[str, Any]:
+    """A successful answer's body as a JSON object (a bare array is read as ``{"items": [...]}``; an empty body
+    as ``{}``); anything else raises ``InvalidResponseException``. Shared by both transports."""
+    if not content.strip():
+        return {}
+    try:
+        body = json.loads(content)
+    except ValueError as exc:
+        raise InvalidResponseException(
+            f"{method} {url} answered HTTP {status_code} with a body that is not JSON",
+            status_code=status_code,
+            request_id=headers.get("sc-request-id"),
+        ) from exc
+    if isinstance(body, list):
+        # Smartcar answers some reads (service history) with a bare array: results read it as "items".
+        return {"items": body}
+    if not isinstance(body, dict):
+        raise InvalidResponseException(
+            f"{method} {url} answered with JSON that is not an object",
+            status_code=status_code,
+            request_id=headers.get("sc-request-id"),
+        )
+    return body
 
 
 def _never_connected(error: requests.ConnectionError) -> bool:

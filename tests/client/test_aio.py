@@ -1,0 +1,83 @@
+"""The asyncio transport of bulk work, against the standalone simulator over HTTP: the same answers and the
+same exceptions as the synchronous transport, many requests in flight on one event loop."""
+
+import asyncio
+import socket
+
+import pytest
+
+from django_smartcar.client import SmartcarException
+from django_smartcar.client.aio import AsyncTransport
+from django_smartcar.client.exceptions import SmartcarConnectionError
+from django_smartcar.client.transport import PreparedRequest, Transport
+
+SECRET = "not-a-real-token-5d41402abc4b2a76"
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_same_answer_as_the_synchronous_transport(standalone_simulator):
+    request = PreparedRequest("GET", f"{standalone_simulator.base_url}/_simulator/health", retry_safe=True)
+
+    async def send():
+        async with AsyncTransport() as transport:
+            return await transport.send(request)
+
+    answer = run(send())
+    with Transport() as transport:
+        expected = transport.send_prepared(request)
+    assert answer.status_code == expected.status_code == 200
+    assert answer.body == expected.body
+
+
+def test_an_error_is_the_synchronous_transports_exception_without_the_secret(standalone_simulator):
+    request = PreparedRequest(
+        "GET",
+        f"{standalone_simulator.origins.api}/v2.0/vehicles",
+        headers={"Authorization": f"Bearer {SECRET}"},
+        retry_safe=True,
+        secrets=(SECRET,),
+    )
+
+    async def send():
+        async with AsyncTransport() as transport:
+            await transport.send(request)
+
+    with pytest.raises(SmartcarException) as raised:
+        run(send())
+    with Transport() as transport, pytest.raises(SmartcarException) as expected:
+        transport.send_prepared(request)
+    assert type(raised.value) is type(expected.value)
+    assert raised.value.status_code == expected.value.status_code == 401
+    assert raised.value.type == expected.value.type
+    assert SECRET not in str(raised.value) and SECRET not in repr(request)
+
+
+def test_a_refused_connection_was_never_sent():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    request = PreparedRequest(
+        "POST", f"http://127.0.0.1:{port}/v2.0/vehicles/x/security", json={"action": "LOCK"}
+    )
+
+    async def send():
+        async with AsyncTransport() as transport:
+            await transport.send(request)
+
+    with pytest.raises(SmartcarConnectionError) as raised:
+        run(send())
+    assert raised.value.request_sent is False
+
+
+def test_many_requests_in_flight_on_one_thread(standalone_simulator):
+    request = PreparedRequest("GET", f"{standalone_simulator.base_url}/_simulator/health", retry_safe=True)
+
+    async def send_many():
+        async with AsyncTransport(max_connections=20) as transport:
+            return await asyncio.gather(*(transport.send(request) for _ in range(60)))
+
+    answers = run(send_many())
+    assert [answer.status_code for answer in answers] == [200] * 60
