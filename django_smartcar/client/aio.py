@@ -9,8 +9,13 @@ exceptions, but never retries and never sleeps: bulk callers reschedule what fai
 
 from __future__ import annotations
 
+import asyncio
 import platform
-from typing import Any
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 import httpx
 from requests.structures import CaseInsensitiveDict
@@ -27,6 +32,9 @@ from .exceptions import (
 from .transport import DEFAULT_TIMEOUTS, ApiResponse, PreparedRequest, Timeouts, TimeoutSetting, decode_body
 
 DEFAULT_MAX_CONNECTIONS = 512
+DEFAULT_MAX_IN_FLIGHT = 256
+
+KeyT = TypeVar("KeyT")
 
 
 def _default_user_agent() -> str:
@@ -134,3 +142,84 @@ class AsyncTransport:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def send_all(
+    requests: Iterable[tuple[KeyT, PreparedRequest]],
+    *,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    timeouts: Timeouts | None = None,
+) -> Iterator[tuple[KeyT, ApiResponse | SmartcarException]]:
+    """Send every request with up to ``max_in_flight`` of them waiting on Smartcar at once; yield each one's
+    key with its answer or its ``SmartcarException``, in the order they complete.
+
+    For synchronous callers (a Celery task, a management command): the event loop runs in a thread of its own
+    that only does HTTP, while the calling thread keeps everything else (the database above all, which Django
+    does not let async code touch) and works on each answer as it is yielded. ``requests`` is read lazily, one
+    request per answer received, so memory is bounded by ``max_in_flight`` whatever the number of requests.
+    An exception other than a ``SmartcarException`` is a bug: it is raised, not yielded. Closing the generator
+    early stops the loop; requests still in flight are abandoned (the caller never saw their answers).
+    """
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
+    with _LoopThread() as loop:
+        transport = loop.call(_open_transport(timeouts, max_in_flight))
+        try:
+            completed: queue.SimpleQueue[tuple[KeyT, Future[ApiResponse]]] = queue.SimpleQueue()
+            pending = iter(requests)
+            in_flight = 0
+            while True:
+                for key, request in pending:
+                    future = loop.submit(transport.send(request))
+                    future.add_done_callback(lambda done, key=key: completed.put((key, done)))  # type: ignore[misc]
+                    in_flight += 1
+                    if in_flight >= max_in_flight:
+                        break
+                if not in_flight:
+                    return
+                key, future = completed.get()
+                in_flight -= 1
+                error = future.exception()
+                if error is None:
+                    yield key, future.result()
+                elif isinstance(error, SmartcarException):
+                    yield key, error
+                else:
+                    raise error
+        finally:
+            loop.call(transport.aclose())
+
+
+async def _open_transport(timeouts: Timeouts | None, max_connections: int) -> AsyncTransport:
+    # httpx binds its pool to the loop that creates it: made inside the loop's own thread.
+    return AsyncTransport(timeouts=timeouts, max_connections=max_connections)
+
+
+async def _cancel_other_tasks() -> None:
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.cancel()
+
+
+class _LoopThread:
+    """An asyncio event loop running in a daemon thread for as long as the ``with`` block lasts."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="smartcar-bulk-http", daemon=True)
+
+    def __enter__(self) -> _LoopThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.call(_cancel_other_tasks())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def submit(self, coroutine: Any) -> Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def call(self, coroutine: Any) -> Any:
+        return self.submit(coroutine).result()

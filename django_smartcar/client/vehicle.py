@@ -37,7 +37,7 @@ from .results import (
     VinText,
     WebhookSubscription,
 )
-from .transport import ApiResponse, Transport, shared_transport
+from .transport import ApiResponse, PreparedRequest, Transport, shared_transport
 from .v3.results import Signal, Signals
 from .v3.vehicles import VehicleApi
 
@@ -72,6 +72,14 @@ def _check_unit_system(unit_system: str) -> str:
     if not isinstance(unit_system, str) or unit_system.lower() not in UNIT_SYSTEMS:
         raise ValueError(f"unit_system must be 'metric' or 'imperial', got {unit_system!r}")
     return unit_system.lower()
+
+
+def batch_paths(paths: Iterable[str]) -> list[str]:
+    """The paths a batch asks for: normalized, each once, in the order given (at least one)."""
+    requested = list(dict.fromkeys(normalize_batch_path(path) for path in paths))
+    if not requested:
+        raise ValueError("batch needs at least one path, e.g. ['/odometer']")
+    return requested
 
 
 class BatchResult(Mapping[str, dict[str, Any]]):
@@ -348,18 +356,23 @@ class Vehicle:
 
     def batch(self, paths: Iterable[str]) -> BatchResult:
         """Read several paths in one request. A read, so retried like a GET."""
-        requested = list(dict.fromkeys(normalize_batch_path(path) for path in paths))
-        if not requested:
-            raise ValueError("batch needs at least one path, e.g. ['/odometer']")
-        response = self.transport.send(
+        requested = batch_paths(paths)
+        return BatchResult.from_response(
+            self.transport.send_prepared(self.batch_request(requested)), requested
+        )
+
+    def batch_request(self, paths: Iterable[str]) -> PreparedRequest:
+        """The request ``batch`` sends, built but not sent: bulk work sends many at once (``client.aio``) and
+        reads each answer with ``BatchResult.from_response(response, batch_paths(paths))``."""
+        return PreparedRequest(
             "POST",
             self._url("batch"),
             headers=self._headers(with_units=True),
             params=self._params(),
-            json={"requests": [{"path": path} for path in requested]},
+            json={"requests": [{"path": path} for path in batch_paths(paths)]},
             retry_safe=True,
+            secrets=(self.access_token,),
         )
-        return BatchResult.from_response(response, requested)
 
     # --- commands (never retried: repeating a lock or charge command blindly is not safe) --------
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from django_smartcar.client import SmartcarException
-from django_smartcar.client.aio import AsyncTransport
+from django_smartcar.client.aio import AsyncTransport, send_all
 from django_smartcar.client.exceptions import SmartcarConnectionError
 from django_smartcar.client.transport import PreparedRequest, Transport
 
@@ -81,3 +81,35 @@ def test_many_requests_in_flight_on_one_thread(standalone_simulator):
 
     answers = run(send_many())
     assert [answer.status_code for answer in answers] == [200] * 60
+
+
+def test_send_all_bounds_what_is_in_flight_and_yields_every_answer(standalone_simulator):
+    """The synchronous face of bulk work: 100 requests through at most 8 in flight, every answer and every
+    error yielded with its key, the requests read lazily."""
+    ok = PreparedRequest("GET", f"{standalone_simulator.base_url}/_simulator/health", retry_safe=True)
+    refused = PreparedRequest("GET", f"{standalone_simulator.origins.api}/v2.0/vehicles", retry_safe=True)
+    pulled = []
+
+    def requests():
+        for index in range(100):
+            pulled.append(index)
+            yield index, refused if index % 10 == 0 else ok
+
+    seen = {}
+    for key, answer in send_all(requests(), max_in_flight=8):
+        # Never more than 8 sent and not yet answered, counting this one.
+        assert len(pulled) - len(seen) <= 8
+        seen[key] = answer
+    assert sorted(seen) == list(range(100))
+    assert all(isinstance(seen[index], SmartcarException) for index in range(0, 100, 10))
+    assert all(seen[index].status_code == 200 for index in range(100) if index % 10)
+
+
+def test_send_all_stops_cleanly_when_the_caller_stops_early(standalone_simulator):
+    request = PreparedRequest("GET", f"{standalone_simulator.base_url}/_simulator/health", retry_safe=True)
+    answers = send_all(((index, request) for index in range(50)), max_in_flight=5)
+    first = next(answers)
+    answers.close()
+    assert first[1].status_code == 200
+    with pytest.raises(ValueError):
+        next(send_all([], max_in_flight=0))

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from ..config import Origins
 from ..exceptions import SmartcarException
-from ..transport import ApiResponse, Transport, shared_transport
+from ..transport import ApiResponse, PreparedRequest, Transport, shared_transport
 from .results import Page
 from .tokens import ApplicationToken
 
@@ -55,6 +55,31 @@ class TokenCaller:
             raise ValueError("The token callable returned no token")
         return value
 
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        *,
+        call: str,
+        retry_safe: bool,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> PreparedRequest:
+        """The request with the current token, built but not sent (bulk work sends many at once; a 401 is then
+        the caller's to handle: ``ApplicationToken.invalidate`` and a later round)."""
+        token = self._current_token()
+        return PreparedRequest(
+            method,
+            url,
+            headers={**(headers or {}), "Authorization": f"Bearer {token}"},
+            params=params,
+            json=json,
+            retry_safe=retry_safe,
+            call=call,
+            secrets=(token,),
+        )
+
     def send(
         self,
         method: str,
@@ -68,21 +93,14 @@ class TokenCaller:
     ) -> ApiResponse:
         resent = False
         while True:
-            token = self._current_token()
+            request = self.prepare(
+                method, url, call=call, retry_safe=retry_safe, headers=headers, params=params, json=json
+            )
             try:
-                return self.transport.send(
-                    method,
-                    url,
-                    headers={**(headers or {}), "Authorization": f"Bearer {token}"},
-                    params=params,
-                    json=json,
-                    retry_safe=retry_safe,
-                    call=call,
-                    secrets=[token],
-                )
+                return self.transport.send_prepared(request)
             except SmartcarException as error:
                 if error.status_code == 401 and isinstance(self._token, ApplicationToken) and not resent:
-                    self._token.invalidate(token)
+                    self._token.invalidate(request.secrets[0])
                     resent = True
                     continue
                 raise

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..config import UNIT_SYSTEMS, Origins
-from ..transport import COMMAND, MANAGEMENT, READ, Transport
+from ..transport import COMMAND, MANAGEMENT, READ, PreparedRequest, Transport
 from .calls import TokenCaller, TokenSource, filter_params, iterate_pages, page_params, path_segment
 from .results import CommandExecution, Connection, Page, Signal, Signals, VehicleInfo, page_from_document
 
@@ -156,6 +156,16 @@ class VehicleApi:
             "GET", url, headers=self._headers(user_id, units=True), params=params, call=READ, retry_safe=True
         )
         return Signals.from_document(response.body, response.headers)
+
+    def signals_request(
+        self, vehicle_id: str, user_id: str | None = None, *, params: Mapping[str, Any] | None = None
+    ) -> PreparedRequest:
+        """The request ``get_signals`` sends, built but not sent (bulk work sends many at once, ``client.aio``);
+        read its answer with ``Signals.from_document(response.body, response.headers)``."""
+        url = self._url(f"vehicles/{path_segment(vehicle_id, 'vehicle_id')}/signals")
+        return self._caller.prepare(
+            "GET", url, headers=self._headers(user_id, units=True), params=params, call=READ, retry_safe=True
+        )
 
     def get_signal(
         self,
