@@ -4,6 +4,7 @@
 for the gunicorn it starts. DEBUG is off and database connections persist, as in production.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django
@@ -51,6 +52,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 
+
+def _rate_limit(value: str) -> dict[str, float] | None:
+    if value == "off":
+        return None
+    capacity, refill = value.split("/")
+    return {"capacity": float(capacity), "refill_per_minute": float(refill)}
+
+
 # Webhook ids and the encryption key are benchmark-only values; the origins come from SMARTCAR_*_ORIGIN.
 WEBHOOK_URL_ID = "bench-webhook-url-id"
 SMARTCAR = {
@@ -61,6 +70,15 @@ SMARTCAR = {
     "ENCRYPTION_KEYS": ["a4PCJ2nnZCcz6QsyOQmp25p2MNBR09D0ld5DT9N1pvA="],
     "MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
     "WEBHOOK_URL_ID": WEBHOOK_URL_ID,
+    # Benchmark 2 queues the fixed-interval refresh of every vehicle (off by default in favour of polling).
+    "VEHICLE_REFRESH_INTERVAL": timedelta(hours=1),
+    # The benchmarks measure throughput, not plans: no vehicle's budget ends a run (the ledger still counts).
+    "MONTHLY_REQUESTS_PER_VEHICLE": None,
+    # The application's bucket as a large fleet's plan has it, unless benchmark 5 asks for Smartcar's default
+    # ("120/2"); BENCH_APP_RATE_LIMIT=off turns pacing off.
+    "APP_RATE_LIMIT": _rate_limit(env("BENCH_APP_RATE_LIMIT", default="off")),
+    "BULK_MAX_IN_FLIGHT": env.int("BENCH_BULK_MAX_IN_FLIGHT", default=256),
+    "BULK_CHUNK_SIZE": env.int("BENCH_BULK_CHUNK_SIZE", default=1000),
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")
