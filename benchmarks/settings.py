@@ -4,6 +4,7 @@
 for the gunicorn it starts. DEBUG is off and database connections persist, as in production.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django
@@ -61,6 +62,13 @@ SMARTCAR = {
     "ENCRYPTION_KEYS": ["a4PCJ2nnZCcz6QsyOQmp25p2MNBR09D0ld5DT9N1pvA="],
     "MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
     "WEBHOOK_URL_ID": WEBHOOK_URL_ID,
+    # The production path by default: the receiver stores, beat's dispatcher processes (2 s, the app's default).
+    # ``--webhook-dispatch-interval none`` measures the receiver that queues one Celery task per event instead.
+    "WEBHOOK_DISPATCH_INTERVAL": (
+        None
+        if env("BENCH_WEBHOOK_DISPATCH_INTERVAL", default="2").lower() == "none"
+        else timedelta(seconds=float(env("BENCH_WEBHOOK_DISPATCH_INTERVAL", default="2")))
+    ),
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")

@@ -1,7 +1,9 @@
 """Benchmark 4: webhook intake, beside a bare Django view under the same gunicorn and the same load.
 
-Every request is a unique v4 event signed like Smartcar's. The receiver verifies the signature, stores the
-event once and queues its processing; the bare view only reads the body and answers.
+Every request is a unique v4 event signed like Smartcar's. The receiver verifies the signature and stores the
+event once (with ``WEBHOOK_DISPATCH_INTERVAL = None``, it also queues a Celery task per event); the bare view only
+reads the body and answers. The production path is then completed: the dispatcher (``dispatch_webhook_events``,
+the beat task) processes everything the load stored, timed in this process as a worker would run it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.test import Client
 
+from django_smartcar.conf import smartcar_settings
 from django_smartcar.models import WebhookEvent
+from django_smartcar.services import webhooks as webhook_service
 
 from .credentials import MANAGEMENT_TOKEN
 from .load import signature, webhook_event
@@ -64,6 +68,31 @@ def in_process_cost(path: str, events: int) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class Dispatch:
+    """One dispatcher round over what the load stored: events pending before, processed, failed, seconds."""
+
+    pending: int
+    processed: int
+    failed: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.processed / self.seconds if self.seconds else 0.0
+
+
+def dispatch_stored_events() -> Dispatch | None:
+    """Run the beat task's service once, as the worker would; None when the receiver queues per event."""
+    if smartcar_settings.WEBHOOK_DISPATCH_INTERVAL is None:
+        return None
+    pending = webhook_service.pending_events().count()
+    started = time.perf_counter()
+    outcome = webhook_service.dispatch_pending_events()
+    seconds = time.perf_counter() - started
+    return Dispatch(pending, outcome.processed, outcome.failed, seconds)
+
+
+@dataclass(frozen=True)
 class WebhookRun:
     receiver: LoadResult
     bare: LoadResult
@@ -72,6 +101,11 @@ class WebhookRun:
     receiver_queries: float
     bare_cpu_ms: float
     bare_queries: float
+    dispatch: Dispatch | None = None
+
+    @property
+    def queues_per_event(self) -> bool:
+        return self.dispatch is None
 
     @property
     def throughput_ratio(self) -> float:
@@ -91,10 +125,13 @@ def run(
     stored_before = WebhookEvent.objects.count()
     receiver = server.load(RECEIVER_PATH, **load)
     stored = WebhookEvent.objects.count() - stored_before
+    dispatch = dispatch_stored_events()
     bare = server.load(BARE_PATH, **load)
     receiver_cpu_ms, receiver_queries = in_process_cost(RECEIVER_PATH, in_process_events)
     bare_cpu_ms, bare_queries = in_process_cost(BARE_PATH, in_process_events)
-    return WebhookRun(receiver, bare, stored, receiver_cpu_ms, receiver_queries, bare_cpu_ms, bare_queries)
+    return WebhookRun(
+        receiver, bare, stored, receiver_cpu_ms, receiver_queries, bare_cpu_ms, bare_queries, dispatch
+    )
 
 
 def rows(run: WebhookRun) -> list[Row]:
@@ -129,7 +166,22 @@ def rows(run: WebhookRun) -> list[Row]:
             "equal",
             run.stored == receiver.all_ok,
         ),
+        dispatch_row(run.dispatch),
     ]
+
+
+def dispatch_row(dispatch: Dispatch | None) -> Row:
+    measure = "Dispatcher (beat task, in the worker): stored events processed"
+    if dispatch is None:
+        return Row(BENCHMARK, measure, "not run: WEBHOOK_DISPATCH_INTERVAL is None (a Celery task per event)")
+    return Row(
+        BENCHMARK,
+        measure,
+        f"{dispatch.processed:,} / {dispatch.pending:,} in {dispatch.seconds:.1f} s "
+        f"({dispatch.rate:,.0f} events/s)",
+        "all, none failed",
+        dispatch.processed == dispatch.pending and not dispatch.failed,
+    )
 
 
 def diagnostics(run: WebhookRun) -> list[Row]:
