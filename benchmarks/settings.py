@@ -47,6 +47,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"].update(
             transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
         )
+if env.bool("BENCH_ASYNC_COMMIT", default=False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # benchmarks/webhooks.py's diagnostic only: commits that do not wait for the WAL flush (not durable).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

@@ -65,7 +65,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
         progress(f"3. REST API under gunicorn ({server.workers} sync workers)")
         api_rows = rest_api.run(server, cases, **load)
         progress("4. Webhook intake under gunicorn")
-        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events)
+        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events, folder=folder)
         workers = server.workers
     purge_queued_tasks()
 
@@ -97,7 +97,7 @@ def run_webhooks_only(size: Size, folder: Path) -> Outcome:
     load = {"duration": size.load_seconds, "warmup": size.load_warmup, "connections": size.load_connections}
     with WebServer(free_port(), folder / "gunicorn.log") as server:
         progress(f"4. Webhook intake under gunicorn ({server.workers} sync workers)")
-        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events)
+        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events, folder=folder)
         workers = server.workers
     purge_queued_tasks()
     rows = [*webhooks.rows(webhook_run), *webhooks.diagnostics(webhook_run)]

@@ -9,11 +9,14 @@ the beat task) processes everything the load stored, timed in this process as a 
 from __future__ import annotations
 
 import gc
+import os
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from django_smartcar.conf import smartcar_settings
@@ -23,6 +26,7 @@ from django_smartcar.services import webhooks as webhook_service
 from .credentials import MANAGEMENT_TOKEN
 from .load import signature, webhook_event
 from .measure import QueryCounter
+from .network import free_port
 from .report import Row
 from .web_server import LoadResult, WebServer
 
@@ -31,6 +35,8 @@ RATIO_TARGET = 2.0
 RECEIVER_PATH = f"/smartcar/webhooks/{settings.WEBHOOK_URL_ID}/"
 BARE_PATH = "/bare/"
 WARM_UP_EVENTS = 10
+# benchmarks/settings.py: PostgreSQL connections that commit without waiting for the WAL flush (diagnostic only).
+ASYNC_COMMIT_ENV = "BENCH_ASYNC_COMMIT"
 
 
 def describe(result: LoadResult) -> str:
@@ -41,8 +47,9 @@ def describe(result: LoadResult) -> str:
     )
 
 
-def in_process_cost(path: str, events: int) -> tuple[float, float]:
-    """CPU milliseconds and SQL statements per event through Django's test client: the view's own cost."""
+def in_process_cost(path: str, events: int) -> tuple[float, float, float]:
+    """CPU milliseconds, wall milliseconds and SQL statements per event through Django's test client: the
+    view's own cost, and (wall minus CPU) what it waits for, i.e. the database's answer and commit."""
     client = Client(HTTP_HOST="127.0.0.1")
     run_id = uuid.uuid4().hex[:12]
 
@@ -60,11 +67,11 @@ def in_process_cost(path: str, events: int) -> tuple[float, float]:
     gc.collect()
     counter = QueryCounter()
     with counter.count_this_thread():
-        started = time.process_time()
+        started, wall_started = time.process_time(), time.perf_counter()
         for number in range(events):
             post(number)
-        cpu = time.process_time() - started
-    return cpu / events * 1000, counter.count / events
+        cpu, wall = time.process_time() - started, time.perf_counter() - wall_started
+    return cpu / events * 1000, wall / events * 1000, counter.count / events
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,10 @@ class WebhookRun:
     bare_cpu_ms: float
     bare_queries: float
     dispatch: Dispatch | None = None
+    receiver_wall_ms: float = 0.0
+    bare_wall_ms: float = 0.0
+    # The receiver's load again with PostgreSQL's synchronous_commit off (None on SQLite): the durable commit's cost.
+    undurable: LoadResult | None = None
 
     @property
     def queues_per_event(self) -> bool:
@@ -119,7 +130,13 @@ class WebhookRun:
 
 
 def run(
-    server: WebServer, *, duration: float, warmup: float, connections: int, in_process_events: int
+    server: WebServer,
+    *,
+    duration: float,
+    warmup: float,
+    connections: int,
+    in_process_events: int,
+    folder: Path | None = None,
 ) -> WebhookRun:
     load = {"duration": duration, "warmup": warmup, "connections": connections, "sign_with": MANAGEMENT_TOKEN}
     stored_before = WebhookEvent.objects.count()
@@ -127,11 +144,39 @@ def run(
     stored = WebhookEvent.objects.count() - stored_before
     dispatch = dispatch_stored_events()
     bare = server.load(BARE_PATH, **load)
-    receiver_cpu_ms, receiver_queries = in_process_cost(RECEIVER_PATH, in_process_events)
-    bare_cpu_ms, bare_queries = in_process_cost(BARE_PATH, in_process_events)
+    receiver_cpu_ms, receiver_wall_ms, receiver_queries = in_process_cost(RECEIVER_PATH, in_process_events)
+    bare_cpu_ms, bare_wall_ms, bare_queries = in_process_cost(BARE_PATH, in_process_events)
+    undurable = None
+    if folder is not None and connection.vendor == "postgresql":
+        undurable = load_without_durable_commit(folder, load, workers=server.workers)
     return WebhookRun(
-        receiver, bare, stored, receiver_cpu_ms, receiver_queries, bare_cpu_ms, bare_queries, dispatch
+        receiver,
+        bare,
+        stored,
+        receiver_cpu_ms,
+        receiver_queries,
+        bare_cpu_ms,
+        bare_queries,
+        dispatch,
+        receiver_wall_ms,
+        bare_wall_ms,
+        undurable,
     )
+
+
+def load_without_durable_commit(folder: Path, load: dict, *, workers: int) -> LoadResult:
+    """The receiver's load again, on a gunicorn whose connections commit without waiting for PostgreSQL's WAL
+    flush (``synchronous_commit=off``): how much of the gap to the bare view the durable commit is.
+
+    A diagnostic, never a setting: with it, a PostgreSQL crash would lose the last events already answered 200,
+    and Smartcar does not deliver an answered event again.
+    """
+    os.environ[ASYNC_COMMIT_ENV] = "1"
+    try:
+        with WebServer(free_port(), folder / "gunicorn-async-commit.log", workers) as server:
+            return server.load(RECEIVER_PATH, **load)
+    finally:
+        del os.environ[ASYNC_COMMIT_ENV]
 
 
 def rows(run: WebhookRun) -> list[Row]:
@@ -185,11 +230,30 @@ def dispatch_row(dispatch: Dispatch | None) -> Row:
 
 
 def diagnostics(run: WebhookRun) -> list[Row]:
-    return [
+    found = [
         Row(
             "Diagnostics",
             "One event through Django's test client (no HTTP server), receiver / bare view",
             f"{run.receiver_cpu_ms:.2f} / {run.bare_cpu_ms:.2f} ms CPU, "
+            f"{run.receiver_wall_ms:.2f} / {run.bare_wall_ms:.2f} ms wall, "
             f"{run.receiver_queries:g} / {run.bare_queries:g} SQL statements",
         )
     ]
+    if run.undurable is not None:
+        found.append(
+            Row(
+                "Diagnostics",
+                "Receiver with PostgreSQL's synchronous_commit off (not durable: measures the commit's wait)",
+                f"{describe(run.undurable)}; bare view / it {undurable_ratios(run)}",
+            )
+        )
+    return found
+
+
+def undurable_ratios(run: WebhookRun) -> str:
+    undurable = run.undurable
+    if undurable is None or not undurable.requests_per_second:
+        return "n/a"
+    throughput = run.bare.requests_per_second / undurable.requests_per_second
+    p99 = (undurable.p99_ms or float("inf")) / (run.bare.p99_ms or 1)
+    return f"{throughput:.2f}x throughput, p99 {p99:.2f}x"
