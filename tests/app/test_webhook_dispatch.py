@@ -118,8 +118,9 @@ def test_the_receiver_stores_and_answers_without_a_broker(dispatching, car, publ
     with broker_at(nothing_listens), caplog.at_level(logging.WARNING):
         status, answer, seconds = deliver(odometer_event("no-broker", 1234.0))
     assert (status, answer) == (200, {"status": "received"})
-    assert seconds < 1.0  # no publish, so no connection attempt nor retry against the dead broker
-    assert published == []
+    # No publish (Celery's own signal says so), so no connection attempt nor retry against the dead broker; the
+    # time bound is loose for a loaded machine.
+    assert published == [] and seconds < 2.0
     assert not [record for record in caplog.records if "Could not queue" in record.getMessage()]
     event = WebhookEvent.objects.get(event_id="no-broker")
     assert event.status == "pending" and event.attempts == 0
@@ -239,6 +240,7 @@ def test_two_dispatchers_at_once_process_each_event_once(dispatching, car, proce
     assert Vehicle.objects.get(pk=car.pk).odometer_km == 1000.0 + events - 1
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_dispatcher_killed_mid_event_leaves_it_pending_for_the_next_round(dispatching, car, tmp_path):
     """A real process claims the event and is killed by SIGKILL while processing it (held inside, waiting for
