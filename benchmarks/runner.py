@@ -2,7 +2,7 @@
 
     python -m benchmarks [--size full|tiny] [--output benchmarks/results.md]
         [--database-url postgres://postgres@127.0.0.1:5432/django_smartcar_bench]
-        [--broker-url redis://127.0.0.1:6379/11]
+        [--broker-url redis://127.0.0.1:6379/11] [--only webhooks] [--webhook-dispatch-interval 2|none]
 
 The database named by ``--database-url`` is dropped and created again. Everything else (the simulator, gunicorn,
 the Celery worker, the load generator) is started here on 127.0.0.1 and stopped before the end.
@@ -47,7 +47,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL),
         help="Celery broker (its default queue is purged); filesystem:// needs no server",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        choices=["webhooks"],
+        help="run one benchmark (its rows and notes only; the other benchmarks' servers are not started)",
+    )
+    parser.add_argument(
+        "--webhook-dispatch-interval",
+        default=os.environ.get("BENCH_WEBHOOK_DISPATCH_INTERVAL", "2"),
+        help='the app\'s WEBHOOK_DISPATCH_INTERVAL in seconds (the production default, 2), or "none": the '
+        "receiver then queues one Celery task per event, as before the dispatcher",
+    )
+    args = parser.parse_args(argv)
+    if args.webhook_dispatch_interval.lower() != "none":
+        try:
+            if float(args.webhook_dispatch_interval) <= 0:
+                raise ValueError
+        except ValueError:
+            parser.error('--webhook-dispatch-interval must be a positive number of seconds or "none"')
+    return args
 
 
 def recreate_database(url: str) -> None:
@@ -102,6 +120,7 @@ def configure(args: argparse.Namespace, simulator: Simulator, folder: Path) -> N
             "BENCH_DATABASE_URL": args.database_url,
             "CELERY_BROKER_URL": args.broker_url,
             "BENCH_BROKER_FOLDER": str(broker_folder),
+            "BENCH_WEBHOOK_DISPATCH_INTERVAL": args.webhook_dispatch_interval,
             **simulator.origins,
         }
     )
@@ -129,13 +148,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         folder = Path(name)
         simulator = Simulator(folder / "simulator.sqlite3", free_port(), folder / "simulator.log")
         configure(args, simulator, folder)
-        progress(f"Seeding the simulator with {size.owners:,} connected owners")
-        owners = simulator_module.seed(simulator.database, size.owners)
-        with simulator:
-            # Imported once Django is set up: the benchmarks import the app's models.
-            from .suite import run_all
+        if args.only == "webhooks":
+            # The receiver talks to no Smartcar: no simulator, no seeding.
+            from .suite import run_webhooks_only
 
-            outcome = run_all(simulator, owners, size, folder)
+            outcome = run_webhooks_only(size, folder)
+        else:
+            progress(f"Seeding the simulator with {size.owners:,} connected owners")
+            owners = simulator_module.seed(simulator.database, size.owners)
+            with simulator:
+                # Imported once Django is set up: the benchmarks import the app's models.
+                from .suite import run_all
+
+                outcome = run_all(simulator, owners, size, folder)
         from .report import table, write_results
 
         write_results(args.output, outcome.rows, setup=outcome.setup, notes=outcome.notes)

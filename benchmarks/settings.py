@@ -47,6 +47,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"].update(
             transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
         )
+if env.bool("BENCH_ASYNC_COMMIT", default=False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # benchmarks/webhooks.py's diagnostic only: commits that do not wait for the WAL flush (not durable).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True
@@ -79,6 +82,13 @@ SMARTCAR = {
     "APP_RATE_LIMIT": _rate_limit(env("BENCH_APP_RATE_LIMIT", default="off")),
     "BULK_MAX_IN_FLIGHT": env.int("BENCH_BULK_MAX_IN_FLIGHT", default=256),
     "BULK_CHUNK_SIZE": env.int("BENCH_BULK_CHUNK_SIZE", default=1000),
+    # The production path by default: the receiver stores, beat's dispatcher processes (2 s, the app's default).
+    # ``--webhook-dispatch-interval none`` measures the receiver that queues one Celery task per event instead.
+    "WEBHOOK_DISPATCH_INTERVAL": (
+        None
+        if env("BENCH_WEBHOOK_DISPATCH_INTERVAL", default="2").lower() == "none"
+        else timedelta(seconds=float(env("BENCH_WEBHOOK_DISPATCH_INTERVAL", default="2")))
+    ),
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")

@@ -9,6 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from django_smartcar.conf import smartcar_settings
+
 from . import findings, fleet, refresh, rest_api, rotation, webhooks
 from .network import free_port
 from .report import Row, database_version, progress
@@ -64,7 +66,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
         progress(f"3. REST API under gunicorn ({server.workers} sync workers)")
         api_rows = rest_api.run(server, cases, **load)
         progress("4. Webhook intake under gunicorn")
-        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events)
+        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events, folder=folder)
         workers = server.workers
     purge_queued_tasks()
 
@@ -95,8 +97,23 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
     return Outcome(rows, setup_lines(size, workers), notes)
 
 
+def run_webhooks_only(size: Size, folder: Path) -> Outcome:
+    """``--only webhooks``: benchmark 4 alone (no simulator, no Celery worker), with its diagnostics and note."""
+    load = {"duration": size.load_seconds, "warmup": size.load_warmup, "connections": size.load_connections}
+    with WebServer(free_port(), folder / "gunicorn.log") as server:
+        progress(f"4. Webhook intake under gunicorn ({server.workers} sync workers)")
+        webhook_run = webhooks.run(server, **load, in_process_events=size.in_process_events, folder=folder)
+        workers = server.workers
+    purge_queued_tasks()
+    rows = [*webhooks.rows(webhook_run), *webhooks.diagnostics(webhook_run)]
+    setup = [
+        line for line in setup_lines(size, workers) if line.startswith(("App:", "REST API and webhooks"))
+    ]
+    return Outcome(rows, setup, findings.webhook_notes(webhook_run))
+
+
 def purge_queued_tasks() -> None:
-    """The receiver queued a processing task per event; no worker runs them here."""
+    """With ``WEBHOOK_DISPATCH_INTERVAL = None`` the receiver queued a task per event; no worker runs them here."""
     from .celery_app import app
 
     app.control.purge()
@@ -120,7 +137,13 @@ def setup_lines(size: Size, gunicorn_workers: int) -> list[str]:
         f"REST API and webhooks: gunicorn with {gunicorn_workers} sync workers; load from "
         f"`python -m benchmarks.load` in its own process, {size.load_connections} connections, "
         f"{size.load_seconds:g} s measured after {size.load_warmup:g} s of warm-up. The list is the API's first "
-        "page (50 vehicles); users sign in with a session cookie.",
+        "page (50 vehicles); users sign in with a session cookie. Webhooks: "
+        + (
+            "`WEBHOOK_DISPATCH_INTERVAL = None`, the receiver queues a Celery task per event (nothing runs them)."
+            if smartcar_settings.WEBHOOK_DISPATCH_INTERVAL is None
+            else f"`WEBHOOK_DISPATCH_INTERVAL` {smartcar_settings.WEBHOOK_DISPATCH_INTERVAL.total_seconds():g} s "
+            "(the production path: the receiver stores, the dispatcher processes afterwards)."
+        ),
         "Counted, not estimated: SQL queries through `connection.execute_wrapper` (in the worker's threads, the "
         "loop's thread, or Django's test client for the API); HTTP requests from the simulator's access log; "
         "accounts lost = stored refresh tokens the simulator no longer accepts; memory is the worker process's "

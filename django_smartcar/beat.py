@@ -17,12 +17,14 @@ from .conf import smartcar_settings
 
 # (task name, the setting holding its interval; None there switches the entry off). The recovery of interrupted
 # token exchanges runs every few seconds on purpose: an exchange killed mid-flight must be repeated within
-# Smartcar's one-minute grace for the old refresh token.
+# Smartcar's one-minute grace for the old refresh token. So does the webhook dispatcher: it is how a stored
+# event gets processed (the receiver publishes nothing), and a round with nothing pending is one indexed query.
 PERIODIC_TASKS: tuple[tuple[str, str], ...] = (
     ("rotate_expiring_tokens", "ROTATION_CHECK_INTERVAL"),
     ("resume_interrupted_token_exchanges", "EXCHANGE_RECOVERY_INTERVAL"),
     ("refresh_connected_vehicles", "VEHICLE_REFRESH_INTERVAL"),
     ("poll_due_vehicles", "POLL_DISPATCH_INTERVAL"),
+    ("dispatch_webhook_events", "WEBHOOK_DISPATCH_INTERVAL"),
     ("requeue_pending_webhook_events", "WEBHOOK_SWEEP_INTERVAL"),
     ("clear_connect_states", "CONNECT_STATE_CLEANUP_INTERVAL"),
     ("fail_abandoned_commands", "COMMAND_SWEEP_INTERVAL"),

@@ -173,6 +173,10 @@ DEFAULTS: dict[str, Any] = {
     # with a broker restart or never sent because the broker was down.
     "WEBHOOK_SWEEP_INTERVAL": timedelta(minutes=5),
     "WEBHOOK_PENDING_REQUEUE_AFTER": timedelta(minutes=10),
+    # Beat: how often stored webhook events are processed (``dispatch_webhook_events``, in bounded chunks), so the
+    # receiver only verifies and stores: no broker round trip inside Smartcar's request. None: the receiver
+    # queues one ``process_webhook_event`` per event on commit instead (the behaviour before this setting).
+    "WEBHOOK_DISPATCH_INTERVAL": timedelta(seconds=2),
     # Beat: how often queued commands that no worker completed are looked for, and how long after it was
     # requested a still-pending command is marked failed (its task was lost, or its worker killed mid-request).
     "COMMAND_SWEEP_INTERVAL": timedelta(minutes=5),
@@ -283,6 +287,7 @@ SCHEMA: dict[str, Accepts] = {
     "THROTTLE_CACHE": Accepts(_STR),
     "WEBHOOK_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "WEBHOOK_PENDING_REQUEUE_AFTER": Accepts((timedelta,), minimum=timedelta(0)),
+    "WEBHOOK_DISPATCH_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "WEBHOOK_MAX_ATTEMPTS": Accepts((int,), minimum=1),
     "COMMAND_SWEEP_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
     "COMMAND_ABANDONED_AFTER": Accepts((timedelta,), minimum=timedelta(seconds=1)),

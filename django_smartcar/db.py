@@ -22,8 +22,11 @@ else:
 M = TypeVar("M", bound=Model)
 
 
-def select_for_update(queryset: QuerySet[M]) -> QuerySet[M]:
+def select_for_update(queryset: QuerySet[M], *, skip_locked: bool = False) -> QuerySet[M]:
     """``queryset.select_for_update()``, holding on SQLite too. Call it inside ``transaction.atomic()``.
+
+    ``skip_locked``: rows another transaction holds are left out instead of waited for, where the database
+    supports it (PostgreSQL); elsewhere the lock is waited for, which is still correct, only slower.
 
     SQLite has no row locks: it locks the whole database, and only at a transaction's first write. A
     transaction that reads and then writes fails at once with "database is locked" when another writer got
@@ -34,7 +37,8 @@ def select_for_update(queryset: QuerySet[M]) -> QuerySet[M]:
     if not connections[queryset.db].features.has_select_for_update:
         pk = queryset.model._meta.pk.attname
         queryset.update(**{pk: F(pk)})
-    return queryset.select_for_update()
+    features = connections[queryset.db].features
+    return queryset.select_for_update(skip_locked=skip_locked and features.has_select_for_update_skip_locked)
 
 
 # Striped: the number of locks stays fixed however many rows there are (per namespace).

@@ -46,6 +46,7 @@ EXPECTED_ROWS = [
     "Throughput ratio, bare view / receiver",
     "p99 latency ratio, receiver / bare view",
     "Events stored / accepted (warm-up included)",
+    "Dispatcher (beat task, in the worker): stored events processed",
 ]
 
 
@@ -118,3 +119,44 @@ def test_tiny_benchmark_run_prints_every_row_and_the_apps_counts_hold(tmp_path):
                 assert met == "yes", (measure, rows[measure])
     assert find(rows, "Receiver: signed events accepted")[2] == "yes"
     assert find(rows, "Events stored / accepted")[2] == "yes"
+    # The production path: the dispatcher processed every stored event, none failed.
+    assert find(rows, "Dispatcher (beat task, in the worker)")[2] == "yes"
+
+
+def test_the_webhook_benchmark_runs_alone_on_the_production_path(tmp_path):
+    """``--only webhooks``: benchmark 4's rows only, and the dispatcher processed everything the receiver stored."""
+    output = tmp_path / "results.md"
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--size",
+            "tiny",
+            "--only",
+            "webhooks",
+            "--output",
+            str(output),
+            "--database-url",
+            bench_database_url(tmp_path),
+            "--broker-url",
+            settings.CELERY_BROKER_URL,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert finished.returncode == 0, f"{finished.stdout[-3000:]}\n{finished.stderr[-6000:]}"
+    rows = table_rows(output.read_text())
+    webhook_rows = EXPECTED_ROWS[EXPECTED_ROWS.index("Receiver: signed events accepted and stored") :]
+    diagnostics = ["One event through Django's test client"]
+    if not bench_database_url(tmp_path).startswith("sqlite"):
+        diagnostics.append("Receiver with PostgreSQL's synchronous_commit off")
+    assert len(rows) == len(webhook_rows) + len(diagnostics), sorted(rows)
+    for prefix in [*webhook_rows, *diagnostics]:
+        find(rows, prefix)
+    assert find(rows, "Receiver: signed events accepted")[2] == "yes"
+    assert find(rows, "Events stored / accepted")[2] == "yes"
+    assert find(rows, "Dispatcher (beat task, in the worker)")[2] == "yes"
+    assert "WEBHOOK_DISPATCH_INTERVAL` 2 s" in output.read_text()

@@ -3,14 +3,21 @@
 A delivery is checked in this order, and nothing is stored or parsed before its signature verifies: known
 endpoint (404), ``SC-Signature`` over the raw body with one of the endpoint's management tokens (401), strict
 UTF-8 JSON of a known shape whose stored strings every database accepts (400). The VERIFY handshake is answered
-at once; every other event is stored once (Smartcar delivers at least once) and queued for ``process_event``.
+at once; every other event is stored once (Smartcar delivers at least once) with one INSERT, and answered.
 
-Storing and queueing are one step (``receive``): a delivery answered 2xx is never left unprocessed. A broker
-that is down does not fail the delivery (the row is durable; the failure is logged), a redelivery of an event
-that is still unprocessed queues it again, and ``requeue_stale_pending_events`` (a beat task) queues whatever is
-still pending after ``WEBHOOK_PENDING_REQUEUE_AFTER``, e.g. tasks lost with a broker restart, and events whose
-processing failed (a database that was briefly down) until they have had ``WEBHOOK_MAX_ATTEMPTS``. Queueing
-twice is harmless: ``process_event`` locks the row and processes it once.
+Processing happens outside the request. By default (``WEBHOOK_DISPATCH_INTERVAL``) the receiver publishes
+nothing: the ``dispatch_webhook_events`` beat task runs ``dispatch_pending_events`` in a worker, which claims
+the pending rows in bounded chunks, each event under its own row lock (skipping rows another dispatcher holds),
+and processes them there. The stored row is the queue: a broker that is down when Smartcar delivers changes
+nothing, and a worker killed mid-dispatch rolls back the event it held, which stays pending for the next round.
+With ``WEBHOOK_DISPATCH_INTERVAL = None`` the receiver queues one ``process_event`` task per event on commit
+instead (a broker that is down does not fail the delivery: the row is durable, the failure is logged), and a
+redelivery of an event that is still unprocessed queues it again.
+
+Either way ``requeue_stale_pending_events`` (a beat task) queues whatever is still pending after
+``WEBHOOK_PENDING_REQUEUE_AFTER``, e.g. tasks lost with a broker restart, and events whose processing failed (a
+database that was briefly down) until they have had ``WEBHOOK_MAX_ATTEMPTS``. Queueing or dispatching twice is
+harmless: processing locks the row and processes it once.
 """
 
 from __future__ import annotations
@@ -158,13 +165,21 @@ def receive(url_id: str, body: bytes, headers: Mapping[str, str]) -> Receipt:
             event.save(force_insert=True)
     except IntegrityError:
         existing = WebhookEvent.objects.get(event_id=event_id)
-        if existing.processed_at is None:
-            # Smartcar redelivers what it believes failed: the first queueing may have been lost.
+        if existing.processed_at is None and queues_per_event():
+            # Smartcar redelivers what it believes failed: the first queueing may have been lost. (With the
+            # dispatcher, a pending row is picked up by its next round anyway: nothing to send.)
             schedule_processing(existing.pk)
         return Receipt({"status": "duplicate"}, existing, created=False)
     transaction.on_commit(lambda: signals.webhook_received.send(sender=WebhookEvent, event=event))
-    schedule_processing(event.pk)
+    if queues_per_event():
+        schedule_processing(event.pk)
     return Receipt({"status": "received"}, event, created=True)
+
+
+def queues_per_event() -> bool:
+    """Whether the receiver queues one processing task per event (``WEBHOOK_DISPATCH_INTERVAL = None``) rather
+    than leaving the stored row to the ``dispatch_webhook_events`` beat task."""
+    return smartcar_settings.WEBHOOK_DISPATCH_INTERVAL is None
 
 
 def _decode(body: bytes) -> tuple[str, Any]:
@@ -330,29 +345,101 @@ def process_event(event_pk: int) -> WebhookEvent:
         event = select_for_update(WebhookEvent.objects.filter(pk=event_pk)).get()
         if event.processed_at is not None:
             return event
-        event.attempts += 1
-        try:
-            with transaction.atomic():
-                outcome = _apply(json.loads(event.body), received_at=event.received_at)
-        except Exception as exc:
-            failure: Exception | None = exc
-            event.last_error = storable(redact_text(f"{type(exc).__name__}: {exc}"))[:LAST_ERROR_MAX_LENGTH]
-            event.save(update_fields=["attempts", "last_error"])
-            logger.exception("Processing webhook event pk=%s failed", event.pk)
-        else:
-            failure = None
-            event.processed_at = timezone.now()
-            event.last_error = storable("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
-            event.save(update_fields=["attempts", "last_error", "processed_at"])
-            updates, triggers, recorded = outcome.updates, outcome.triggers, outcome.signals
-            transaction.on_commit(
-                lambda: signals.webhook_processed.send(
-                    sender=WebhookEvent, event=event, updates=updates, triggers=triggers, signals=recorded
-                )
-            )
+        failure = _process_locked(event)
     if failure is not None:
         raise failure
     return event
+
+
+def _process_locked(event: WebhookEvent) -> Exception | None:
+    """Process an event whose row the caller locked, inside the caller's transaction; returns the failure (which
+    is recorded on the event and logged) or None."""
+    event.attempts += 1
+    try:
+        with transaction.atomic():
+            outcome = _apply(json.loads(event.body), received_at=event.received_at)
+    except Exception as exc:
+        event.last_error = storable(redact_text(f"{type(exc).__name__}: {exc}"))[:LAST_ERROR_MAX_LENGTH]
+        event.save(update_fields=["attempts", "last_error"])
+        logger.exception("Processing webhook event pk=%s failed", event.pk)
+        return exc
+    event.processed_at = timezone.now()
+    event.last_error = storable("; ".join(outcome.skipped))[:LAST_ERROR_MAX_LENGTH]
+    event.save(update_fields=["attempts", "last_error", "processed_at"])
+    updates, triggers, recorded = outcome.updates, outcome.triggers, outcome.signals
+    transaction.on_commit(
+        lambda: signals.webhook_processed.send(
+            sender=WebhookEvent, event=event, updates=updates, triggers=triggers, signals=recorded
+        )
+    )
+    return None
+
+
+# --- Dispatch: the beat task that processes stored events in the worker ---------------------------------------
+
+
+@dataclass
+class Dispatched:
+    """What one dispatch round did: events processed, failed (recorded on the event, left to the sweep), and
+    skipped because another dispatcher or task held or had just finished them."""
+
+    processed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def pending_events() -> QuerySet[WebhookEvent]:
+    """Events stored and never tried: what the dispatcher processes. Failed events are not retried here at the
+    dispatcher's pace; the sweep retries them a bounded number of times (``events_to_requeue``)."""
+    return WebhookEvent.objects.filter(processed_at__isnull=True, last_error="")
+
+
+def dispatch_pending_events(*, chunk_size: int | None = None) -> Dispatched:
+    """Process every event pending when the round starts, oldest first, and return what happened.
+
+    The round is bounded: it reads the pending ids in chunks of ``chunk_size`` (``FANOUT_CHUNK_SIZE``) up to
+    the newest pending id it saw first, so a steady stream of deliveries cannot keep one task running forever;
+    what arrives meanwhile is the next round's. Each event is claimed and processed in its own short transaction
+    (``dispatch_event``), so a vehicle's row lock is held for one event at a time, each event commits on its
+    own, and a worker killed mid-round loses nothing: the event in flight is rolled back to pending.
+    """
+    chunk_size = chunk_size or int(smartcar_settings.FANOUT_CHUNK_SIZE)
+    result = Dispatched()
+    newest = pending_events().order_by("-pk").values_list("pk", flat=True).first()
+    if newest is None:
+        return result
+    after = 0
+    while True:
+        chunk = list(
+            pending_events()
+            .filter(pk__gt=after, pk__lte=newest)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:chunk_size]
+        )
+        for event_pk in chunk:
+            outcome = dispatch_event(event_pk)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        if len(chunk) < chunk_size:
+            break
+        after = chunk[-1]
+    if result.failed:
+        logger.warning("Dispatching webhook events: %s processed, %s failed", result.processed, result.failed)
+    return result
+
+
+def dispatch_event(event_pk: int) -> str:
+    """Claim one pending event and process it: ``"processed"``, ``"failed"``, or ``"skipped"``.
+
+    The claim is ``SELECT ... FOR UPDATE SKIP LOCKED`` of the row, still pending, on PostgreSQL: an event another
+    dispatcher (or a ``process_webhook_event`` task of the sweep) is processing is skipped, never waited for nor
+    processed twice; one it finished no longer matches. SQLite serializes writers instead (``db.select_for_update``).
+    """
+    with transaction.atomic():
+        event = select_for_update(pending_events().filter(pk=event_pk), skip_locked=True).first()
+        if event is None:
+            return "skipped"
+        failure = _process_locked(event)
+    return "processed" if failure is None else "failed"
 
 
 @dataclass
