@@ -107,6 +107,9 @@ CELERY_TASK_DEFAULT_QUEUE = "django-smartcar-benchmarks"
 CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fix-up otherwise closes every database connection before and after each task.
 CELERY_DB_REUSE_MAX = 1000
+# A bulk chunk runs for minutes: a worker reserves the next message only when it can run it, so that a second
+# worker process takes the second chunk (the README's advice for bulk work).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 LOGGING = {

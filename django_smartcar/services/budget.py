@@ -98,16 +98,19 @@ def reserve(vehicle: Vehicle, billed: int, kind: str, *, now: datetime | None = 
         return True
     now = now or timezone.now()
     month = month_of(now)
-    row = _usage_row(vehicle.pk, month)
     field = _FIELDS[kind]
-    rows = VehicleRequestUsage.objects.filter(pk=row.pk)
+    rows = VehicleRequestUsage.objects.filter(vehicle_id=vehicle.pk, month=month)
     limit = limit_for(kind)
     if limit is not None:
         # scheduled + by_user + billed <= limit, written so that it is one WHERE clause on the row.
         rows = rows.filter(scheduled__lte=Value(limit - billed) - F("by_user"))
     if not rows.update(**{field: F(field) + billed}):
-        return False
-    _warn_when_nearing(vehicle, row.pk, month)
+        if VehicleRequestUsage.objects.filter(vehicle_id=vehicle.pk, month=month).exists():
+            return False  # the month's row is there: the requests do not fit
+        _usage_row(vehicle.pk, month)  # the vehicle's first request this month
+        if not rows.update(**{field: F(field) + billed}):
+            return False
+    _warn_when_nearing(vehicle, month)
     return True
 
 
@@ -119,7 +122,7 @@ def record(vehicle: Vehicle, billed: int, kind: str, *, now: datetime | None = N
     row = _usage_row(vehicle.pk, month_of(now or timezone.now()))
     field = _FIELDS[kind]
     VehicleRequestUsage.objects.filter(pk=row.pk).update(**{field: F(field) + billed})
-    _warn_when_nearing(vehicle, row.pk, row.month)
+    _warn_when_nearing(vehicle, row.month)
 
 
 def ensure_allowed(vehicle: Vehicle, billed: int, kind: str, *, now: datetime | None = None) -> None:
@@ -139,17 +142,17 @@ def give_back(vehicle: Vehicle, billed: int, kind: str, *, now: datetime | None 
     )
 
 
-def _warn_when_nearing(vehicle: Vehicle, usage_pk: int, month: date) -> None:
+def _warn_when_nearing(vehicle: Vehicle, month: date) -> None:
     limit = monthly_limit()
     if not limit:
         return
     threshold = math.ceil(limit * float(smartcar_settings.BUDGET_WARNING_THRESHOLD))
     # The first UPDATE past the threshold flips ``warned``: the signal is sent once a month, by one process.
     crossed = VehicleRequestUsage.objects.filter(
-        pk=usage_pk, warned=False, scheduled__gte=Value(threshold) - F("by_user")
+        vehicle_id=vehicle.pk, month=month, warned=False, scheduled__gte=Value(threshold) - F("by_user")
     ).update(warned=True)
     if crossed:
-        used = VehicleRequestUsage.objects.get(pk=usage_pk).total
+        used = VehicleRequestUsage.objects.get(vehicle_id=vehicle.pk, month=month).total
         transaction.on_commit(
             partial(
                 signals.vehicle_budget_nearing.send,
@@ -208,21 +211,17 @@ def usage(vehicle: Vehicle, *, now: datetime | None = None) -> Usage:
     return Usage(month, row.scheduled if row else 0, row.by_user if row else 0, monthly_limit())
 
 
-def scheduled_left(vehicle_id: int, *, now: datetime) -> int | None:
-    """Billed requests polling may still make this month (None: unlimited)."""
-    limit = limit_for(SCHEDULED)
-    if limit is None:
+def polling_floor(vehicle_id: int, billed_per_poll: int, *, now: datetime) -> tuple[timedelta, bool] | None:
+    """The interval that spends polling's remaining budget evenly over the rest of the month, and whether the
+    vehicle is still under ``BUDGET_WARNING_THRESHOLD``; None without a plan. ``timedelta.max`` when not one more
+    poll fits. One query."""
+    limit, scheduled_limit = monthly_limit(), limit_for(SCHEDULED)
+    if limit is None or scheduled_limit is None:
         return None
     row = VehicleRequestUsage.objects.filter(vehicle_id=vehicle_id, month=month_of(now)).first()
-    return max(limit - (row.total if row else 0), 0)
-
-
-def spread_interval(vehicle_id: int, billed_per_poll: int, *, now: datetime) -> timedelta | None:
-    """The interval that spends polling's remaining budget evenly over the rest of the month (None: unlimited;
-    ``timedelta.max`` when not one more poll fits)."""
-    left = scheduled_left(vehicle_id, now=now)
-    if left is None:
-        return None
+    used = row.total if row else 0
+    relaxed = used < limit * float(smartcar_settings.BUDGET_WARNING_THRESHOLD)
+    left = max(scheduled_limit - used, 0)
     if left < billed_per_poll:
-        return timedelta.max
-    return timedelta(seconds=seconds_left_in_month(now) * billed_per_poll / left)
+        return timedelta.max, relaxed
+    return timedelta(seconds=seconds_left_in_month(now) * billed_per_poll / left), relaxed

@@ -65,6 +65,11 @@ class _Planned:
     kind: str
 
 
+# Vehicles loaded and planned at a time: with the requests in flight, what a task holds in memory, whatever the
+# size of its chunk.
+PLAN_BATCH = 200
+
+
 def refresh_vehicles(
     vehicle_ids: Iterable[int],
     *,
@@ -75,20 +80,33 @@ def refresh_vehicles(
     """Read every vehicle of ``vehicle_ids`` that can be read now, many requests in flight; see the module."""
     now = now or timezone.now()
     report = BulkReport()
-    planned = _plan(vehicle_ids, reason=reason, kind=kind, now=now, report=report)
-    granted = pacing.take(len(planned), now=now)
-    for item in planned[granted:]:
-        budget.give_back(item.vehicle, item.billed, item.kind, now=now)
-        report.deferred.append(item.vehicle.pk)
-    if report.deferred:
-        report.retry_in = pacing.seconds_until(len(report.deferred), now=now)
-    requests = _prepared(planned[:granted], report)
     for (item, read), answer in send_all(
-        requests, max_in_flight=int(smartcar_settings.BULK_MAX_IN_FLIGHT), timeouts=get_timeouts()
+        _requests(list(vehicle_ids), reason=reason, kind=kind, now=now, report=report),
+        max_in_flight=int(smartcar_settings.BULK_MAX_IN_FLIGHT),
+        timeouts=get_timeouts(),
     ):
         _store(item, read, answer, report)
+    if report.deferred:
+        report.retry_in = pacing.seconds_until(len(report.deferred), now=now)
     logger.info("Bulk refresh (%s): %s", reason, report.summary())
     return report
+
+
+def _requests(
+    vehicle_ids: list[int], *, reason: str, kind: str, now: datetime, report: BulkReport
+) -> Iterator[tuple[tuple[_Planned, PreparedRead], client.PreparedRequest]]:
+    """The requests to send, planned ``PLAN_BATCH`` vehicles at a time as ``send_all`` asks for more: each
+    vehicle's budget reserved, then the application's bucket asked for the batch; what it cannot grant is
+    deferred (its budget given back), and so is everything after it."""
+    for start in range(0, len(vehicle_ids), PLAN_BATCH):
+        planned = _plan(
+            vehicle_ids[start : start + PLAN_BATCH], reason=reason, kind=kind, now=now, report=report
+        )
+        granted = pacing.take(len(planned), now=now) if not report.deferred else 0
+        for item in planned[granted:]:
+            budget.give_back(item.vehicle, item.billed, item.kind, now=now)
+            report.deferred.append(item.vehicle.pk)
+        yield from _prepared(planned[:granted], report)
 
 
 def _plan(

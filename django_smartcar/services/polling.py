@@ -102,13 +102,16 @@ def after_read(
     else:
         wait = interval_for(state) * (2 ** min(failures, 16))
         wait = min(wait, max(smartcar_settings.POLL_INTERVAL_MAX, interval_for(state)))
-    spread = budget.spread_interval(vehicle.pk, billed_per_poll, now=now)
-    if spread is not None and state not in (RATE_LIMITED, BUDGET):
+    floor = (
+        budget.polling_floor(vehicle.pk, billed_per_poll, now=now)
+        if state not in (RATE_LIMITED, BUDGET)
+        else None
+    )
+    if floor is not None:
+        spread, relaxed = floor
         if spread == timedelta.max:
             state, wait = BUDGET, budget.next_month_start(now) - now
         else:
-            usage = budget.usage(vehicle, now=now)
-            relaxed = (usage.share_used or 0) < float(smartcar_settings.BUDGET_WARNING_THRESHOLD)
             wait = max(wait, spread / 2 if relaxed else spread)
     vehicle.next_poll_at, vehicle.poll_reason, vehicle.poll_failures = now + wait, state, failures
     Vehicle.objects.filter(pk=vehicle.pk).update(
