@@ -89,7 +89,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
             f"{keep_alive_ms:.1f} / {new_connection_ms:.1f} ms",
         ),
     ]
-    notes = findings.notes(
+    notes = fleet.notes(fleet_result) + findings.notes(
         findings.Measurements(
             small, large, loop, app_refresh, per_endpoint, webhook_run, keep_alive_ms, new_connection_ms
         )

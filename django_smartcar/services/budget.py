@@ -213,14 +213,16 @@ def usage(vehicle: Vehicle, *, now: datetime | None = None) -> Usage:
 
 def polling_floor(vehicle_id: int, billed_per_poll: int, *, now: datetime) -> tuple[timedelta, bool] | None:
     """The interval that spends polling's remaining budget evenly over the rest of the month, and whether the
-    vehicle is still under ``BUDGET_WARNING_THRESHOLD``; None without a plan. ``timedelta.max`` when not one more
+    vehicle is still under ``BUDGET_WARNING_THRESHOLD`` of polling's share; None without a plan. ``timedelta.max`` when not one more
     poll fits. One query."""
     limit, scheduled_limit = monthly_limit(), limit_for(SCHEDULED)
     if limit is None or scheduled_limit is None:
         return None
     row = VehicleRequestUsage.objects.filter(vehicle_id=vehicle_id, month=month_of(now)).first()
     used = row.total if row else 0
-    relaxed = used < limit * float(smartcar_settings.BUDGET_WARNING_THRESHOLD)
+    # Measured against polling's own share: against the whole plan, polling (which stops at its share, under
+    # the threshold by default) would never leave its faster pace, and would run out before the month ends.
+    relaxed = used < scheduled_limit * float(smartcar_settings.BUDGET_WARNING_THRESHOLD)
     left = max(scheduled_limit - used, 0)
     if left < billed_per_poll:
         return timedelta.max, relaxed

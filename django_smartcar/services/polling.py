@@ -3,11 +3,12 @@
 Every read (a poll, a person's refresh) ends with ``after_read``, which sets ``Vehicle.next_poll_at``:
 
 * by the car's state: faster while charging or driving, slower while parked (``POLL_INTERVALS``);
-* backed off on failure: ``ASLEEP`` and ``UNREACHABLE`` (and other failures) double the wait at each one in a
-  row up to ``POLL_INTERVAL_MAX``; ``RATE_LIMIT`` waits for Smartcar's Retry-After. The scheduler waits: no worker
+* backed off on failure: ``ASLEEP`` and ``UNREACHABLE`` (and other failures) double the wait at each failure in
+  a row up to ``POLL_INTERVAL_MAX``; ``RATE_LIMIT`` waits for Smartcar's Retry-After. The scheduler waits: no worker
   sleeps, the vehicle is simply not due;
 * never faster than the month's remaining polling budget allows, spread over the month's remaining time (half
-  that while under ``BUDGET_WARNING_THRESHOLD``, so polling can follow a charge and still last the month); when
+  that while under ``BUDGET_WARNING_THRESHOLD`` of polling's own share, so polling can follow a charge and still
+  last the month); when
   polling's share is spent, not before next month (people keep their reserved share);
 * webhooks first: data delivered by a webhook (unbilled) is fresh for ``WEBHOOK_FRESH_FOR``, and the vehicle is
   not polled meanwhile (``after_webhook``). Polling fills the gaps webhooks leave.
@@ -94,13 +95,15 @@ def after_read(
 ) -> datetime:
     """Set when the vehicle is polled next, after a read that left it in ``state``; returns that time."""
     now = now or timezone.now()
-    failures = vehicle.poll_failures + 1 if state in BACKED_OFF and vehicle.poll_reason == state else 0
+    # Failures in a row, whatever their kind and however the vehicle was queued meanwhile (a lease replaces
+    # its polling state, never this count); any data read ends them.
+    failures = vehicle.poll_failures + 1 if state in BACKED_OFF else 0
     if state == RATE_LIMITED:
         wait = timedelta(seconds=retry_after) if retry_after else interval_for(UNREACHABLE)
     elif state == BUDGET:
         wait = budget.next_month_start(now) - now
     else:
-        wait = interval_for(state) * (2 ** min(failures, 16))
+        wait = interval_for(state) * (2 ** min(max(failures - 1, 0), 16))
         wait = min(wait, max(smartcar_settings.POLL_INTERVAL_MAX, interval_for(state)))
     floor = (
         budget.polling_floor(vehicle.pk, billed_per_poll, now=now)

@@ -753,6 +753,7 @@ def apply_vehicle_data(
     names of the groups that changed, and refreshes ``vehicle`` in place.
     """
     updated: list[str] = []
+    points = list(points)
     now = timezone.now()
     with transaction.atomic():
         locked = select_for_update(Vehicle.objects.filter(pk=vehicle.pk)).get()
@@ -787,8 +788,11 @@ def apply_vehicle_data(
         if remembered != (locked.not_capable or {}):
             locked.not_capable = remembered
             changed_fields.add("not_capable")
-        locked.data_refreshed_at = now
-        locked.save(update_fields=[*changed_fields, "data_refreshed_at", "updated_at"])
+        if points:
+            # Data came from the car (newer or not): a read where every data point failed (asleep...) is not one.
+            locked.data_refreshed_at = now
+            changed_fields.add("data_refreshed_at")
+        locked.save(update_fields=[*changed_fields, "updated_at"])
     for name in [f.attname for f in Vehicle._meta.concrete_fields]:
         setattr(vehicle, name, getattr(locked, name))
     return updated
