@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from urllib3.exceptions import NewConnectionError
 
 from .. import client, signals
 from ..client.redaction import redact_text
-from ..client.transport import backoff_delay
+from ..client.transport import PreparedRequest, backoff_delay
 from ..conf import smartcar_settings
 from ..crypto import EncryptionKeyError, reencrypt
 from ..db import process_lock, select_for_update
@@ -150,11 +150,29 @@ def account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Abstract
 def _exchange_if_needed(
     locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool], db: str
 ) -> Exception | None:
-    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise.
+    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise."""
+    started_at = begin_exchange(locked, needed)
+    if started_at is None:
+        return None
+    presented = locked.refresh_token
+    try:
+        answer: client.Access | client.SmartcarException = exchange_with_retries(
+            presented, first_attempt_at=started_at
+        )
+    except client.SmartcarException as exc:
+        answer = exc
+    return finish_exchange(locked, presented, answer, db)
+
+
+def begin_exchange(locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool]) -> datetime | None:
+    """Under the account's lock, before any request: decide whether to exchange, and commit the in-flight
+    marker if so. Returns when the exchange started (None: nothing to do). The first half of every exchange,
+    one account's (``_exchange_if_needed``) and a bulk rotation's (``rotate_in_bulk``) alike.
 
     A marker found here, under the lock, can only be left by a process that died mid-exchange (a live one
     would still hold the lock): Smartcar may have rotated the stored token already, so it is presented again
-    at once, whatever ``needed`` says, while Smartcar still accepts it.
+    at once, whatever ``needed`` says, while Smartcar still accepts it. Raises ``ReauthenticationRequired`` or
+    ``AccountUnavailable`` for an account only a reconnect can help.
     """
     ensure_usable(locked)
     started_at = locked.token_exchange_started_at
@@ -166,23 +184,32 @@ def _exchange_if_needed(
             locked.pk,
             started_at.isoformat(),
         )
-    else:
-        # Committed before the request: whoever finds it after this process died knows to resume at once.
-        started_at = locked.token_exchange_started_at = timezone.now()
-        locked.save(update_fields=["token_exchange_started_at"])
-    presented = locked.refresh_token
-    try:
-        access = exchange_with_retries(presented, first_attempt_at=started_at)
-    except client.InvalidGrantException as exc:
+        return started_at
+    # Committed before the request: whoever finds it after this process died knows to resume at once.
+    started_at = locked.token_exchange_started_at = timezone.now()
+    locked.save(update_fields=["token_exchange_started_at"])
+    return started_at
+
+
+def finish_exchange(
+    locked: SmartcarAccount,
+    presented: str,
+    answer: client.Access | client.SmartcarException,
+    db: str,
+) -> Exception | None:
+    """Under the account's lock, after the request: store the new pair, or record the failure (clearing the
+    marker only when Smartcar surely did not rotate); return the error for the caller. The second half of
+    every exchange, whichever transport carried it."""
+    if isinstance(answer, client.InvalidGrantException):
         locked.token_exchange_started_at = None
-        mark_reauth_required(locked, exc.description or str(exc))
+        mark_reauth_required(locked, answer.description or str(answer))
         return ReauthenticationRequired(locked)
-    except client.SmartcarException as exc:
-        if not may_have_rotated(exc):
+    if isinstance(answer, client.SmartcarException):
+        if not may_have_rotated(answer):
             locked.token_exchange_started_at = None
-        _record_failure(locked, exc)
-        return exc
-    _save_new_tokens(locked, presented, access, db)
+        _record_failure(locked, answer)
+        return answer
+    _save_new_tokens(locked, presented, answer, db)
     return None
 
 
@@ -270,6 +297,8 @@ def may_have_rotated(exc: client.SmartcarException) -> bool:
     Only a request that surely never arrived (no connection made) or that Smartcar surely refused (any 4xx)
     is definite; time-outs, resets and 5xx may have come after Smartcar did the work.
     """
+    if isinstance(exc, client.SmartcarConnectionError) and not exc.request_sent:
+        return False  # either transport: the connection was never set up
     cause = exc.__cause__
     if isinstance(cause, requests.ConnectTimeout):
         return False
@@ -306,6 +335,130 @@ def resume_interrupted_exchanges() -> int:
         if error is not None and not isinstance(error, ReauthenticationRequired):
             logger.warning("Resuming the token exchange of Smartcar account %s failed: %s", pk, error)
     return resumed
+
+
+# --- Many accounts at once -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkExchange:
+    """What ``exchange_in_bulk`` did for one account.
+
+    ``outcome``: "exchanged", "skipped" (nothing to do), "locked" (another process holds the account),
+    "reauth_required", "unavailable", "missing" or "failed" (``error`` says why; the account's failure and, when
+    Smartcar may have rotated, its in-flight marker are recorded as on every path).
+    """
+
+    account_id: int
+    outcome: str
+    error: client.SmartcarException | None = dataclasses.field(default=None, repr=False)
+    account: SmartcarAccount | None = dataclasses.field(default=None, repr=False)
+
+
+def exchange_in_bulk(
+    account_ids: Iterable[int], *, needed: Callable[[SmartcarAccount], bool], max_in_flight: int
+) -> list[BulkExchange]:
+    """Exchange the refresh tokens of many accounts with up to ``max_in_flight`` requests waiting on Smartcar
+    at once (``client.aio.send_all``), from the calling thread, which keeps all the database work.
+
+    Each account goes through the very steps of a single exchange (``_refresh``): its lock (taken without
+    waiting), the re-check and the in-flight marker committed before its request (``begin_exchange``), and
+    the outcome stored under the same lock (``finish_exchange``: encrypted tokens, signals, failures). A lock
+    is held only while that account's request is in flight. An account whose lock is held elsewhere is not
+    waited for: it is tried again once the others are done (on SQLite, accounts sharing a lock file do
+    that), and reported "locked" if still held. Nothing is repeated here and nobody sleeps: the caller
+    reschedules the failures, and a marker left by a lost answer is presented again by whoever next takes
+    the lock (the rescheduled task, or ``resume_interrupted_exchanges`` within ``EXCHANGE_RECOVERY_INTERVAL``).
+    """
+    from ..client.aio import send_all
+    from .clients import get_timeouts
+
+    db = router.db_for_write(SmartcarAccount)
+    # As in _refresh: new tokens committed inside a caller's transaction could still be rolled back.
+    with transaction.atomic(using=db, durable=True):
+        pass
+    auth = get_auth_client()
+    results: list[BulkExchange] = []
+    in_flight: dict[int, tuple[ExitStack, SmartcarAccount, str]] = {}
+
+    def requests_for(ids: list[int], deferred: list[int]) -> Iterator[tuple[int, PreparedRequest]]:
+        # Runs in the calling thread: send_all pulls one request per answer it hands back.
+        for pk in ids:
+            stack = ExitStack()
+            if not stack.enter_context(account_lock(db, pk, blocking=False)):
+                stack.close()
+                deferred.append(pk)
+                continue
+            try:
+                locked = SmartcarAccount.objects.using(db).filter(pk=pk).first()
+                outcome = "missing" if locked is None else _begin_in_bulk(locked, needed)
+            except BaseException:
+                stack.close()
+                raise
+            if outcome is not None:
+                stack.close()
+                results.append(BulkExchange(pk, outcome, account=locked))
+                continue
+            assert locked is not None
+            presented = locked.refresh_token
+            in_flight[pk] = (stack, locked, presented)
+            yield pk, auth.refresh_token_request(presented)
+
+    pending = list(account_ids)
+    try:
+        while pending:
+            deferred: list[int] = []
+            for pk, answer in send_all(
+                requests_for(pending, deferred), max_in_flight=max_in_flight, timeouts=get_timeouts()
+            ):
+                stack, locked, presented = in_flight.pop(pk)
+                with stack:
+                    results.append(_finish_in_bulk(auth, locked, presented, answer, db))
+            if len(deferred) == len(pending):  # no progress: those locks are held by someone else
+                results.extend(BulkExchange(pk, "locked") for pk in deferred)
+                break
+            pending = deferred
+    finally:
+        # Only after a bug (a non-Smartcar exception): never keep a lock past this call.
+        for stack, _locked, _presented in in_flight.values():
+            stack.close()
+    return results
+
+
+def _begin_in_bulk(locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool]) -> str | None:
+    """``begin_exchange`` for one account of a bulk exchange: None when its request is to be sent, else the
+    outcome that ends its turn."""
+    try:
+        started_at = begin_exchange(locked, needed)
+    except ReauthenticationRequired:
+        return "reauth_required"
+    except AccountUnavailable:
+        return "unavailable"
+    return None if started_at is not None else "skipped"
+
+
+def _finish_in_bulk(
+    auth: client.AuthClient,
+    locked: SmartcarAccount,
+    presented: str,
+    answer: client.ApiResponse | client.SmartcarException,
+    db: str,
+) -> BulkExchange:
+    outcome: client.Access | client.SmartcarException
+    if isinstance(answer, client.SmartcarException):
+        outcome = answer
+    else:
+        try:
+            outcome = auth.parse_token_response(answer)
+        except client.SmartcarException as exc:
+            outcome = exc
+    error = finish_exchange(locked, presented, outcome, db)
+    if error is None:
+        return BulkExchange(locked.pk, "exchanged", account=locked)
+    if isinstance(error, ReauthenticationRequired):
+        return BulkExchange(locked.pk, "reauth_required", account=locked)
+    assert isinstance(error, client.SmartcarException)
+    return BulkExchange(locked.pk, "failed", error=error, account=locked)
 
 
 def needs_reauthentication(error_type: str | None, resolution: Any) -> bool:
