@@ -215,7 +215,29 @@ def finish_exchange(
 
 def _save_new_tokens(locked: SmartcarAccount, presented: str, access: Mapping[str, Any], db: str) -> None:
     """Store the new pair and clear the marker in one write, unless a reconnect or disconnect replaced the
-    tokens meanwhile (the process lock does not stop those): then theirs stand and this pair is dropped."""
+    tokens meanwhile (the process lock does not stop those): then theirs stand and this pair is dropped.
+
+    One conditional UPDATE (the row still holds the very ciphertext read under the lock) does it in the common
+    case; only when that finds the row changed (a reconnect, or the same token re-encrypted with a newer key)
+    is the row locked and its token compared. A bulk rotation pays this per account, so it is one query."""
+    read_under_lock = locked.refresh_token_encrypted
+    before = {field: getattr(locked, field) for field in (*TOKEN_FIELDS, "token_exchange_started_at")}
+    store_tokens(locked, access)
+    locked.token_exchange_started_at = None
+    locked.updated_at = timezone.now()
+    written = (
+        SmartcarAccount.objects.using(db)
+        .filter(pk=locked.pk, refresh_token_encrypted=read_under_lock)
+        .update(**{field: getattr(locked, field) for field in (*TOKEN_FIELDS, "token_exchange_started_at")})
+    )
+    if written:
+        transaction.on_commit(
+            lambda: signals.tokens_refreshed.send(sender=SmartcarAccount, account=locked), using=db
+        )
+        logger.info("Refreshed tokens of Smartcar account %s", locked.pk)
+        return
+    for field, value in before.items():
+        setattr(locked, field, value)
     with transaction.atomic(using=db):
         current = select_for_update(SmartcarAccount.objects.using(db).filter(pk=locked.pk)).get()
         replaced = not current.refresh_token_encrypted or current.refresh_token != presented
