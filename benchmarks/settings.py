@@ -62,6 +62,10 @@ SMARTCAR = {
     "MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
     "WEBHOOK_URL_ID": WEBHOOK_URL_ID,
 }
+# Rotation's chunks and exchanges in flight per chunk task: the app's defaults unless overridden to explore.
+for _name in ("ROTATION_CHUNK_SIZE", "ROTATION_MAX_IN_FLIGHT"):
+    if env(f"BENCH_{_name}", default=None):
+        SMARTCAR[_name] = env.int(f"BENCH_{_name}")
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")
 if CELERY_BROKER_URL == "filesystem://":
