@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -151,7 +151,9 @@ def _exchange_if_needed(
     locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool], db: str
 ) -> Exception | None:
     """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise."""
-    started_at = begin_exchange(locked, needed)
+    started_at = begin_exchanges([locked], needed, db)[locked.pk]
+    if isinstance(started_at, AccountUnavailable):
+        raise started_at
     if started_at is None:
         return None
     presented = locked.refresh_token
@@ -164,31 +166,45 @@ def _exchange_if_needed(
     return finish_exchange(locked, presented, answer, db)
 
 
-def begin_exchange(locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool]) -> datetime | None:
-    """Under the account's lock, before any request: decide whether to exchange, and commit the in-flight
-    marker if so. Returns when the exchange started (None: nothing to do). The first half of every exchange,
-    one account's (``_exchange_if_needed``) and a bulk rotation's (``rotate_in_bulk``) alike.
+def begin_exchanges(
+    accounts: Sequence[SmartcarAccount], needed: Callable[[SmartcarAccount], bool], db: str
+) -> dict[int, datetime | AccountUnavailable | None]:
+    """Under each account's lock, before any request: decide whether to exchange, and commit the in-flight
+    marker of those that will be. For each account: when its exchange started, None (nothing to do), or the
+    ``AccountUnavailable`` (``ReauthenticationRequired``) that refuses it. The first half of every exchange,
+    one account's (``_exchange_if_needed``) and a bulk rotation's (``exchange_in_bulk``, one UPDATE for the
+    markers of a whole batch) alike.
 
     A marker found here, under the lock, can only be left by a process that died mid-exchange (a live one
     would still hold the lock): Smartcar may have rotated the stored token already, so it is presented again
-    at once, whatever ``needed`` says, while Smartcar still accepts it. Raises ``ReauthenticationRequired`` or
-    ``AccountUnavailable`` for an account only a reconnect can help.
+    at once, whatever ``needed`` says, while Smartcar still accepts it.
     """
-    ensure_usable(locked)
-    started_at = locked.token_exchange_started_at
-    if started_at is None and not needed(locked):
-        return None
-    if started_at is not None:
-        logger.warning(
-            "Resuming the token exchange of Smartcar account %s interrupted since %s",
-            locked.pk,
-            started_at.isoformat(),
-        )
-        return started_at
-    # Committed before the request: whoever finds it after this process died knows to resume at once.
-    started_at = locked.token_exchange_started_at = timezone.now()
-    locked.save(update_fields=["token_exchange_started_at"])
-    return started_at
+    begun: dict[int, datetime | AccountUnavailable | None] = {}
+    to_mark = []
+    now = timezone.now()
+    for locked in accounts:
+        try:
+            ensure_usable(locked)
+        except AccountUnavailable as refusal:
+            begun[locked.pk] = refusal
+            continue
+        started_at = locked.token_exchange_started_at
+        if started_at is not None:
+            logger.warning(
+                "Resuming the token exchange of Smartcar account %s interrupted since %s",
+                locked.pk,
+                started_at.isoformat(),
+            )
+            begun[locked.pk] = started_at
+        elif needed(locked):
+            locked.token_exchange_started_at = begun[locked.pk] = now
+            to_mark.append(locked.pk)
+        else:
+            begun[locked.pk] = None
+    if to_mark:
+        # Committed before the requests: whoever finds a marker after this process died knows to resume at once.
+        SmartcarAccount.objects.using(db).filter(pk__in=to_mark).update(token_exchange_started_at=now)
+    return begun
 
 
 def finish_exchange(
@@ -384,7 +400,7 @@ def exchange_in_bulk(
     at once (``client.aio.send_all``), from the calling thread, which keeps all the database work.
 
     Each account goes through the very steps of a single exchange (``_refresh``): its lock (taken without
-    waiting), the re-check and the in-flight marker committed before its request (``begin_exchange``), and
+    waiting), the re-check and the in-flight marker committed before its request (``begin_exchanges``), and
     the outcome stored under the same lock (``finish_exchange``: encrypted tokens, signals, failures). A lock
     is held only while that account's request is in flight. An account whose lock is held elsewhere is not
     waited for: it is tried again once the others are done (on SQLite, accounts sharing a lock file do
@@ -404,27 +420,49 @@ def exchange_in_bulk(
     in_flight: dict[int, tuple[ExitStack, SmartcarAccount, str]] = {}
 
     def requests_for(ids: list[int], deferred: list[int]) -> Iterator[tuple[int, PreparedRequest]]:
-        # Runs in the calling thread: send_all pulls one request per answer it hands back.
-        for pk in ids:
-            stack = ExitStack()
-            if not stack.enter_context(account_lock(db, pk, blocking=False)):
+        # Runs in the calling thread (send_all pulls one request per answer it hands back), a batch of
+        # max_in_flight accounts at a time: their locks one by one, their rows in one query, their markers in one.
+        for first in range(0, len(ids), max_in_flight):
+            ready = _begin_batch(ids[first : first + max_in_flight], deferred)
+            for pk in ready:
+                yield pk, auth.refresh_token_request(in_flight[pk][2])
+
+    def _begin_batch(batch: list[int], deferred: list[int]) -> list[int]:
+        held: dict[int, ExitStack] = {}
+        try:
+            for pk in batch:
+                stack = ExitStack()
+                if stack.enter_context(account_lock(db, pk, blocking=False)):
+                    held[pk] = stack
+                else:
+                    stack.close()
+                    deferred.append(pk)
+            rows = SmartcarAccount.objects.using(db).in_bulk(list(held)) if held else {}
+            begun = begin_exchanges(list(rows.values()), needed, db)
+        except BaseException:
+            for stack in held.values():
                 stack.close()
-                deferred.append(pk)
+            raise
+        ready = []
+        for pk, stack in held.items():
+            locked = rows.get(pk)
+            state = begun.get(pk)
+            if isinstance(state, datetime):
+                assert locked is not None
+                in_flight[pk] = (stack, locked, locked.refresh_token)
+                ready.append(pk)
                 continue
-            try:
-                locked = SmartcarAccount.objects.using(db).filter(pk=pk).first()
-                outcome = "missing" if locked is None else _begin_in_bulk(locked, needed)
-            except BaseException:
-                stack.close()
-                raise
-            if outcome is not None:
-                stack.close()
-                results.append(BulkExchange(pk, outcome, account=locked))
-                continue
-            assert locked is not None
-            presented = locked.refresh_token
-            in_flight[pk] = (stack, locked, presented)
-            yield pk, auth.refresh_token_request(presented)
+            stack.close()
+            if locked is None:
+                outcome = "missing"
+            elif isinstance(state, ReauthenticationRequired):
+                outcome = "reauth_required"
+            elif isinstance(state, AccountUnavailable):
+                outcome = "unavailable"
+            else:
+                outcome = "skipped"
+            results.append(BulkExchange(pk, outcome, account=locked))
+        return ready
 
     pending = list(account_ids)
     try:
@@ -445,18 +483,6 @@ def exchange_in_bulk(
         for stack, _locked, _presented in in_flight.values():
             stack.close()
     return results
-
-
-def _begin_in_bulk(locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool]) -> str | None:
-    """``begin_exchange`` for one account of a bulk exchange: None when its request is to be sent, else the
-    outcome that ends its turn."""
-    try:
-        started_at = begin_exchange(locked, needed)
-    except ReauthenticationRequired:
-        return "reauth_required"
-    except AccountUnavailable:
-        return "unavailable"
-    return None if started_at is not None else "skipped"
 
 
 def _finish_in_bulk(
