@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
 
 EXPECTED_ROWS = [
-    "App: beat fan-out + Celery worker (16 threads)",
+    "App: beat fan-out to chunk tasks + Celery worker (16 threads)",
     "Official package, sequential loop",
     "Speed-up, app / loop",
     "SQL queries per account, app / loop",
@@ -46,6 +46,7 @@ EXPECTED_ROWS = [
     "Throughput ratio, bare view / receiver",
     "p99 latency ratio, receiver / bare view",
     "Events stored / accepted (warm-up included)",
+    "Machine CPU per rotated account",
 ]
 
 
