@@ -61,10 +61,11 @@ SMARTCAR = {
     "ENCRYPTION_KEYS": ["a4PCJ2nnZCcz6QsyOQmp25p2MNBR09D0ld5DT9N1pvA="],
     "MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
     "WEBHOOK_URL_ID": WEBHOOK_URL_ID,
-    # 10 chunk tasks of ROTATION_CHUNK_SIZE (200) x 10 = 100 token exchanges in flight, where the default 50
+    # 10 chunk tasks of ROTATION_CHUNK_SIZE (200) x 6 = 60 token exchanges in flight, where the default 50
     # would put 500 on a one-process simulator sharing 2 cores: it then dropped connections and each request
-    # cost it more CPU (measured: 3.6x the loop at 50, 7.9x at 10, worse at 20 on the same machine).
-    "ROTATION_MAX_IN_FLIGHT": 10,
+    # cost it more CPU. Measured on the same machine (other work running beside it): 3.6x the loop at 50,
+    # 7.0-7.9x at 10, 8.4-10.0x at 6.
+    "ROTATION_MAX_IN_FLIGHT": 6,
 }
 # Rotation's chunks and exchanges in flight per chunk task: the app's defaults unless overridden to explore.
 for _name in ("ROTATION_CHUNK_SIZE", "ROTATION_MAX_IN_FLIGHT"):
