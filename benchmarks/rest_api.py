@@ -147,8 +147,12 @@ def run(
         Row(
             BENCHMARK,
             f"GET {case.name}, user with {case.vehicles:,} vehicle{'s' if case.vehicles != 1 else ''}",
-            f"{result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
-            f"{case.queries} SQL queries",
+            (
+                f"{result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+                if result.p50_ms is not None and result.p99_ms is not None
+                else "no request completed in the measured window, "
+            )
+            + f"{case.queries} SQL queries",
             "all 200",
             result.ok == result.requests and not result.errors,
         )

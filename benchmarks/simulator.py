@@ -83,6 +83,9 @@ class Simulator(ManagedProcess):
         self.log_path = log_path
         self.base_url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
+        # Benchmarks 1-4 measure the app, not Smartcar's limits or sleeping cars; benchmark 5 restarts it with
+        # Smartcar's latency and limits (``restart``).
+        self.options: tuple[str, ...] = ("--no-limits", "--no-traits")
 
     @property
     def origins(self) -> dict[str, str]:
@@ -115,11 +118,15 @@ class Simulator(ManagedProcess):
             "0",
             "--database",
             str(self.database),
-            # Benchmarks measure the app, not Smartcar's limits or sleeping cars.
-            "--no-limits",
-            "--no-traits",
+            *self.options,
         ]
         self.launch(command, env=child_environment())
+
+    def restart(self, *options: str) -> None:
+        """Stop, and start again on the same port and database with other command-line ``options``."""
+        self.stop()
+        self.options = options
+        self.start()
 
     def is_ready(self) -> bool:
         return requests.get(f"{self.base_url}/_simulator/health", timeout=1).ok

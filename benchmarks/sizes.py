@@ -18,15 +18,19 @@ class Size:
     load_warmup: float
     load_connections: int
     in_process_events: int  # webhook events timed through Django's test client
+    fleet: int  # vehicles of benchmark 5's large fleet; its small one and the threads design's subset below
+    fleet_small: int
+    fleet_threads: int
+    fleet_latency_scale: float  # Smartcar's latency model, scaled
 
     @property
     def owners(self) -> int:
         """Simulated owners to seed: one per account the rotation uses and one per refreshed vehicle."""
-        return self.rotation_small + self.rotation_large + self.rotation_loop + self.refresh
+        return self.rotation_small + self.rotation_large + self.rotation_loop + self.refresh + self.fleet
 
 
 SIZES = {
-    "full": Size(200, 2000, 100, 500, 20, 100, 1000, 10.0, 2.0, 10, 500),
+    "full": Size(200, 2000, 100, 500, 20, 100, 1000, 10.0, 2.0, 10, 500, 2000, 500, 40, 0.75),
     # For tests/test_benchmarks.py: every benchmark runs, the counts hold; its ratios mean nothing.
-    "tiny": Size(4, 12, 3, 8, 2, 3, 20, 1.0, 0.3, 4, 20),
+    "tiny": Size(4, 12, 3, 8, 2, 3, 20, 1.0, 0.3, 4, 20, 30, 10, 5, 0.01),
 }

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from django_smartcar.conf import smartcar_settings
 
-from . import findings, refresh, rest_api, rotation, webhooks
+from . import findings, fleet, refresh, rest_api, rotation, webhooks
 from .network import free_port
 from .report import Row, database_version, progress
 from .simulator import Owner, Simulator
@@ -32,7 +32,8 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
     site_user = get_user_model().objects.create_user("bench-site-user")
     loop_owners, owners = owners[: size.rotation_loop], owners[size.rotation_loop :]
     small_owners, owners = owners[: size.rotation_small], owners[size.rotation_small :]
-    large_owners, refresh_owners = owners[: size.rotation_large], owners[size.rotation_large :]
+    large_owners, owners = owners[: size.rotation_large], owners[size.rotation_large :]
+    refresh_owners, fleet_owners = owners[: size.refresh], owners[size.refresh :]
 
     keep_alive_ms = simulator.round_trip_ms(keep_alive=True)
     new_connection_ms = simulator.round_trip_ms(keep_alive=False)
@@ -69,11 +70,15 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
         workers = server.workers
     purge_queued_tasks()
 
+    fleet_ids = refresh.create_vehicles(site_user, fleet_owners)
+    fleet_result = fleet.run(folder, simulator, fleet_ids, size)
+
     rows = [
         *rotation.rows(small, large, loop),
         *refresh.rows(app_refresh, per_endpoint, batch_loop),
         *api_rows,
         *webhooks.rows(webhook_run),
+        *fleet.rows(fleet_result),
         *rotation.diagnostics(large),
         *refresh.diagnostics(app_refresh),
         *rest_api.diagnostics(cases),
@@ -84,7 +89,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
             f"{keep_alive_ms:.1f} / {new_connection_ms:.1f} ms",
         ),
     ]
-    notes = findings.notes(
+    notes = fleet.notes(fleet_result) + findings.notes(
         findings.Measurements(
             small, large, loop, app_refresh, per_endpoint, webhook_run, keep_alive_ms, new_connection_ms
         )

@@ -27,7 +27,7 @@ from . import client
 from .brands import display_make
 from .exceptions import DjangoSmartcarError
 from .models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, VehicleSignal, WebhookEvent
-from .services import commands, refreshes, signals, tokens, vehicles, webhooks
+from .services import budget, commands, refreshes, signals, tokens, vehicles, webhooks
 from .services import connect as connect_service
 
 COMMAND_PERMISSION = "django_smartcar.send_vehicle_commands"
@@ -336,6 +336,8 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         "last_refresh_summary",
         "last_command_summary",
         "problems",
+        "requests_this_month",
+        "next_poll_at",
     )
     list_filter = ("is_connected", MakeFilter)
     list_select_related = ("account__owner", "last_command", "last_refresh")
@@ -350,7 +352,7 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
             "vehicle_errors": "vehicle_errors_display",
         }.get(f.name, f.name)
         for f in Vehicle._meta.fields
-    ]
+    ] + ["requests_this_month"]
     # Shown through their displays above, never as editable JSON.
     exclude = ("missing_permissions", "vehicle_errors")
     actions = [
@@ -380,9 +382,19 @@ class VehicleAdmin(CommandPermissionMixin, admin.ModelAdmin):
         ),
     ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
+        # Each vehicle's billed requests this month in the changelist's own query, not one query per row.
+        return budget.with_usage(super().get_queryset(request))
+
     @admin.display(description="Owner", ordering="account__owner")
     def owner(self, vehicle: Vehicle) -> AbstractBaseUser:
         return vehicle.account.owner
+
+    @admin.display(description="Requests this month", ordering=budget.USED_THIS_MONTH)
+    def requests_this_month(self, vehicle: Vehicle) -> str:
+        """Billed Smartcar requests against the plan, e.g. ``37 / 500``; the polling state beside the next poll."""
+        usage = budget.usage(vehicle)
+        return f"{usage.used} / {usage.limit}" if usage.limit else str(usage.used)
 
     @admin.display(description="Battery", ordering="battery_percent_remaining")
     def battery_percent(self, vehicle: Vehicle) -> str | None:

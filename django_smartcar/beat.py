@@ -22,6 +22,7 @@ PERIODIC_TASKS: tuple[tuple[str, str], ...] = (
     ("rotate_expiring_tokens", "ROTATION_CHECK_INTERVAL"),
     ("resume_interrupted_token_exchanges", "EXCHANGE_RECOVERY_INTERVAL"),
     ("refresh_connected_vehicles", "VEHICLE_REFRESH_INTERVAL"),
+    ("poll_due_vehicles", "POLL_DISPATCH_INTERVAL"),
     ("requeue_pending_webhook_events", "WEBHOOK_SWEEP_INTERVAL"),
     ("clear_connect_states", "CONNECT_STATE_CLEANUP_INTERVAL"),
     ("fail_abandoned_commands", "COMMAND_SWEEP_INTERVAL"),

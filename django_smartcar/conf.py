@@ -94,10 +94,45 @@ DEFAULTS: dict[str, Any] = {
     # Celery: retries of a transient Smartcar failure (backoff doubles from RETRY_BACKOFF seconds, with jitter).
     "TASK_MAX_RETRIES": 5,
     "RETRY_BACKOFF": 5,
-    # Beat: how often expiring tokens are looked for, and how often connected vehicles' data is refreshed
-    # (None: never, e.g. when webhooks bring the data).
+    # Beat: how often expiring tokens are looked for.
     "ROTATION_CHECK_INTERVAL": timedelta(hours=1),
-    "VEHICLE_REFRESH_INTERVAL": timedelta(hours=1),
+    # Beat: refresh every connected vehicle at this fixed interval, whatever it costs (None, the default: adaptive
+    # polling, POLL_*, decides when each vehicle is read). Both go through the request budget.
+    "VEHICLE_REFRESH_INTERVAL": None,
+    # --- Smartcar's budget (services/budget.py, services/pacing.py) ---
+    # Billed requests per vehicle per calendar month (UTC) of your Smartcar plan; None: unlimited. Every billed
+    # call is counted before it is sent (each v2 batch item, a V3 signals read, each command), so none passes it.
+    "MONTHLY_REQUESTS_PER_VEHICLE": 500,
+    # The share of that budget scheduled polling never uses: kept for people's refreshes and commands.
+    "USER_RESERVED_SHARE": 0.2,
+    # ``vehicle_budget_nearing`` is sent once a month when a vehicle's use passes this share of its budget.
+    "BUDGET_WARNING_THRESHOLD": 0.8,
+    # Smartcar's application rate limit: a bucket of ``capacity`` requests refilling ``refill_per_minute``
+    # (Smartcar's default, raised on request for large fleets). Bulk work paces itself under it, every process
+    # drawing from one bucket in the database; None: no pacing.
+    "APP_RATE_LIMIT": {"capacity": 120, "refill_per_minute": 2},
+    # --- Adaptive polling (services/polling.py) ---
+    # Beat: how often vehicles due for a poll are looked for (None: no polling; webhooks and people only).
+    "POLL_DISPATCH_INTERVAL": timedelta(minutes=1),
+    # How long after a read a vehicle is read again, by what the app last learnt of it. Failures back off:
+    # "asleep" and "unreachable" double at each failure in a row, up to POLL_INTERVAL_MAX; a rate limit waits
+    # for Smartcar's Retry-After. The month's remaining budget, spread over the month's remaining time, is a floor.
+    "POLL_INTERVALS": {
+        "charging": timedelta(hours=1),
+        "driving": timedelta(minutes=30),
+        "parked": timedelta(hours=12),
+        "asleep": timedelta(hours=12),
+        "unreachable": timedelta(hours=2),
+        "failed": timedelta(hours=6),
+    },
+    "POLL_INTERVAL_MAX": timedelta(days=2),
+    # Data a webhook delivered is fresh this long: the vehicle is not polled meanwhile (webhooks are unbilled).
+    "WEBHOOK_FRESH_FOR": timedelta(hours=12),
+    # --- Bulk work (services/bulk.py) ---
+    # Vehicles per refresh task, and Smartcar requests each task keeps in flight at once (on one event loop in
+    # the worker; memory grows with this number, not with the fleet).
+    "BULK_CHUNK_SIZE": 1000,
+    "BULK_MAX_IN_FLIGHT": 256,
     # Ids handled per database round trip when the beat tasks fan out.
     "FANOUT_CHUNK_SIZE": 500,
     # Rotation: accounts per ``rotate_accounts_tokens`` task, and token exchanges each such task keeps in flight
@@ -227,6 +262,16 @@ SCHEMA: dict[str, Accepts] = {
     "RETRY_BACKOFF": Accepts(_SECONDS, minimum=0),
     "ROTATION_CHECK_INTERVAL": Accepts((timedelta,), minimum=timedelta(milliseconds=1)),
     "VEHICLE_REFRESH_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(milliseconds=1)),
+    "MONTHLY_REQUESTS_PER_VEHICLE": Accepts((int,), none=True, minimum=1),
+    "USER_RESERVED_SHARE": Accepts(_SECONDS, minimum=0),
+    "BUDGET_WARNING_THRESHOLD": Accepts(_SECONDS, minimum=0),
+    "APP_RATE_LIMIT": Accepts((dict,), none=True),
+    "POLL_DISPATCH_INTERVAL": Accepts((timedelta,), none=True, minimum=timedelta(seconds=1)),
+    "POLL_INTERVALS": Accepts((dict,)),
+    "POLL_INTERVAL_MAX": Accepts((timedelta,), minimum=timedelta(minutes=1)),
+    "WEBHOOK_FRESH_FOR": Accepts((timedelta,), minimum=timedelta(0)),
+    "BULK_CHUNK_SIZE": Accepts((int,), minimum=1),
+    "BULK_MAX_IN_FLIGHT": Accepts((int,), minimum=1),
     "FANOUT_CHUNK_SIZE": Accepts((int,), minimum=1),
     "ROTATION_CHUNK_SIZE": Accepts((int,), minimum=1),
     "ROTATION_MAX_IN_FLIGHT": Accepts((int,), minimum=1),
@@ -374,8 +419,42 @@ def _timeouts_problem(value: dict[Any, Any], source: str) -> str | None:
     return None
 
 
+def _share_problem(value: float, source: str) -> str | None:
+    return None if 0 <= value <= 1 else f"{source} must be a share between 0 and 1, got {value!r}."
+
+
+def _rate_limit_problem(value: dict[Any, Any], source: str) -> str | None:
+    for key in ("capacity", "refill_per_minute"):
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+            return (
+                f'{source} must be {{"capacity": requests, "refill_per_minute": requests}} with positive numbers '
+                f"(Smartcar's default: 120 and 2), got {value!r}."
+            )
+    unknown = sorted(set(value) - {"capacity", "refill_per_minute"}, key=str)
+    return f"{source} has unknown keys {unknown!r}." if unknown else None
+
+
+POLL_STATES = ("charging", "driving", "parked", "asleep", "unreachable", "failed")
+
+
+def _poll_intervals_problem(value: dict[Any, Any], source: str) -> str | None:
+    for key, interval in value.items():
+        if key not in POLL_STATES:
+            return f"{source} has an unknown state {key!r}: use {', '.join(POLL_STATES)}."
+        if not isinstance(interval, timedelta) or interval < timedelta(minutes=1):
+            return f'{source}["{key}"] must be a datetime.timedelta of at least a minute, got {interval!r}.'
+    return None
+
+
 # Settings whose content is checked beyond their type: (value, source) -> the problem, or None.
-_CONTENT_CHECKS = {"TIMEOUTS": _timeouts_problem}
+_CONTENT_CHECKS: dict[str, Any] = {
+    "TIMEOUTS": _timeouts_problem,
+    "USER_RESERVED_SHARE": _share_problem,
+    "BUDGET_WARNING_THRESHOLD": _share_problem,
+    "APP_RATE_LIMIT": _rate_limit_problem,
+    "POLL_INTERVALS": _poll_intervals_problem,
+}
 
 
 def unknown_setting_names() -> list[tuple[str, str | None]]:

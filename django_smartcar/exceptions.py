@@ -62,3 +62,18 @@ class NotQueued(DjangoSmartcarError):
 
 class InvalidConnectRequest(DjangoSmartcarError):
     """A Connect option cannot be used as given (e.g. control characters); the message says which one."""
+
+
+class BudgetExhausted(DjangoSmartcarError):
+    """The vehicle's monthly request budget, for this kind of use, is spent (``services.budget``): nothing was
+    sent. ``retry_after`` is the number of seconds until the month ends."""
+
+    def __init__(self, vehicle: Vehicle, kind: str, retry_after: int) -> None:
+        self.vehicle = vehicle
+        self.kind = kind
+        self.retry_after = retry_after
+        super().__init__(
+            "This vehicle has used its Smartcar requests for this month; it can be read again next month."
+            if kind == "user"
+            else "This vehicle's scheduled polling has used its share of this month's Smartcar requests."
+        )

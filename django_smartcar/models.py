@@ -249,6 +249,22 @@ class Vehicle(models.Model):
         blank=True,
         help_text=_("Errors Smartcar reported for this vehicle (asleep, unreachable) and not yet resolved."),
     )
+    # Adaptive polling (services/polling.py): when beat reads the car next, and why then.
+    next_poll_at = models.DateTimeField(
+        _("next poll"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("When scheduled polling reads this vehicle next (empty: at the next round)."),
+    )
+    poll_reason = models.CharField(
+        _("polling state"),
+        max_length=40,
+        blank=True,
+        help_text=_("What set the next poll: charging, driving, parked, asleep, webhook, budget..."),
+    )
+    # Failures of the same kind in a row (asleep, unreachable): each one doubles the wait, up to POLL_INTERVAL_MAX.
+    poll_failures = models.PositiveSmallIntegerField(default=0, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -366,6 +382,58 @@ class ApplicationToken(models.Model):
     @token.setter
     def token(self, value: str) -> None:
         self.token_encrypted = crypto.encrypt(value) if value else ""
+
+
+class VehicleRequestUsage(models.Model):
+    """The ledger of billed Smartcar requests: one row per vehicle per calendar month (UTC).
+
+    Every billed call is counted here before it is sent (``services.budget.reserve``) and given back when
+    Smartcar refused it unbilled (a rate limit, the billing limit itself, a connection never made), so the
+    scheduler reads what Smartcar will bill. ``scheduled`` is polling and other background reads; ``by_user``
+    is people's refreshes and commands, which may use the share of the budget polling leaves them.
+    """
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="request_usage")
+    month = models.DateField(help_text=_("The first day of the month counted."))
+    scheduled = models.PositiveIntegerField(default=0, help_text=_("Polls and other background reads."))
+    by_user = models.PositiveIntegerField(default=0, help_text=_("Refreshes and commands people asked for."))
+    warned = models.BooleanField(default=False, help_text=_("vehicle_budget_nearing was sent this month."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("vehicle request usage")
+        verbose_name_plural = _("vehicle request usage")
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "month"], name="smartcar_usage_vehicle_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} {self.month:%Y-%m}: {self.total}"
+
+    def __repr__(self) -> str:
+        return (
+            f"<VehicleRequestUsage vehicle_id={self.vehicle_id} month={self.month:%Y-%m} total={self.total}>"
+        )
+
+    @property
+    def total(self) -> int:
+        return self.scheduled + self.by_user
+
+
+class AppRequestBucket(models.Model):
+    """The app's own copy of Smartcar's application rate-limit bucket, shared by every process
+    (``services.pacing``): bulk work takes tokens here before sending, so Smartcar never has to refuse it."""
+
+    key = models.CharField(max_length=64, unique=True)
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("application request bucket")
+        verbose_name_plural = _("application request buckets")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.tokens:.1f} requests"
 
 
 class VehicleCommand(models.Model):

@@ -29,6 +29,10 @@ model class of the main argument.
     An event was applied; ``updates`` maps each ``Vehicle`` it concerned to the data groups that changed;
     ``triggers`` lists what triggered it as ``(type, signal code or None)``, e.g. ``("FIRST_DELIVERY", None)``;
     ``signals`` maps each ``Vehicle`` to the codes of the signals stored (``VehicleSignal`` rows that changed).
+``vehicle_budget_nearing(sender=Vehicle, vehicle, used, limit, month)``
+    The vehicle has used ``BUDGET_WARNING_THRESHOLD`` (80 %) of its monthly request budget: ``used`` billed
+    requests of ``limit`` (``MONTHLY_REQUESTS_PER_VEHICLE``) in ``month`` (a ``date``, its first day). Sent once
+    a month per vehicle; polling already slows down, and stops at the share reserved for people.
 """
 
 from django.dispatch import Signal
@@ -43,3 +47,4 @@ vehicle_data_refreshed = Signal()
 vehicle_command_sent = Signal()
 webhook_received = Signal()
 webhook_processed = Signal()
+vehicle_budget_nearing = Signal()

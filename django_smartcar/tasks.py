@@ -7,7 +7,9 @@ Add ``django_smartcar.beat.beat_schedule()`` to your Celery config to run the pe
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import islice
 from typing import Any, NoReturn
 
 from celery import Task, shared_task
@@ -15,9 +17,16 @@ from django.db import transaction
 
 from . import client
 from .conf import smartcar_settings
-from .services import commands, connect, refreshes, rotation, tokens, vehicles, webhooks
+from .services import bulk, commands, connect, polling, refreshes, rotation, tokens, vehicles, webhooks
 
 logger = logging.getLogger(__name__)
+
+
+def batched(items: Iterable[int], size: int) -> Iterator[tuple[int, ...]]:
+    """``itertools.batched`` (Python 3.12) for 3.11."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
 
 
 def _will_retry(task: Any, transient: bool) -> bool:
@@ -127,12 +136,43 @@ def refresh_vehicle_data(
 
 @shared_task(name="django_smartcar.refresh_connected_vehicles", ignore_result=True)
 def refresh_connected_vehicles() -> int:
-    """Beat task: queue a data refresh for every connected vehicle of a usable account."""
+    """Beat task (``VEHICLE_REFRESH_INTERVAL``, off by default): queue a bulk refresh of every connected vehicle
+    of a usable account whose data is older than the interval, in chunks of ``BULK_CHUNK_SIZE``."""
+    return _queue_bulk_refreshes(vehicles.refreshable_vehicle_ids(), reason="interval")
+
+
+@shared_task(name="django_smartcar.poll_due_vehicles", ignore_result=True)
+def poll_due_vehicles() -> int:
+    """Beat task (every ``POLL_DISPATCH_INTERVAL``): queue bulk refreshes of the vehicles adaptive polling says
+    are due, no more than the application's rate limit lets through now (``polling.claim_due``)."""
+    return _queue_bulk_refreshes(polling.claim_due(), reason=bulk.POLL)
+
+
+def _queue_bulk_refreshes(vehicle_ids: Iterable[int], *, reason: str) -> int:
     queued = 0
-    for vehicle_id in vehicles.refreshable_vehicle_ids():
-        transaction.on_commit(partial(refresh_vehicle_data.delay, vehicle_id))
-        queued += 1
+    for chunk in batched(vehicle_ids, int(smartcar_settings.BULK_CHUNK_SIZE)):
+        transaction.on_commit(partial(refresh_vehicles.delay, list(chunk), reason))
+        queued += len(chunk)
     return queued
+
+
+@shared_task(
+    bind=True,
+    name="django_smartcar.refresh_vehicles",
+    acks_late=True,
+    # A worker killed mid-chunk puts the chunk back: vehicles read meanwhile are skipped (``polling.is_due``).
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def refresh_vehicles(
+    self: Task[..., dict[str, int]], vehicle_ids: list[int], reason: str = "poll"
+) -> dict[str, int]:
+    """Read a chunk of vehicles, hundreds of requests in flight (``services.bulk``); what the application's rate
+    limit cannot take now is queued again for when it can."""
+    report = bulk.refresh_vehicles(vehicle_ids, reason=reason)
+    if report.deferred:
+        refresh_vehicles.apply_async((report.deferred, reason), countdown=max(report.retry_in, 1.0))
+    return report.summary()
 
 
 @shared_task(name="django_smartcar.send_vehicle_command", ignore_result=True)

@@ -123,6 +123,9 @@ SMARTCAR = {
     "API_CLIENT_SECRET": "test-api-client-secret",
     "MODE": "simulated",
     "ENCRYPTION_KEYS": [TEST_ENCRYPTION_KEY],
+    # Bulk work against pytest-django's live server (a listen backlog of 5, SQLite): a few requests in flight,
+    # not Smartcar's hundreds; the benchmarks run the default against the standalone simulator.
+    "BULK_MAX_IN_FLIGHT": 4,
     # The Celery integration test runs beat with a short interval; everything else uses the defaults.
     **(
         {"ROTATION_CHECK_INTERVAL": timedelta(seconds=float(os.environ["DJANGO_SMARTCAR_TEST_BEAT_SECONDS"]))}

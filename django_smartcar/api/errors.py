@@ -16,7 +16,13 @@ from rest_framework.response import Response
 
 from .. import client
 from ..crypto import EncryptionKeyError
-from ..exceptions import AccountUnavailable, MissingPermission, NotQueued, VehicleDisconnected
+from ..exceptions import (
+    AccountUnavailable,
+    BudgetExhausted,
+    MissingPermission,
+    NotQueued,
+    VehicleDisconnected,
+)
 from ..services import commands
 from ..services.commands import Failure, describe_failure
 from ..services.vehicles import is_developer_error, is_unknown_vehicle
@@ -30,6 +36,7 @@ SMARTCAR_FAILURES = (
     AccountUnavailable,
     VehicleDisconnected,
     NotQueued,
+    BudgetExhausted,
 )
 
 # Smartcar's error type (and the app's own PERMISSION / REAUTHENTICATE) -> HTTP status.
@@ -47,6 +54,8 @@ STATUS_FOR_TYPE: dict[str, int] = {
     "VEHICLE_DISCONNECTED": 409,
     # The Celery broker could not take the work: nothing will run it, try again later.
     commands.NOT_QUEUED: 503,
+    # The vehicle's monthly request budget is spent: wait (Retry-After: until the month ends).
+    commands.BUDGET: 429,
 }
 # Everything else went wrong between Smartcar, the car maker and us: server errors, gateways, the network.
 UPSTREAM_FAILURE_STATUS = 502

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from ..exceptions import InvalidConnectRequest
 from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, VehicleSignal
-from ..services import connect
+from ..services import budget, connect
 from ..services.vehicles import DATA_GROUPS, DATA_GROUPS_BY_NAME
 
 # Ids beyond a 64-bit integer cannot exist in any database column (and overflow SQLite's integers).
@@ -208,6 +208,34 @@ class VehicleErrorSerializer(serializers.Serializer):
     since = serializers.DateTimeField(allow_null=True, help_text="When it was learnt.")
 
 
+class RequestBudgetSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="The billing month (UTC), e.g. 2026-12.")
+    used = serializers.IntegerField(
+        help_text="Billed Smartcar requests this month (each v2 batch item counts)."
+    )
+    limit = serializers.IntegerField(
+        allow_null=True, help_text="The plan's requests per vehicle a month (MONTHLY_REQUESTS_PER_VEHICLE)."
+    )
+    next_poll_at = serializers.DateTimeField(
+        allow_null=True, help_text="When scheduled polling reads the vehicle next (null: at the next round)."
+    )
+    polling_state = serializers.CharField(
+        help_text="What set the next poll: charging, driving, parked, asleep, unreachable, rate limited, "
+        "webhook (its data came by webhook), budget (polling's share of the month is spent), queued."
+    )
+
+
+def request_budget(vehicle: Vehicle) -> dict[str, Any]:
+    usage = budget.usage(vehicle)
+    return {
+        "month": f"{usage.month:%Y-%m}",
+        "used": usage.used,
+        "limit": usage.limit,
+        "next_poll_at": vehicle.next_poll_at,
+        "polling_state": vehicle.poll_reason,
+    }
+
+
 def vehicle_errors(vehicle: Vehicle) -> list[dict[str, Any]]:
     """``Vehicle.vehicle_errors`` (``{"TYPE:CODE": ISO time}``) as a list of type, code and since, oldest first."""
     answer = []
@@ -277,6 +305,9 @@ class VehicleSerializer(serializers.ModelSerializer):
         help_text="Errors Smartcar reported for this vehicle and not yet resolved: its state (VEHICLE_STATE "
         "ASLEEP, UNREACHABLE), or its owner's car maker account (CONNECTED_SERVICES_ACCOUNT)."
     )
+    request_budget = serializers.SerializerMethodField(
+        help_text="The vehicle's billed Smartcar requests this month against its plan, and its next poll."
+    )
     data_refreshed_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -315,6 +346,7 @@ class VehicleSerializer(serializers.ModelSerializer):
             "connected_at",
             "disconnected_at",
             "data_refreshed_at",
+            "request_budget",
             "last_refresh",
             "last_command",
         ]
@@ -333,6 +365,10 @@ class VehicleSerializer(serializers.ModelSerializer):
     @extend_schema_field(VehicleErrorSerializer(many=True))
     def get_vehicle_errors(self, vehicle: Vehicle) -> list[dict[str, Any]]:
         return vehicle_errors(vehicle)
+
+    @extend_schema_field(RequestBudgetSerializer)
+    def get_request_budget(self, vehicle: Vehicle) -> dict[str, Any]:
+        return request_budget(vehicle)
 
 
 JSON_OBJECT_OR_NULL = {"type": "object", "nullable": True, "additionalProperties": True}

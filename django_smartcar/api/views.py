@@ -36,7 +36,7 @@ from .. import client
 from ..crypto import EncryptionKeyError
 from ..exceptions import InvalidConnectRequest, NotQueued
 from ..models import SmartcarAccount, Vehicle, VehicleCommand, VehicleRefresh, VehicleSignal
-from ..services import commands, connect, refreshes, vehicles
+from ..services import budget, commands, connect, refreshes, vehicles
 from ..services.clients import get_redirect_uri
 from .errors import SMARTCAR_FAILURES, failure_response, unavailable_response
 from .pagination import SmartcarPagination
@@ -279,7 +279,7 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
     def get_queryset(self) -> QuerySet[Vehicle]:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view: no user
             return Vehicle.objects.none()
-        queryset = (
+        queryset = budget.with_usage(
             Vehicle.objects.owned_by(self.request.user)
             .select_related("account", "last_command", "last_refresh")
             .order_by("pk")
@@ -372,7 +372,7 @@ class VehicleViewSet(SmartcarViewSet[Vehicle], mixins.ListModelMixin, mixins.Ret
             return self._queue_refresh(request, vehicle)
         # ?async=0: the request waits for Smartcar, at most the client's time-outs.
         try:
-            result = vehicles.refresh_vehicle_data(vehicle)
+            result = vehicles.refresh_vehicle_data(vehicle, kind=budget.USER)
         except client.SmartcarException as refused:
             # Named with the car's make: a car maker account issue says whose account the owner must fix.
             return failure_response(request, commands.describe_failure(refused, make=vehicle.display_make))

@@ -87,9 +87,17 @@ from .results import (
     Vin,
     WebhookSubscription,
 )
-from .transport import DEFAULT_TIMEOUTS, ApiResponse, RetryPolicy, Timeouts, Transport, shared_transport
+from .transport import (
+    DEFAULT_TIMEOUTS,
+    ApiResponse,
+    PreparedRequest,
+    RetryPolicy,
+    Timeouts,
+    Transport,
+    shared_transport,
+)
 from .v3.vehicles import get_vehicle
-from .vehicle import BatchResult, Vehicle
+from .vehicle import BatchResult, Vehicle, batch_paths
 from .webhooks import hash_challenge, verify_payload
 
 __all__ = [
@@ -142,6 +150,7 @@ __all__ = [
     "Permission",
     "PermissionException",
     "Permissions",
+    "PreparedRequest",
     "RateLimitingException",
     "ResourceNotFoundException",
     "Result",
@@ -168,6 +177,7 @@ __all__ = [
     "VehicleStateException",
     "Vin",
     "WebhookSubscription",
+    "batch_paths",
     "delete_connections",
     "format_flags",
     "get_compatibility",

@@ -15,7 +15,14 @@ from .. import client
 from ..conf import management_tokens
 from ..exceptions import InvalidConnectRequest
 from ..models import SmartcarAccount, Vehicle, VehicleCommand
-from .clients import CommandReply, NewConnection, VehicleReading, get_auth_client, get_transport
+from .clients import (
+    CommandReply,
+    NewConnection,
+    PreparedRead,
+    VehicleReading,
+    get_auth_client,
+    get_transport,
+)
 from .tokens import get_access_token
 from .vehicles import DataPoint, VehicleSnapshot, is_unknown_vehicle
 
@@ -96,6 +103,7 @@ class V2AccountApi:
                     year=attributes.get("year"),
                     vin=vin or "",
                     permissions=tuple(permissions),
+                    billed=len(paths),
                 )
             )
         return snapshots
@@ -103,16 +111,15 @@ class V2AccountApi:
     def read_data(self, vehicle: Vehicle, paths: Iterable[str]) -> VehicleReading:
         """One batch request for ``paths``; each path's data point or its own error."""
         paths = list(paths)
-        batch = self._vehicle(vehicle.smartcar_id).batch(paths)
-        answers: dict[str, DataPoint | client.SmartcarException] = {}
-        for path in paths:
-            try:
-                answer = batch.result(path)
-            except client.SmartcarException as exc:
-                answers[path] = exc
-                continue
-            answers[path] = DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at)
-        return VehicleReading(answers)
+        return _reading(self._vehicle(vehicle.smartcar_id).batch(paths), paths)
+
+    def prepare_read(self, vehicle: Vehicle, paths: Iterable[str]) -> PreparedRead:
+        paths = list(paths)
+        requested = client.batch_paths(paths)
+        return PreparedRead(
+            self._vehicle(vehicle.smartcar_id).batch_request(requested),
+            lambda response: _reading(client.BatchResult.from_response(response, requested), paths),
+        )
 
     def send_command(self, vehicle: Vehicle, action: str) -> CommandReply:
         answer = SENDERS[Action(action)](self._vehicle(vehicle.smartcar_id))
@@ -139,6 +146,18 @@ class V2AccountApi:
         if not tokens:
             return
         client.unsubscribe(tokens[0], vehicle.smartcar_id, webhook_id, transport=get_transport())
+
+
+def _reading(batch: client.BatchResult, paths: list[str]) -> VehicleReading:
+    answers: dict[str, DataPoint | client.SmartcarException] = {}
+    for path in paths:
+        try:
+            answer = batch.result(path)
+        except client.SmartcarException as exc:
+            answers[path] = exc
+            continue
+        answers[path] = DataPoint(path, dict(answer.data), answer.meta.data_age or answer.meta.fetched_at)
+    return VehicleReading(answers)
 
 
 def _all_permissions(remote: client.Vehicle) -> list[str]:

@@ -24,7 +24,7 @@ from ..models import SmartcarAccount, Vehicle, VehicleCommand
 from . import connect_v3
 from . import signals as signal_store
 from .app_token import application_token
-from .clients import CommandReply, NewConnection, VehicleReading, get_transport
+from .clients import CommandReply, NewConnection, PreparedRead, VehicleReading, get_transport
 from .tokens import ensure_usable
 from .vehicles import DATA_GROUPS_BY_NAME, DataPoint, VehicleSnapshot
 
@@ -137,29 +137,18 @@ class V3AccountApi:
         wanted = list(paths)
         received_at = timezone.now()
         signals = vehicle_api().get_signals(vehicle.smartcar_id, self.smartcar_user_id)
-        # In a v4 webhook's shape: signals read and signals delivered go through the same code.
-        raw = [signal.webhook_form() for signal in signals]
-        signal_store.record_signals(vehicle, raw, received_at=received_at)
-        readout = signal_store.read_signals(raw, received_at=received_at)
-        found: dict[str, DataPoint | client.SmartcarException] = {
-            point.path: point for point in readout.points
-        }
-        for name in readout.not_capable:
-            # Only a group's main signal makes it not capable (``services.signals.PRIMARY``).
-            found.setdefault(
-                DATA_GROUPS_BY_NAME[name].path,
-                signal_exception({"type": "COMPATIBILITY", "code": "VEHICLE_NOT_CAPABLE"}),
-            )
-        for signal in signals:
-            group = signal_store.data_group_of(signal.code)
-            if signal.status != v3.ERROR or group is None:
-                continue
-            failure = signal_exception(signal.error or {})
-            if failure.type == "COMPATIBILITY" and failure.code == "VEHICLE_NOT_CAPABLE":
-                continue  # a secondary signal the car lacks says nothing of its group
-            # A group with data (or already judged) keeps it: one of its signals failing is no failure.
-            found.setdefault(DATA_GROUPS_BY_NAME[group].path, failure)
-        return VehicleReading({path: found[path] for path in wanted if path in found})
+        return _reading(vehicle, signals, wanted, received_at)
+
+    def prepare_read(self, vehicle: Vehicle, paths: Iterable[str]) -> PreparedRead:
+        self._usable()
+        wanted = list(paths)
+        request = vehicle_api().signals_request(vehicle.smartcar_id, self.smartcar_user_id)
+
+        def parse(response: client.ApiResponse) -> VehicleReading:
+            signals = v3.Signals.from_document(response.body, response.headers)
+            return _reading(vehicle, signals, wanted, timezone.now())
+
+        return PreparedRead(request, parse)
 
     def send_command(self, vehicle: Vehicle, action: str) -> CommandReply:
         self._usable()
@@ -204,6 +193,33 @@ class V3AccountApi:
                 api.delete_subscription(subscription.id)
             except client.ResourceNotFoundException:
                 continue  # removed meanwhile
+
+
+def _reading(
+    vehicle: Vehicle, signals: v3.Signals, wanted: list[str], received_at: datetime
+) -> VehicleReading:
+    """The signals stored, and the reading of ``wanted`` paths they give (both APIs' rules apply to it)."""
+    # In a v4 webhook's shape: signals read and signals delivered go through the same code.
+    raw = [signal.webhook_form() for signal in signals]
+    signal_store.record_signals(vehicle, raw, received_at=received_at)
+    readout = signal_store.read_signals(raw, received_at=received_at)
+    found: dict[str, DataPoint | client.SmartcarException] = {point.path: point for point in readout.points}
+    for name in readout.not_capable:
+        # Only a group's main signal makes it not capable (``services.signals.PRIMARY``).
+        found.setdefault(
+            DATA_GROUPS_BY_NAME[name].path,
+            signal_exception({"type": "COMPATIBILITY", "code": "VEHICLE_NOT_CAPABLE"}),
+        )
+    for signal in signals:
+        group = signal_store.data_group_of(signal.code)
+        if signal.status != v3.ERROR or group is None:
+            continue
+        failure = signal_exception(signal.error or {})
+        if failure.type == "COMPATIBILITY" and failure.code == "VEHICLE_NOT_CAPABLE":
+            continue  # a secondary signal the car lacks says nothing of its group
+        # A group with data (or already judged) keeps it: one of its signals failing is no failure.
+        found.setdefault(DATA_GROUPS_BY_NAME[group].path, failure)
+    return VehicleReading({path: found[path] for path in wanted if path in found})
 
 
 class V3ConnectApi:

@@ -14,7 +14,7 @@ service call reuses warm connections instead of paying a TLS handshake per reque
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from .. import client
-from ..client.transport import CALL_CLASSES, TimeoutSetting
+from ..client.transport import CALL_CLASSES, PreparedRequest, TimeoutSetting
 from ..conf import smartcar_settings
 
 if TYPE_CHECKING:
@@ -107,6 +107,15 @@ class VehicleReading:
 
 
 @dataclass(frozen=True)
+class PreparedRead:
+    """``read_data`` in two halves, for bulk work (``services.bulk``): the request, built but not sent, and how its
+    answer becomes a ``VehicleReading`` (for V3, storing the signals on the way, so in the caller's thread)."""
+
+    request: PreparedRequest
+    parse: Callable[[client.ApiResponse], VehicleReading]
+
+
+@dataclass(frozen=True)
 class CommandReply:
     """What Smartcar answered a command that succeeded: its request id and message, as the audit row keeps them."""
 
@@ -127,6 +136,10 @@ class AccountApi(Protocol):
     def read_data(self, vehicle: Vehicle, paths: Iterable[str]) -> VehicleReading:
         """The vehicle's data for ``paths`` (v2 data paths) in ONE request to Smartcar (V3: every signal the
         vehicle reports is stored on the way, ``services.signals.record_signals``)."""
+        ...
+
+    def prepare_read(self, vehicle: Vehicle, paths: Iterable[str]) -> PreparedRead:
+        """``read_data``'s request built but not sent, and its parser: the same request, the same reading."""
         ...
 
     def send_command(self, vehicle: Vehicle, action: str) -> CommandReply:

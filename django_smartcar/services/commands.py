@@ -21,13 +21,14 @@ from ..conf import smartcar_settings
 from ..crypto import EncryptionKeyError
 from ..exceptions import (
     AccountUnavailable,
+    BudgetExhausted,
     DjangoSmartcarError,
     MissingPermission,
     NotQueued,
     VehicleDisconnected,
 )
 from ..models import SiteUser, SmartcarAccount, Vehicle, VehicleCommand
-from . import queueing
+from . import budget, pacing, queueing
 from .app_token import ApiCredentialsMissing
 from .clients import account_api
 from .tokens import needs_reauthentication
@@ -84,6 +85,8 @@ class Failure:
 UNTYPED = "SMARTCAR"
 # The type recorded when a command could not be handed to Celery (the broker was down): it never ran.
 NOT_QUEUED = "NOT_QUEUED"
+# The vehicle's monthly request budget is spent (``services.budget``): nothing was sent.
+BUDGET = "BUDGET"
 # The type recorded when no worker completed a queued command in time (see ``fail_abandoned_commands``).
 ABANDONED = "ABANDONED"
 
@@ -122,6 +125,8 @@ def describe_failure(exc: Exception, *, make: str = "") -> Failure:
         return Failure("VEHICLE_DISCONNECTED", "disconnected", str(exc))
     if isinstance(exc, NotQueued):
         return Failure(NOT_QUEUED, "broker_unavailable", str(exc))
+    if isinstance(exc, BudgetExhausted):
+        return Failure(BUDGET, "monthly_requests", str(exc), retry_after=exc.retry_after)
     if isinstance(exc, ApiCredentialsMissing):
         return Failure(
             "UNAVAILABLE",
@@ -257,7 +262,15 @@ def execute_command(command: VehicleCommand) -> VehicleCommand:
     action = Action(command.action)
     try:
         ensure_permitted(vehicle, action)
-        reply = account_api(vehicle.account).send_command(vehicle, action)
+        # A command is billed like a read: it is counted before it is sent, against the whole month's budget.
+        budget.ensure_allowed(vehicle, 1, budget.USER)
+        pacing.spend(1)
+        try:
+            reply = account_api(vehicle.account).send_command(vehicle, action)
+        except client.SmartcarException as exc:
+            if budget.is_unbilled(exc):
+                budget.give_back(vehicle, 1, budget.USER)
+            raise
     except (client.SmartcarException, DjangoSmartcarError) as exc:
         if isinstance(exc, client.SmartcarException):
             log_refused_request(exc, f"command {command.pk} ({action.value}) to vehicle pk={vehicle.pk}")

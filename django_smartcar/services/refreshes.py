@@ -20,7 +20,7 @@ from ..brands import display_make
 from ..conf import smartcar_settings
 from ..exceptions import DjangoSmartcarError, NotQueued
 from ..models import SiteUser, Vehicle, VehicleRefresh
-from . import queueing
+from . import budget, queueing
 from .commands import ABANDONED, Failure, describe_failure
 from .vehicles import RefreshResult, data_point_name, ensure_refreshable, failure_reason, refresh_vehicle_data
 
@@ -75,7 +75,7 @@ def execute_queued_refresh(vehicle_id: int, refresh_id: int) -> RefreshResult | 
     if refresh is None or refresh.status != Status.PENDING:
         return None
     try:
-        result = refresh_vehicle_data(refresh.vehicle)
+        result = refresh_vehicle_data(refresh.vehicle, kind=budget.USER)
     except client.SmartcarException:
         raise
     except DjangoSmartcarError as exc:

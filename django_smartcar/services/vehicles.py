@@ -19,11 +19,11 @@ from .. import client, signals
 from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
 from ..db import select_for_update
-from ..exceptions import AccountUnavailable, VehicleDisconnected
+from ..exceptions import AccountUnavailable, BudgetExhausted, VehicleDisconnected
 from ..models import USABLE_STATUSES, SmartcarAccount, Vehicle
 from ..text import column_length, is_storable
-from . import queueing, subscriptions
-from .clients import AccountApi, account_api
+from . import budget, pacing, polling, queueing, subscriptions
+from .clients import AccountApi, VehicleReading, account_api
 from .tokens import mark_reauth_required, needs_reauthentication
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ class VehicleSnapshot:
     year: int | None = None
     vin: str = ""
     permissions: tuple[str, ...] = ()
+    # Billed requests it took to identify the vehicle (v2: its attributes and VIN, one batch item each), counted
+    # in its monthly budget once its row exists.
+    billed: int = 0
 
 
 @dataclass
@@ -94,6 +97,7 @@ def apply_vehicle_list(account: SmartcarAccount, snapshots: Iterable[VehicleSnap
         vehicle.is_connected = True
         vehicle.disconnected_at = None
         vehicle.save()
+        budget.record(vehicle, snapshot.billed, budget.SCHEDULED, now=now)
         if is_new_here:
             result.connected.append(vehicle)
             _on_commit_send(signals.vehicle_connected, vehicle, account)
@@ -615,25 +619,60 @@ def ensure_refreshable(vehicle: Vehicle) -> None:
         raise AccountUnavailable(vehicle.account)
 
 
-def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> RefreshResult:
+def refresh_vehicle_data(
+    vehicle: Vehicle, *, retry_later: bool = True, kind: str = budget.SCHEDULED
+) -> RefreshResult:
     """Fetch every data point the vehicle permits in ONE request (v2: a batch; V3: its signals), and store what
     is newer.
 
-    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent. When
+    A vehicle ``ensure_refreshable`` refuses raises its refusal here, before any billed request is sent; so does
+    a read its monthly budget has no room for (``BudgetExhausted``; ``kind`` says whose budget: polling's, or
+    people's with the reserved share). Every read sets the vehicle's next poll (``polling.after_read``). When
     the car's state made data points fail (asleep, unreachable: ``is_retried_later``), a background refresh is
     queued for later, unless ``retry_later`` is False (the refresh task retries itself instead).
     """
     ensure_refreshable(vehicle)
-    result = RefreshResult()
     paths = refreshable_paths(vehicle)
     if not paths:
-        return result
+        return RefreshResult()
+    billed = budget.billed_requests(vehicle.account, paths)
+    try:
+        budget.ensure_allowed(vehicle, billed, kind)
+    except BudgetExhausted:
+        polling.after_read(vehicle, polling.BUDGET, billed_per_poll=billed)
+        raise
+    pacing.spend(1)
+    previous_odometer = vehicle.odometer_km
     try:
         reading = account_api(vehicle.account).read_data(vehicle, paths)
     except client.SmartcarException as exc:
-        log_refused_request(exc, f"the refresh of vehicle pk={vehicle.pk}")
-        record_account_error(vehicle, exc)
+        record_read_failure(vehicle, exc, billed=billed, kind=kind)
         raise
+    result = store_reading(vehicle, reading, billed=billed, previous_odometer=previous_odometer)
+    if retry_later and result.retry_later:
+        queue_refresh_later(vehicle, backoff_delay(0, float(smartcar_settings.RETRY_BACKOFF)))
+    return result
+
+
+def record_read_failure(vehicle: Vehicle, exc: client.SmartcarException, *, billed: int, kind: str) -> None:
+    """A read that failed as a whole: its budget given back when Smartcar did not bill it, the account's error
+    recorded, the next poll backed off (after a rate limit, not before Smartcar's Retry-After)."""
+    log_refused_request(exc, f"the refresh of vehicle pk={vehicle.pk}")
+    if budget.is_unbilled(exc):
+        budget.give_back(vehicle, billed, kind)
+    if exc.type == "RATE_LIMIT" and exc.code == "SMARTCAR_API" and exc.retry_after:
+        pacing.drain(exc.retry_after)
+    record_account_error(vehicle, exc)
+    polling.after_read(
+        vehicle, polling.state_after_failure(exc), billed_per_poll=billed, retry_after=exc.retry_after
+    )
+
+
+def store_reading(
+    vehicle: Vehicle, reading: VehicleReading, *, billed: int, previous_odometer: float | None
+) -> RefreshResult:
+    """Store what one read brought (newer data wins), and set the vehicle's next poll from it."""
+    result = RefreshResult()
     points = []
     for path, answer in reading.answers.items():
         if isinstance(answer, client.SmartcarException):
@@ -658,13 +697,18 @@ def refresh_vehicle_data(vehicle: Vehicle, *, retry_later: bool = True) -> Refre
             if smartcar_settings.NOT_CAPABLE_RECHECK_AFTER is None
             else "NOT_CAPABLE_RECHECK_AFTER has passed",
         )
+    state = polling.state_after_reading(
+        vehicle,
+        read_anything=bool(result.read),
+        errors=list(result.errors.values()),
+        previous_odometer=previous_odometer,
+    )
+    polling.after_read(vehicle, state, billed_per_poll=billed)
     transaction.on_commit(
         lambda: signals.vehicle_data_refreshed.send(
             sender=Vehicle, vehicle=vehicle, updated=result.updated, errors=result.errors
         )
     )
-    if retry_later and result.retry_later:
-        queue_refresh_later(vehicle, backoff_delay(0, float(smartcar_settings.RETRY_BACKOFF)))
     return result
 
 
@@ -690,9 +734,9 @@ def refresh_queued_vehicle(vehicle_id: int, *, retry_later: bool = True) -> Refr
         return None
     try:
         ensure_refreshable(vehicle)
-    except (VehicleDisconnected, AccountUnavailable):
+        return refresh_vehicle_data(vehicle, retry_later=retry_later)
+    except (VehicleDisconnected, AccountUnavailable, BudgetExhausted):
         return None
-    return refresh_vehicle_data(vehicle, retry_later=retry_later)
 
 
 def apply_vehicle_data(

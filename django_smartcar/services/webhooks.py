@@ -36,7 +36,7 @@ from ..conf import management_tokens, smartcar_settings
 from ..db import select_for_update
 from ..models import Vehicle, WebhookEvent
 from ..text import column_length, is_storable, storable
-from . import queueing
+from . import polling, queueing
 from .signals import (
     PRIMARY,
     SIGNALS,
@@ -478,6 +478,9 @@ def read_triggers(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
 def _apply_readout(vehicle: Vehicle, readout: SignalReadout, outcome: Outcome) -> None:
     """Per-signal problems and typed data of one event on its vehicle; a state error queues a retry."""
     applied = apply_readout(vehicle, readout)
+    if readout.points:
+        # Webhooks first: data that came unbilled is fresh, polling waits (``polling.after_webhook``).
+        polling.after_webhook(vehicle)
     if readout.errors:
         _retry_later(vehicle)
     if applied.updated is not None:

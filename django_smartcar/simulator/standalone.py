@@ -202,7 +202,11 @@ class NoDelayWSGIServer(WSGIServer):
 
     Otherwise every request after the first on a kept-alive connection waits ~40 ms for a delayed ACK, which
     would make clients that pool connections (as a real client should) look slower than ones that do not.
+    The listen backlog is Smartcar-sized too: bulk work opens hundreds of connections at once, and the
+    socketserver default of 5 would refuse them.
     """
+
+    request_queue_size = 1024
 
     def get_request(self) -> tuple[socket.socket, object]:
         connection, address = super().get_request()

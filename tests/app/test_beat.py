@@ -23,10 +23,21 @@ def test_schedule_follows_the_settings(settings):
 
 
 def test_vehicle_polling_can_be_switched_off(settings):
-    settings.SMARTCAR = {**settings.SMARTCAR, "VEHICLE_REFRESH_INTERVAL": None}
+    """Adaptive polling by default (every minute, the due vehicles); the fixed interval only when asked for."""
+    schedule = beat_schedule()
+    assert "django-smartcar-refresh-connected-vehicles" not in schedule
+    poll = schedule["django-smartcar-poll-due-vehicles"]
+    assert poll["task"] == "django_smartcar.poll_due_vehicles" and poll["schedule"] == timedelta(minutes=1)
+
+    settings.SMARTCAR = {
+        **settings.SMARTCAR,
+        "VEHICLE_REFRESH_INTERVAL": None,
+        "POLL_DISPATCH_INTERVAL": None,
+    }
     schedule = beat_schedule()
     assert "django-smartcar-rotate-expiring-tokens" in schedule
     assert "django-smartcar-refresh-connected-vehicles" not in schedule
+    assert "django-smartcar-poll-due-vehicles" not in schedule
 
 
 def test_connect_state_cleanup_follows_its_setting(settings):
@@ -70,7 +81,7 @@ def test_django_celery_beat_database_scheduler_imports_the_schedule():
     rotation = PeriodicTask.objects.get(name="django-smartcar-rotate-expiring-tokens")
     assert rotation.task == "django_smartcar.rotate_expiring_tokens" and rotation.enabled
     assert (rotation.interval.every, rotation.interval.period) == (3600, "seconds")
-    assert PeriodicTask.objects.filter(name="django-smartcar-refresh-connected-vehicles").exists()
+    assert PeriodicTask.objects.filter(name="django-smartcar-poll-due-vehicles").exists()
 
 
 def test_abandoned_commands_are_looked_for_unless_switched_off(settings):

@@ -15,7 +15,13 @@ from django.db.migrations.loader import MigrationLoader
 
 from tests.app.test_checks_database import assert_succeeds, run_django
 
-APP_MIGRATIONS = ["0001_initial", "0002_vehicle_webhook_errors", "0003_vehicle_refresh", "0004_api_v3"]
+APP_MIGRATIONS = [
+    "0001_initial",
+    "0002_vehicle_webhook_errors",
+    "0003_vehicle_refresh",
+    "0004_api_v3",
+    "0005_request_budget",
+]
 PRE_RELEASE_SCHEMA = Path(__file__).with_name("pre_release_schema.sql")
 PRE_RELEASE_MIGRATIONS = (
     "0001_initial",
@@ -79,6 +85,8 @@ def test_a_new_database_is_created_by_the_initial_migration_and_the_later_ones(t
     assert applied == [f"  Applying django_smartcar.{name}... OK" for name in APP_MIGRATIONS]
     assert set(app_schema(database)) == {
         "django_smartcar_applicationtoken",
+        "django_smartcar_apprequestbucket",
+        "django_smartcar_vehiclerequestusage",
         "django_smartcar_connectstate",
         "django_smartcar_smartcaraccount",
         "django_smartcar_vehicle",
