@@ -49,6 +49,26 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_process(match: Callable[[str], bool]) -> dict[int, float]:
+    """CPU seconds used so far by each running process whose command line (as ``ps`` shows it) ``match``es."""
+    used = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if match(command):
+                used[int(entry.name)] = process_cpu_seconds(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return used
+
+
+def cpu_used_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes of ``after`` used since ``before`` (one that exited in between is not counted)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def process_peak_rss(pid: int) -> int:
     """The most resident memory a process has used so far, in bytes (``VmHWM``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -129,7 +129,10 @@ def setup_lines(size: Size, gunicorn_workers: int) -> list[str]:
         f"App: {database_version()} (`CONN_MAX_AGE=60`), Celery broker {broker}. Each app run gets a fresh "
         f"`celery worker --pool threads --concurrency {RECOMMENDED_CONCURRENCY}` process (the README's "
         "recommendation; `CELERY_DB_REUSE_MAX=1000` so that Celery keeps its database connections), and the "
-        "beat task is queued to it; the time runs from queueing it to the last account or vehicle stored.",
+        "beat task is queued to it; the time runs from queueing it to the last account or vehicle stored. "
+        f"Rotation's beat queues chunk tasks of {smartcar_settings.ROTATION_CHUNK_SIZE} accounts, each keeping "
+        f"up to {smartcar_settings.ROTATION_MAX_IN_FLIGHT} token exchanges in flight (`ROTATION_MAX_IN_FLIGHT`; "
+        "the app's default is 50, see benchmarks/settings.py for why not here).",
         f"Sizes: rotation {size.rotation_small:,} then {size.rotation_large:,} accounts (app) and "
         f"{size.rotation_loop:,} (official package); refresh {size.refresh:,} vehicles (app), "
         f"{size.refresh_per_endpoint_loop:,} and {size.refresh_batch_loop:,} (official package). The loops are "

@@ -2,12 +2,14 @@
 
 Switched on by ``benchmarks.celery_app`` when ``BENCH_WORKER_STATS`` names the file to write. Nothing in the
 app is changed: queries are counted by an ``execute_wrapper`` on every connection the task threads open, round
-trips by a response hook on the app's shared transport.
+trips by a response hook on the app's shared transport and by a wrapper around ``AsyncTransport.send`` (the
+transport of bulk work, rotation's included).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,23 @@ def record_to(path: Path) -> None:
                 elapsed.append(response.elapsed.total_seconds())
 
     def ready(**kwargs: Any) -> None:
+        from django_smartcar.client.aio import AsyncTransport
         from django_smartcar.services.clients import get_transport
 
         counter.count_worker_threads()
         get_transport().session.hooks["response"].append(record_round_trip)
+        send = AsyncTransport.send
+
+        async def timed_send(transport: AsyncTransport, request: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await send(transport, request)
+            finally:
+                for suffix, elapsed in round_trips.items():
+                    if request.url.endswith(suffix):
+                        elapsed.append(time.perf_counter() - started)
+
+        AsyncTransport.send = timed_send  # type: ignore[method-assign]
         path.write_text(json.dumps({"ready": True}))
 
     def shutdown(**kwargs: Any) -> None:

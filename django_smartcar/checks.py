@@ -687,16 +687,20 @@ def visibility_timeout_warnings(conf: Any) -> list[CheckMessage]:
     from .services.clients import get_timeouts
 
     token_timeout = get_timeouts().token
-    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + (
-        sum(token_timeout) if isinstance(token_timeout, tuple) else token_timeout
-    )
-    needed = longest_countdown + longest_exchange
+    one_request = sum(token_timeout) if isinstance(token_timeout, tuple) else token_timeout
+    longest_exchange = smartcar_settings.TOKEN_EXCHANGE_RETRY_WINDOW.total_seconds() + one_request
+    # A chunk task (rotate_accounts_tokens): its accounts go through ROTATION_MAX_IN_FLIGHT at a time, each
+    # request at worst lasting its whole time-out, and those locked at first get one more turn.
+    waves = -(-int(smartcar_settings.ROTATION_CHUNK_SIZE) // int(smartcar_settings.ROTATION_MAX_IN_FLIGHT))
+    longest_chunk = (waves + 1) * one_request
+    needed = longest_countdown + max(longest_exchange, longest_chunk)
     if timeout >= needed:
         return []
     return [
         Warning(
             f"The Celery broker's visibility_timeout ({timeout:g} s) is shorter than a token rotation task can "
-            f"legitimately stay unacknowledged ({needed:g} s: its longest retry countdown plus one exchange).",
+            f"legitimately stay unacknowledged ({needed:g} s: its longest retry countdown plus one exchange, or one "
+            "chunk of ROTATION_CHUNK_SIZE accounts).",
             hint="The broker would deliver waiting rotation tasks again and again. Leave "
             "broker_transport_options['visibility_timeout'] at its default (Redis: 3600) or set it to at least "
             f"{needed:g} s; recovery from a killed worker does not depend on it (see the Celery section of "

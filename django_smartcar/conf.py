@@ -135,6 +135,10 @@ DEFAULTS: dict[str, Any] = {
     "BULK_MAX_IN_FLIGHT": 256,
     # Ids handled per database round trip when the beat tasks fan out.
     "FANOUT_CHUNK_SIZE": 500,
+    # Rotation: accounts per ``rotate_accounts_tokens`` task, and token exchanges each such task keeps in flight
+    # at once (on one event loop, not a thread each).
+    "ROTATION_CHUNK_SIZE": 200,
+    "ROTATION_MAX_IN_FLIGHT": 50,
     # How long a Connect ``state`` stays valid (seconds).
     "STATE_MAX_AGE": 600,
     # Live (unused, unexpired) Connect states kept per user; starting Connect again drops the oldest beyond it
@@ -273,6 +277,8 @@ SCHEMA: dict[str, Accepts] = {
     "BULK_CHUNK_SIZE": Accepts((int,), minimum=1),
     "BULK_MAX_IN_FLIGHT": Accepts((int,), minimum=1),
     "FANOUT_CHUNK_SIZE": Accepts((int,), minimum=1),
+    "ROTATION_CHUNK_SIZE": Accepts((int,), minimum=1),
+    "ROTATION_MAX_IN_FLIGHT": Accepts((int,), minimum=1),
     "STATE_MAX_AGE": Accepts(_SECONDS, minimum=1),
     "CONNECT_SUCCESS_URL": Accepts(_STR),
     "TIMEOUTS": Accepts((dict,)),

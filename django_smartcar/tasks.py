@@ -43,14 +43,42 @@ def _retry_or_raise(task: Any, exc: client.SmartcarException, transient: bool) -
 
 @shared_task(name="django_smartcar.rotate_expiring_tokens", ignore_result=True)
 def rotate_expiring_tokens() -> int:
-    """Beat task: queue one ``rotate_account_tokens`` per account whose refresh token is due for rotation."""
+    """Beat task: queue one ``rotate_accounts_tokens`` per ``ROTATION_CHUNK_SIZE`` accounts due for rotation."""
     queued = 0
-    for chunk in rotation.claim_due_accounts():
-        for account_id in chunk:
-            transaction.on_commit(partial(rotate_account_tokens.delay, account_id))
+    for chunk in rotation.claim_rotation_chunks():
+        transaction.on_commit(partial(rotate_accounts_tokens.delay, chunk))
         queued += len(chunk)
     logger.info("Queued refresh-token rotation for %s Smartcar account(s)", queued)
     return queued
+
+
+@shared_task(
+    bind=True,
+    name="django_smartcar.rotate_accounts_tokens",
+    acks_late=True,
+    # A prefork child killed mid-chunk puts its message back: the rerun skips what is rotated and resumes what
+    # was in flight (the in-flight markers; resume_interrupted_token_exchanges does so sooner).
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def rotate_accounts_tokens(self: Task[..., dict[str, int]], account_ids: list[int]) -> dict[str, int]:
+    """Rotate a chunk of accounts, ``ROTATION_MAX_IN_FLIGHT`` exchanges in flight; the accounts that failed
+    transiently or were locked elsewhere are retried together, later (Celery countdown, nobody sleeps)."""
+    outcomes = rotation.rotate_accounts(account_ids)
+    again = [outcome.account_id for outcome in outcomes if outcome.to_retry]
+    retries = self.request.retries
+    if again and retries < int(smartcar_settings.TASK_MAX_RETRIES):
+        raise self.retry(
+            args=(again,),
+            countdown=rotation.retry_delay(retries, rotation.retry_after(outcomes)),
+            max_retries=int(smartcar_settings.TASK_MAX_RETRIES),
+        )
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    if again:
+        logger.warning("Gave up rotating %s Smartcar account(s) for now: %s", len(again), counts)
+    return counts
 
 
 @shared_task(
@@ -62,7 +90,8 @@ def rotate_expiring_tokens() -> int:
     ignore_result=True,
 )
 def rotate_account_tokens(self: Task[..., str], account_id: int) -> str:
-    """Rotate one account's tokens; transient Smartcar failures are retried with backoff and jitter."""
+    """Rotate one account's tokens; transient Smartcar failures are retried with backoff and jitter. The beat
+    queues ``rotate_accounts_tokens`` now; this one stays for messages and callers of earlier versions."""
     try:
         return rotation.rotate_account(account_id).outcome
     except client.SmartcarException as exc:

@@ -18,10 +18,9 @@ from .config import (
     Origins,
     format_flags,
 )
-from .exceptions import SmartcarException
 from .permissions import validate_scope
 from .results import Access, Compatibility
-from .transport import Transport, shared_transport
+from .transport import TOKEN, ApiResponse, PreparedRequest, Transport, shared_transport
 
 # format_flags and Flags moved to config (api needs them too); still importable from here.
 __all__ = ["AUTH_URL_OPTIONS", "AuthClient", "Flags", "format_flags"]
@@ -219,29 +218,40 @@ class AuthClient:
         form = {"grant_type": "authorization_code", "code": code}
         if self.redirect_uri:
             form["redirect_uri"] = self.redirect_uri
-        return self._request_tokens(form)
+        return self._request_tokens(self._token_request(form))
 
     def exchange_refresh_token(self, refresh_token: str) -> Access:
         """Trade a refresh token for new tokens. Refresh tokens rotate, so this is never retried:
         a retry after a lost answer would present an already-used token."""
+        return self._request_tokens(self.refresh_token_request(refresh_token))
+
+    def refresh_token_request(self, refresh_token: str) -> PreparedRequest:
+        """The refresh-token exchange, built but not sent: what ``exchange_refresh_token`` sends, and what bulk
+        rotation hands to ``client.aio.send_all`` to keep many exchanges in flight; read the answer with
+        ``parse_token_response``."""
         if not refresh_token or not isinstance(refresh_token, str):
             raise ValueError("exchange_refresh_token needs a refresh token")
-        return self._request_tokens({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
-    def _request_tokens(self, form: dict[str, str]) -> Access:
-        try:
-            response = self.transport.send(
-                "POST",
-                self.origins.auth,
-                data=form,
-                auth=(self.client_id or "", self._client_secret or ""),
-                retry_safe=False,
-                call="token",
-            )
-        except SmartcarException as error:
-            # Smartcar's texts quote the refused code or refresh token ("Invalid refresh_token: <token>."):
-            # whatever was sent never reaches a message, a log line or a stored error.
-            secrets = [form.get("code", ""), form.get("refresh_token", ""), self._client_secret or ""]
-            error.hide(secrets)
-            raise
+    @staticmethod
+    def parse_token_response(response: ApiResponse) -> Access:
+        """The tokens in the token endpoint's answer (``InvalidResponseException`` when it holds none), whichever
+        transport sent the request."""
         return Access.from_token_response(response.body)
+
+    def _token_request(self, form: dict[str, str]) -> PreparedRequest:
+        # Smartcar's texts quote the refused code or refresh token ("Invalid refresh_token: <token>."):
+        # the secrets listed here never reach a message, a log line or a stored error, on either transport.
+        secrets = (form.get("code", ""), form.get("refresh_token", ""), self._client_secret or "")
+        return PreparedRequest(
+            "POST",
+            self.origins.auth,
+            data=form,
+            auth=(self.client_id or "", self._client_secret or ""),
+            retry_safe=False,
+            call=TOKEN,
+            secrets=tuple(secret for secret in secrets if secret),
+        )
+
+    def _request_tokens(self, request: PreparedRequest) -> Access:
+        return self.parse_token_response(self.transport.send_prepared(request))

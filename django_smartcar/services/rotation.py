@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Q
@@ -21,8 +21,8 @@ from ..client.transport import backoff_delay
 from ..conf import smartcar_settings
 from ..exceptions import AccountUnavailable, ReauthenticationRequired
 from ..models import USABLE_STATUSES, SmartcarAccount
+from .tokens import exchange_in_bulk, refresh_expiring, rotate_tokens
 from .tokens import is_transient as is_transient  # re-exported: the tasks decide their retries with it
-from .tokens import rotate_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,15 @@ def claim_due_accounts(now: datetime | None = None) -> Iterator[list[int]]:
 @dataclass(frozen=True)
 class RotationOutcome:
     account_id: int
-    outcome: str  # "rotated", "skipped" (nothing to do), "reauth_required", "unavailable" or "missing"
+    # "rotated", "skipped" (nothing to do), "reauth_required", "unavailable" or "missing"; in a chunk also
+    # "locked" (another process held the account) and "failed" (``error``, recorded on the account).
+    outcome: str
+    error: client.SmartcarException | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def to_retry(self) -> bool:
+        """Whether a chunk's task should try this account again later: it was locked, or failed transiently."""
+        return self.outcome == "locked" or (self.error is not None and is_transient(self.error))
 
 
 def rotate_account(account_id: int, *, force: bool = False) -> RotationOutcome:
@@ -124,6 +132,48 @@ def rotate_account(account_id: int, *, force: bool = False) -> RotationOutcome:
         outcome = "rotated" if rotated else "skipped"
     SmartcarAccount.objects.filter(pk=account_id).update(rotation_queued_at=None)
     return RotationOutcome(account_id, outcome)
+
+
+def claim_rotation_chunks(now: datetime | None = None) -> Iterator[list[int]]:
+    """``claim_due_accounts`` regrouped into chunks of ``ROTATION_CHUNK_SIZE``: one chunk per task, so that a
+    worker keeps up to ``ROTATION_MAX_IN_FLIGHT`` exchanges in flight instead of one per task."""
+    size = int(smartcar_settings.ROTATION_CHUNK_SIZE)
+    chunk: list[int] = []
+    for claimed in claim_due_accounts(now):
+        chunk.extend(claimed)
+        while len(chunk) >= size:
+            yield chunk[:size]
+            chunk = chunk[size:]
+    if chunk:
+        yield chunk
+
+
+def rotate_accounts(account_ids: Iterable[int], *, max_in_flight: int | None = None) -> list[RotationOutcome]:
+    """Rotate the accounts still due among ``account_ids``, many exchanges in flight at once.
+
+    The same rules as ``rotate_account``, one account at a time, through ``tokens.exchange_in_bulk``: locks,
+    the in-flight marker, encrypted storage, signals, the expiry alarm for a failure. The claim
+    (``rotation_queued_at``) is released, in one query, for every account that is done; an account to try
+    again (``RotationOutcome.to_retry``) keeps it, as does one that failed for good, which the beat claims
+    again after ``ROTATION_REQUEUE_AFTER``, as when a single account's task gives up.
+    """
+    limit = int(smartcar_settings.ROTATION_MAX_IN_FLIGHT if max_in_flight is None else max_in_flight)
+    outcomes = []
+    for result in exchange_in_bulk(account_ids, needed=refresh_expiring, max_in_flight=limit):
+        if result.error is not None and result.account is not None:
+            alert_if_expiring(result.account, result.error)
+        outcome = "rotated" if result.outcome == "exchanged" else result.outcome
+        outcomes.append(RotationOutcome(result.account_id, outcome, result.error))
+    done = [outcome.account_id for outcome in outcomes if outcome.outcome not in ("locked", "failed")]
+    if done:
+        SmartcarAccount.objects.filter(pk__in=done).update(rotation_queued_at=None)
+    return outcomes
+
+
+def retry_after(outcomes: Iterable[RotationOutcome]) -> int | None:
+    """The longest Retry-After Smartcar asked for among a chunk's failures (None: none asked)."""
+    asked = [o.error.retry_after for o in outcomes if o.error is not None and o.error.retry_after is not None]
+    return max(asked) if asked else None
 
 
 def alert_if_expiring(account: SmartcarAccount, error: Exception) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from urllib3.exceptions import NewConnectionError
 
 from .. import client, signals
 from ..client.redaction import redact_text
-from ..client.transport import backoff_delay
+from ..client.transport import PreparedRequest, backoff_delay
 from ..conf import smartcar_settings
 from ..crypto import EncryptionKeyError, reencrypt
 from ..db import process_lock, select_for_update
@@ -150,45 +150,110 @@ def account_lock(db: str, account_pk: int, *, blocking: bool = True) -> Abstract
 def _exchange_if_needed(
     locked: SmartcarAccount, needed: Callable[[SmartcarAccount], bool], db: str
 ) -> Exception | None:
-    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise.
+    """Re-check after the lock, exchange the refresh token, and save the outcome; return the error to raise."""
+    started_at = begin_exchanges([locked], needed, db)[locked.pk]
+    if isinstance(started_at, AccountUnavailable):
+        raise started_at
+    if started_at is None:
+        return None
+    presented = locked.refresh_token
+    try:
+        answer: client.Access | client.SmartcarException = exchange_with_retries(
+            presented, first_attempt_at=started_at
+        )
+    except client.SmartcarException as exc:
+        answer = exc
+    return finish_exchange(locked, presented, answer, db)
+
+
+def begin_exchanges(
+    accounts: Sequence[SmartcarAccount], needed: Callable[[SmartcarAccount], bool], db: str
+) -> dict[int, datetime | AccountUnavailable | None]:
+    """Under each account's lock, before any request: decide whether to exchange, and commit the in-flight
+    marker of those that will be. For each account: when its exchange started, None (nothing to do), or the
+    ``AccountUnavailable`` (``ReauthenticationRequired``) that refuses it. The first half of every exchange,
+    one account's (``_exchange_if_needed``) and a bulk rotation's (``exchange_in_bulk``, one UPDATE for the
+    markers of a whole batch) alike.
 
     A marker found here, under the lock, can only be left by a process that died mid-exchange (a live one
     would still hold the lock): Smartcar may have rotated the stored token already, so it is presented again
     at once, whatever ``needed`` says, while Smartcar still accepts it.
     """
-    ensure_usable(locked)
-    started_at = locked.token_exchange_started_at
-    if started_at is None and not needed(locked):
-        return None
-    if started_at is not None:
-        logger.warning(
-            "Resuming the token exchange of Smartcar account %s interrupted since %s",
-            locked.pk,
-            started_at.isoformat(),
-        )
-    else:
-        # Committed before the request: whoever finds it after this process died knows to resume at once.
-        started_at = locked.token_exchange_started_at = timezone.now()
-        locked.save(update_fields=["token_exchange_started_at"])
-    presented = locked.refresh_token
-    try:
-        access = exchange_with_retries(presented, first_attempt_at=started_at)
-    except client.InvalidGrantException as exc:
+    begun: dict[int, datetime | AccountUnavailable | None] = {}
+    to_mark = []
+    now = timezone.now()
+    for locked in accounts:
+        try:
+            ensure_usable(locked)
+        except AccountUnavailable as refusal:
+            begun[locked.pk] = refusal
+            continue
+        started_at = locked.token_exchange_started_at
+        if started_at is not None:
+            logger.warning(
+                "Resuming the token exchange of Smartcar account %s interrupted since %s",
+                locked.pk,
+                started_at.isoformat(),
+            )
+            begun[locked.pk] = started_at
+        elif needed(locked):
+            locked.token_exchange_started_at = begun[locked.pk] = now
+            to_mark.append(locked.pk)
+        else:
+            begun[locked.pk] = None
+    if to_mark:
+        # Committed before the requests: whoever finds a marker after this process died knows to resume at once.
+        SmartcarAccount.objects.using(db).filter(pk__in=to_mark).update(token_exchange_started_at=now)
+    return begun
+
+
+def finish_exchange(
+    locked: SmartcarAccount,
+    presented: str,
+    answer: client.Access | client.SmartcarException,
+    db: str,
+) -> Exception | None:
+    """Under the account's lock, after the request: store the new pair, or record the failure (clearing the
+    marker only when Smartcar surely did not rotate); return the error for the caller. The second half of
+    every exchange, whichever transport carried it."""
+    if isinstance(answer, client.InvalidGrantException):
         locked.token_exchange_started_at = None
-        mark_reauth_required(locked, exc.description or str(exc))
+        mark_reauth_required(locked, answer.description or str(answer))
         return ReauthenticationRequired(locked)
-    except client.SmartcarException as exc:
-        if not may_have_rotated(exc):
+    if isinstance(answer, client.SmartcarException):
+        if not may_have_rotated(answer):
             locked.token_exchange_started_at = None
-        _record_failure(locked, exc)
-        return exc
-    _save_new_tokens(locked, presented, access, db)
+        _record_failure(locked, answer)
+        return answer
+    _save_new_tokens(locked, presented, answer, db)
     return None
 
 
 def _save_new_tokens(locked: SmartcarAccount, presented: str, access: Mapping[str, Any], db: str) -> None:
     """Store the new pair and clear the marker in one write, unless a reconnect or disconnect replaced the
-    tokens meanwhile (the process lock does not stop those): then theirs stand and this pair is dropped."""
+    tokens meanwhile (the process lock does not stop those): then theirs stand and this pair is dropped.
+
+    One conditional UPDATE (the row still holds the very ciphertext read under the lock) does it in the common
+    case; only when that finds the row changed (a reconnect, or the same token re-encrypted with a newer key)
+    is the row locked and its token compared. A bulk rotation pays this per account, so it is one query."""
+    read_under_lock = locked.refresh_token_encrypted
+    before = {field: getattr(locked, field) for field in (*TOKEN_FIELDS, "token_exchange_started_at")}
+    store_tokens(locked, access)
+    locked.token_exchange_started_at = None
+    locked.updated_at = timezone.now()
+    written = (
+        SmartcarAccount.objects.using(db)
+        .filter(pk=locked.pk, refresh_token_encrypted=read_under_lock)
+        .update(**{field: getattr(locked, field) for field in (*TOKEN_FIELDS, "token_exchange_started_at")})
+    )
+    if written:
+        transaction.on_commit(
+            lambda: signals.tokens_refreshed.send(sender=SmartcarAccount, account=locked), using=db
+        )
+        logger.info("Refreshed tokens of Smartcar account %s", locked.pk)
+        return
+    for field, value in before.items():
+        setattr(locked, field, value)
     with transaction.atomic(using=db):
         current = select_for_update(SmartcarAccount.objects.using(db).filter(pk=locked.pk)).get()
         replaced = not current.refresh_token_encrypted or current.refresh_token != presented
@@ -270,6 +335,8 @@ def may_have_rotated(exc: client.SmartcarException) -> bool:
     Only a request that surely never arrived (no connection made) or that Smartcar surely refused (any 4xx)
     is definite; time-outs, resets and 5xx may have come after Smartcar did the work.
     """
+    if isinstance(exc, client.SmartcarConnectionError) and not exc.request_sent:
+        return False  # either transport: the connection was never set up
     cause = exc.__cause__
     if isinstance(cause, requests.ConnectTimeout):
         return False
@@ -306,6 +373,140 @@ def resume_interrupted_exchanges() -> int:
         if error is not None and not isinstance(error, ReauthenticationRequired):
             logger.warning("Resuming the token exchange of Smartcar account %s failed: %s", pk, error)
     return resumed
+
+
+# --- Many accounts at once -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkExchange:
+    """What ``exchange_in_bulk`` did for one account.
+
+    ``outcome``: "exchanged", "skipped" (nothing to do), "locked" (another process holds the account),
+    "reauth_required", "unavailable", "missing" or "failed" (``error`` says why; the account's failure and, when
+    Smartcar may have rotated, its in-flight marker are recorded as on every path).
+    """
+
+    account_id: int
+    outcome: str
+    error: client.SmartcarException | None = dataclasses.field(default=None, repr=False)
+    account: SmartcarAccount | None = dataclasses.field(default=None, repr=False)
+
+
+def exchange_in_bulk(
+    account_ids: Iterable[int], *, needed: Callable[[SmartcarAccount], bool], max_in_flight: int
+) -> list[BulkExchange]:
+    """Exchange the refresh tokens of many accounts with up to ``max_in_flight`` requests waiting on Smartcar
+    at once (``client.aio.send_all``), from the calling thread, which keeps all the database work.
+
+    Each account goes through the very steps of a single exchange (``_refresh``): its lock (taken without
+    waiting), the re-check and the in-flight marker committed before its request (``begin_exchanges``), and
+    the outcome stored under the same lock (``finish_exchange``: encrypted tokens, signals, failures). A lock
+    is held only while that account's request is in flight. An account whose lock is held elsewhere is not
+    waited for: it is tried again once the others are done (on SQLite, accounts sharing a lock file do
+    that), and reported "locked" if still held. Nothing is repeated here and nobody sleeps: the caller
+    reschedules the failures, and a marker left by a lost answer is presented again by whoever next takes
+    the lock (the rescheduled task, or ``resume_interrupted_exchanges`` within ``EXCHANGE_RECOVERY_INTERVAL``).
+    """
+    from ..client.aio import send_all
+    from .clients import get_timeouts
+
+    db = router.db_for_write(SmartcarAccount)
+    # As in _refresh: new tokens committed inside a caller's transaction could still be rolled back.
+    with transaction.atomic(using=db, durable=True):
+        pass
+    auth = get_auth_client()
+    results: list[BulkExchange] = []
+    in_flight: dict[int, tuple[ExitStack, SmartcarAccount, str]] = {}
+
+    def requests_for(ids: list[int], deferred: list[int]) -> Iterator[tuple[int, PreparedRequest]]:
+        # Runs in the calling thread (send_all pulls one request per answer it hands back), a batch of
+        # max_in_flight accounts at a time: their locks one by one, their rows in one query, their markers in one.
+        for first in range(0, len(ids), max_in_flight):
+            ready = _begin_batch(ids[first : first + max_in_flight], deferred)
+            for pk in ready:
+                yield pk, auth.refresh_token_request(in_flight[pk][2])
+
+    def _begin_batch(batch: list[int], deferred: list[int]) -> list[int]:
+        held: dict[int, ExitStack] = {}
+        try:
+            for pk in batch:
+                stack = ExitStack()
+                if stack.enter_context(account_lock(db, pk, blocking=False)):
+                    held[pk] = stack
+                else:
+                    stack.close()
+                    deferred.append(pk)
+            rows = SmartcarAccount.objects.using(db).in_bulk(list(held)) if held else {}
+            begun = begin_exchanges(list(rows.values()), needed, db)
+        except BaseException:
+            for stack in held.values():
+                stack.close()
+            raise
+        ready = []
+        for pk, stack in held.items():
+            locked = rows.get(pk)
+            state = begun.get(pk)
+            if isinstance(state, datetime):
+                assert locked is not None
+                in_flight[pk] = (stack, locked, locked.refresh_token)
+                ready.append(pk)
+                continue
+            stack.close()
+            if locked is None:
+                outcome = "missing"
+            elif isinstance(state, ReauthenticationRequired):
+                outcome = "reauth_required"
+            elif isinstance(state, AccountUnavailable):
+                outcome = "unavailable"
+            else:
+                outcome = "skipped"
+            results.append(BulkExchange(pk, outcome, account=locked))
+        return ready
+
+    pending = list(account_ids)
+    try:
+        while pending:
+            deferred: list[int] = []
+            for pk, answer in send_all(
+                requests_for(pending, deferred), max_in_flight=max_in_flight, timeouts=get_timeouts()
+            ):
+                stack, locked, presented = in_flight.pop(pk)
+                with stack:
+                    results.append(_finish_in_bulk(auth, locked, presented, answer, db))
+            if len(deferred) == len(pending):  # no progress: those locks are held by someone else
+                results.extend(BulkExchange(pk, "locked") for pk in deferred)
+                break
+            pending = deferred
+    finally:
+        # Only after a bug (a non-Smartcar exception): never keep a lock past this call.
+        for stack, _locked, _presented in in_flight.values():
+            stack.close()
+    return results
+
+
+def _finish_in_bulk(
+    auth: client.AuthClient,
+    locked: SmartcarAccount,
+    presented: str,
+    answer: client.ApiResponse | client.SmartcarException,
+    db: str,
+) -> BulkExchange:
+    outcome: client.Access | client.SmartcarException
+    if isinstance(answer, client.SmartcarException):
+        outcome = answer
+    else:
+        try:
+            outcome = auth.parse_token_response(answer)
+        except client.SmartcarException as exc:
+            outcome = exc
+    error = finish_exchange(locked, presented, outcome, db)
+    if error is None:
+        return BulkExchange(locked.pk, "exchanged", account=locked)
+    if isinstance(error, ReauthenticationRequired):
+        return BulkExchange(locked.pk, "reauth_required", account=locked)
+    assert isinstance(error, client.SmartcarException)
+    return BulkExchange(locked.pk, "failed", error=error, account=locked)
 
 
 def needs_reauthentication(error_type: str | None, resolution: Any) -> bool:

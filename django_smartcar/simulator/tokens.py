@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -77,9 +77,10 @@ def issue_code(grant: Grant, redirect_uri: str) -> str:
     return code
 
 
-def issue_tokens(grant: Grant) -> dict[str, str | int]:
-    """A fresh access and refresh token for ``grant``, shaped like the token endpoint's answer."""
-    now = clock.now()
+def issue_tokens(grant: Grant, now: datetime | None = None) -> dict[str, str | int]:
+    """A fresh access and refresh token for ``grant``, shaped like the token endpoint's answer. ``now``: the
+    caller's reading of the simulator's clock (one query less per exchange)."""
+    now = now or clock.now()
     access_token, refresh_token = new_token(), new_token()
     AccessToken.objects.create(
         token_hash=digest(access_token), grant=grant, expires_at=now + ACCESS_TOKEN_LIFETIME
@@ -114,7 +115,7 @@ def exchange_code(application: Application, code: str, redirect_uri: str | None)
             raise invalid_code(code)
         if redirect_uri is not None and redirect_uri != stored.redirect_uri:
             raise OAuthError("invalid_grant", f"Unauthorized redirect_uri: {redirect_uri}")
-        return issue_tokens(stored.grant)
+        return issue_tokens(stored.grant, now)
 
 
 def exchange_refresh_token(application: Application, refresh_token: str) -> dict[str, str | int]:
@@ -133,7 +134,7 @@ def exchange_refresh_token(application: Application, refresh_token: str) -> dict
         first_used_at = stored.rotated_at or now
         if first_used_at + refresh_token_grace() <= now:
             raise invalid_refresh_token(refresh_token)
-        return issue_tokens(stored.grant)
+        return issue_tokens(stored.grant, now)
 
 
 def grant_for_access_token(access_token: str) -> Grant | None:

@@ -49,4 +49,4 @@ def test_beat_and_worker_rotate_every_expiring_account(smartcar, user, tmp_path,
     untouched_before = untouched.refresh_expires_at
     untouched.refresh_from_db()
     assert untouched.refresh_expires_at == untouched_before
-    assert "rotate_account_tokens" in worker_log.read_text()
+    assert "rotate_accounts_tokens" in worker_log.read_text()

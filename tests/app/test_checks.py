@@ -195,6 +195,10 @@ def test_a_misspelled_key_is_an_error_naming_the_closest_setting(good, misspelle
         ("REFRESH_TOKEN_ROTATION_WINDOW", timedelta(days=-1)),
         ("TASK_MAX_RETRIES", True),
         ("FANOUT_CHUNK_SIZE", 0),
+        ("ROTATION_CHUNK_SIZE", 0),
+        ("ROTATION_CHUNK_SIZE", "200"),
+        ("ROTATION_MAX_IN_FLIGHT", 0),
+        ("ROTATION_MAX_IN_FLIGHT", 2.5),
         ("WEBHOOK_ENDPOINTS", ["not", "a", "dict"]),
         ("VEHICLE_REFRESH_INTERVAL", 3600),
         ("MODE", 1),
@@ -297,7 +301,9 @@ def broker_conf(url: str, **transport_options):
     [
         ("redis://127.0.0.1:6379/0", {}, []),  # Redis' default hour
         ("redis://127.0.0.1:6379/0", {"visibility_timeout": 60}, ["django_smartcar.W005"]),
-        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 125}, []),  # 80 s countdown + 25 s + 20 s
+        # 80 s countdown + a chunk: 200 accounts 50 at a time, 4 waves and one for the locked, 20 s each
+        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 180}, []),
+        ("rediss://127.0.0.1:6379/0", {"visibility_timeout": 179}, ["django_smartcar.W005"]),
         ("sqs://", {"visibility_timeout": 30}, ["django_smartcar.W005"]),
         ("sqs://", {}, []),
         ("amqp://guest@127.0.0.1//", {"visibility_timeout": 1}, []),  # RabbitMQ redelivers on disconnect
@@ -319,15 +325,26 @@ def test_the_visibility_bound_follows_the_retry_settings(good):
 
     configure(good, RETRY_BACKOFF=60, TASK_MAX_RETRIES=7)  # a 3840 s countdown outlasts Redis' default hour
     (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0"))
-    assert warning.id == "django_smartcar.W005" and "3885 s" in warning.msg and warning.hint
+    assert warning.id == "django_smartcar.W005" and "3940 s" in warning.msg and warning.hint
 
 
 def test_the_visibility_bound_follows_the_token_time_out(good):
     from django_smartcar.checks import visibility_timeout_warnings
 
-    configure(good, TIMEOUTS={"token": 40})  # 80 s countdown + 25 s + 40 s
+    configure(good, TIMEOUTS={"token": 40})  # 80 s countdown + 5 waves of 40 s
     (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0", visibility_timeout=125))
-    assert "145 s" in warning.msg
+    assert "280 s" in warning.msg
+
+
+def test_the_visibility_bound_follows_the_rotation_chunks(good):
+    from django_smartcar.checks import visibility_timeout_warnings
+
+    # 80 s countdown + one exchange repeated inside its window (25 s + 20 s): chunks of 10, all in flight at once
+    configure(good, ROTATION_CHUNK_SIZE=10, ROTATION_MAX_IN_FLIGHT=10)
+    assert visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0", visibility_timeout=125)) == []
+    configure(good, ROTATION_CHUNK_SIZE=1000, ROTATION_MAX_IN_FLIGHT=10)  # 80 s + 101 waves of 20 s
+    (warning,) = visibility_timeout_warnings(broker_conf("redis://127.0.0.1:6379/0", visibility_timeout=125))
+    assert "2100 s" in warning.msg
 
 
 def test_the_visibility_check_is_registered_with_django(good):

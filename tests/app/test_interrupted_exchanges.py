@@ -189,7 +189,72 @@ def test_a_worker_killed_mid_rotation_is_recovered_by_a_fresh_worker_and_beat(
         print(f"\nworker killed mid-rotation: account recovered {recovered_after:.1f} s after the kill")
 
 
+def test_a_worker_killed_mid_chunk_loses_no_account(smartcar, user, oauth_errors, tmp_path, private_broker):
+    from django_smartcar.tasks import rotate_accounts_tokens
+    from tests.celery_app import app  # noqa: F401  (configures the broker the task is sent to)
+
+    accounts = make_accounts(smartcar, user, 3, refresh_expires_in=timedelta(days=2))
+    old_refresh = {account.pk: account.refresh_token for account in accounts}
+    env = child_env(smartcar, **private_broker)
+    processes: list[subprocess.Popen] = []
+    try:
+        first, first_log = start_worker(env, tmp_path, name="first-worker", purge=True)
+        processes.append(first)
+        # Every exchange of the chunk is held in the simulator while the worker dies.
+        fault = faults.inject("latency", target="token", latency_ms=IN_FLIGHT_MS, remaining=len(accounts))
+        rotate_accounts_tokens.delay(list(old_refresh))
+        wait_for(
+            lambda: (
+                Fault.objects.get(pk=fault.pk).remaining == 0
+                and SmartcarAccount.objects.filter(
+                    pk__in=old_refresh, token_exchange_started_at__isnull=False
+                ).count()
+                == len(accounts)
+            ),
+            "the chunk's token requests",
+            [first_log],
+            timeout=60,
+        )
+
+        os.kill(first.pid, signal.SIGKILL)
+        assert first.wait(timeout=30) == -signal.SIGKILL
+        wait_for(
+            lambda: all(rotated_at(token) is not None for token in old_refresh.values()),
+            "the simulator to rotate every token",
+            timeout=30,
+        )
+
+        second, second_log = start_worker(env, tmp_path, name="second-worker")
+        processes.append(second)
+        beat, beat_log = start_beat(env, tmp_path)
+        processes.append(beat)
+        wait_for(
+            lambda: (
+                SmartcarAccount.objects.filter(
+                    pk__in=old_refresh, token_exchange_started_at__isnull=True, status=Status.ACTIVE
+                )
+                .exclude(refresh_token_encrypted__in=[a.refresh_token_encrypted for a in accounts])
+                .count()
+                == len(accounts)
+            ),
+            "a fresh worker and beat to resume every exchange of the chunk",
+            [first_log, second_log, beat_log],
+            timeout=REFRESH_TOKEN_GRACE.total_seconds(),
+        )
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+
+    for account in accounts:
+        assert_recovered(account, old_refresh[account.pk], oauth_errors)
+
+
 def test_the_rotation_task_goes_back_to_the_broker_when_its_worker_process_dies():
     from django_smartcar.tasks import rotate_account_tokens
 
     assert rotate_account_tokens.acks_late and rotate_account_tokens.reject_on_worker_lost
+    from django_smartcar.tasks import rotate_accounts_tokens
+
+    assert rotate_accounts_tokens.acks_late and rotate_accounts_tokens.reject_on_worker_lost

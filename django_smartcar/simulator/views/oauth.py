@@ -19,6 +19,11 @@ from .credentials import client_application
 # The new tokens must be committed before a "lost response" fault throws the answer away.
 @transaction.non_atomic_requests
 def token(request: HttpRequest) -> HttpResponse:
+    with faults.read_once_per_request():
+        return _token(request)
+
+
+def _token(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return oauth_error("invalid_request", "The token endpoint only accepts POST.", status=405)
     failure = faults.failure_for(target="token", vehicle_id=None)
