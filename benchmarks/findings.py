@@ -5,10 +5,16 @@ Every sentence is built from numbers measured in the same run, and only written 
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 from dataclasses import dataclass
 
+from django_smartcar.conf import smartcar_settings
+
 from .measure import median_ms
+from .month import PLAN, MonthRun, dark_hours, spend_by_profile
+from .month import RATIO_TARGET as MONTH_RATIO_TARGET
 from .refresh import API_LATENCY_MS, PER_ENDPOINT_TARGET, RefreshRun
 from .rotation import SPEED_UP_TARGET, TOKEN_LATENCY_MS, RotationRun, is_flat, mib
 from .web_server import LoadResult
@@ -119,5 +125,43 @@ def notes(m: Measurements) -> list[str]:
             "the client's delayed ACK holds the last one back). The app's pooled transport can pay this on every "
             "request to the simulator; the official package, which opens a new connection per request, does not. "
             "Real Smartcar is not affected."
+        )
+    return found
+
+
+def month_notes(result: MonthRun) -> list[str]:
+    """Benchmark 6: why the ratio to an hourly poll missed its target, and why budget-bound cars go unpolled."""
+    found = []
+    count = len(result.billed)
+    mean = sum(result.billed.values()) / count
+    per_read = sum(result.billed_per_read.values()) / count
+    hourly = result.hours * per_read
+    spends = spend_by_profile(result)
+    if mean and hourly / mean < MONTH_RATIO_TARGET:
+        costliest, (spend, profile_ratio) = max(spends.items(), key=lambda item: item[1][0])
+        found.append(
+            f"**Month: {hourly / mean:.1f}x fewer requests than an hourly poll (target "
+            f"{MONTH_RATIO_TARGET:g}x).** The {costliest} vehicles spend the most, {spend:.0f} billed requests "
+            f"each ({profile_ratio:.1f}x under an hourly poll): {spend / per_read:.0f} reads of {per_read:.1f} "
+            "billed items each (a v2 batch is billed per item)."
+        )
+    dark = dark_hours(result)
+    threshold = float(smartcar_settings.BUDGET_WARNING_THRESHOLD)
+    polling_share = 1 - float(smartcar_settings.USER_RESERVED_SHARE)
+    if dark and threshold >= polling_share:
+        worst = max(dark, key=lambda name: statistics.fmean(dark[name]))
+        reads = math.floor(PLAN * polling_share) / per_read
+        found.append(
+            f"**Month: {sum(len(hours) for hours in dark.values())} vehicle(s) spent polling's share before the "
+            f"month's end and were not polled again** ({worst}: the last {statistics.fmean(dark[worst]):.0f} h "
+            "on average). A v2 read is billed "
+            f"{per_read:.1f} items, so polling's {polling_share:.0%} of the plan buys {reads:.0f} reads a month "
+            f"(one every {result.hours / reads:.1f} h), fewer than a charging or driving car's interval asks "
+            "for. `polling.after_read` then waits half the even spread while the vehicle's use is under "
+            f"BUDGET_WARNING_THRESHOLD ({threshold:.0%}) of the whole plan, but polling alone can use only "
+            f"{polling_share:.0%} of it (USER_RESERVED_SHARE): the faster pace never ends, and the remaining budget "
+            "falls with the square of the month's remaining time until not one read fits. Reported, not changed: "
+            "comparing the threshold with polling's own share (`budget.limit_for(SCHEDULED)`) would keep such "
+            "cars polled, slowly, to the month's end."
         )
     return found

@@ -97,7 +97,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
         findings.Measurements(
             small, large, loop, app_refresh, per_endpoint, webhook_run, keep_alive_ms, new_connection_ms
         )
-    )
+    ) + findings.month_notes(month_result)
     return Outcome(rows, setup_lines(size, workers), notes)
 
 

@@ -46,6 +46,13 @@ EXPECTED_ROWS = [
     "Throughput ratio, bare view / receiver",
     "p99 latency ratio, receiver / bare view",
     "Events stored / accepted (warm-up included)",
+    "Fleet and month: ",
+    "Billed requests per vehicle-month",
+    "Vehicles over budget",
+    "App's ledger == simulator's billing",
+    "Requests per vehicle-month vs an hourly poll",
+    "Data age at p95 per profile",
+    "Wall time of the virtual month",
 ]
 
 
@@ -118,3 +125,6 @@ def test_tiny_benchmark_run_prints_every_row_and_the_apps_counts_hold(tmp_path):
                 assert met == "yes", (measure, rows[measure])
     assert find(rows, "Receiver: signed events accepted")[2] == "yes"
     assert find(rows, "Events stored / accepted")[2] == "yes"
+    # Two virtual days of benchmark 6: nothing over budget, no 430, the app's ledger is Smartcar's billing.
+    for prefix in ("Billed requests per vehicle-month", "Vehicles over budget", "App's ledger =="):
+        assert find(rows, prefix)[2] == "yes", find(rows, prefix)
