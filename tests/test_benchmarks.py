@@ -46,12 +46,13 @@ EXPECTED_ROWS = [
     "Throughput ratio, bare view / receiver",
     "p99 latency ratio, receiver / bare view",
     "Events stored / accepted (warm-up included)",
-    "Fleet and month: ",
+    "Fleet and virtual month",
     "Billed requests per vehicle-month",
     "Vehicles over budget",
     "App's ledger == simulator's billing",
     "Requests per vehicle-month vs an hourly poll",
-    "Data age at p95 per profile",
+    "Data age at p95",
+    "Vehicles whose polling share ran out",
     "Wall time of the virtual month",
 ]
 
