@@ -54,6 +54,7 @@ from django_smartcar.models import Vehicle, VehicleRequestUsage
 from django_smartcar.services import budget, bulk, polling
 from django_smartcar.services.vehicles import refresh_vehicle_data, refreshable_paths
 
+from .process import log_tail
 from .report import Row, progress
 from .simulator import Simulator
 
@@ -318,6 +319,12 @@ def run(simulator: Simulator, vehicle_ids: Sequence[int], days: int = 0) -> Mont
     offset_for = [None]  # the virtual time the simulator's clock was last set to
 
     def move_simulator_clock() -> None:
+        if simulator.process is not None and simulator.process.poll() is not None:
+            # Say so at once, with the simulator's last words, rather than a month of refused connections.
+            raise RuntimeError(
+                f"The simulator exited (status {simulator.process.returncode}) at {clock[0]:%Y-%m-%d %H:%M} "
+                f"(virtual):\n{log_tail(simulator.log_path)}"
+            )
         if offset_for[0] != clock[0]:
             # The simulator adds the offset to its real clock: set it just before the requests it is for.
             simulator.control(
