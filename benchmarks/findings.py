@@ -161,7 +161,8 @@ def month_notes(result: MonthRun) -> list[str]:
             f"BUDGET_WARNING_THRESHOLD ({threshold:.0%}) of the whole plan, but polling alone can use only "
             f"{polling_share:.0%} of it (USER_RESERVED_SHARE): the faster pace never ends, and the remaining budget "
             "falls with the square of the month's remaining time until not one read fits. Reported, not changed: "
-            "comparing the threshold with polling's own share (`budget.limit_for(SCHEDULED)`) would keep such "
-            "cars polled, slowly, to the month's end."
+            "comparing the threshold with polling's own share (`budget.limit_for(SCHEDULED)`), or a threshold "
+            "below that share, would end the faster pace while some budget is left to spread evenly over the "
+            "rest of the month."
         )
     return found
