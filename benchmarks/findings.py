@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 import os
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 
 from django_smartcar.conf import smartcar_settings
+from django_smartcar.services.polling import ASLEEP as ASLEEP_STATE
 
 from .measure import median_ms
 from .month import PLAN, MonthRun, dark_hours, spend_by_profile
@@ -165,4 +167,26 @@ def month_notes(result: MonthRun) -> list[str]:
             "below that share, would end the faster pace while some budget is left to spread evenly over the "
             "rest of the month."
         )
-    return found
+    return found + sleeper_note(result)
+
+
+def sleeper_note(result: MonthRun) -> list[str]:
+    """Benchmark 6: reads answered ASLEEP that never back off (what after_read's rule says should happen)."""
+    asleep = {name: counts[ASLEEP_STATE] for name, counts in result.outcomes.items() if counts[ASLEEP_STATE]}
+    if not asleep or any(result.most_failures.get(name, 0) for name in asleep):
+        return []
+    reads = sum(asleep.values())
+    per_read = sum(result.billed_per_read.values()) / len(result.billed_per_read)
+    sleepers = result.by_profile().get("asleep", [])
+    spent = sum(result.billed[pk] for pk in sleepers)
+    sleeper_reads = result.outcomes.get("asleep", Counter())
+    with_data = sleeper_reads.total() - sleeper_reads[ASLEEP_STATE]
+    return [
+        f"**Month: {reads} reads were answered ASLEEP and the backoff never engaged** (poll_failures stayed 0). "
+        "`polling.after_read` doubles the wait only when `vehicle.poll_reason` already is the failure's state, "
+        "but `polling.claim_due` leases every vehicle it hands out with `poll_reason = QUEUED`, so a polled "
+        "vehicle's previous ASLEEP is never seen and each failure waits the base interval (or the budget's "
+        f"spread). A v2 batch answered ASLEEP is billed per item ({per_read:.1f} here): the "
+        f"{len(sleepers)} sleeping car(s) spent {spent} billed requests for {with_data} read(s) with data. An "
+        "app bug, reported, not changed here: the count of failures in a row must survive the lease."
+    ]

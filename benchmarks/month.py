@@ -228,6 +228,8 @@ class MonthRun:
     owner_refused: int
     ages: dict[str, list[float]] = field(default_factory=dict)  # hours, per profile, one per vehicle and step
     budget_at: dict[int, datetime] = field(default_factory=dict)  # when polling's share ran out
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)  # after_read's states, per profile
+    most_failures: dict[str, int] = field(default_factory=dict)  # poll_failures' highest value, per profile
     wall_seconds: float = 0.0
     steps: int = 0
 
@@ -301,7 +303,8 @@ def run(simulator: Simulator, vehicle_ids: Sequence[int], days: int = 0) -> Mont
     asking = max(len(vehicles) // 10, 1)
     owners = vehicles[:: len(vehicles) // asking][:asking]
     profiles = {by_smartcar_id[sid].pk: name for sid, name in profile_of.items()}
-    # The freshest data of each vehicle: stored by a read (``data_refreshed_at``) or delivered by a webhook.
+    # The freshest data of each vehicle: its odometer's data age as Smartcar answered it (``odometer_age``; not
+    # ``data_refreshed_at``, which a read answered ASLEEP for every data point moves too), or a webhook's delivery.
     freshest: dict[int, datetime] = {}
     # When each vehicle's polling share ran out (its poll put off to next month).
     budget_at: dict[int, datetime] = {}
@@ -309,6 +312,18 @@ def run(simulator: Simulator, vehicle_ids: Sequence[int], days: int = 0) -> Mont
     counts: Counter[str] = Counter()
     refused_430: list[int] = []
     real_failure = bulk.record_read_failure
+    real_after_read = polling.after_read
+    # What each read said of the car, per profile, and the most failures in a row after_read recorded.
+    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+    most_failures: Counter[str] = Counter()
+
+    def watch_after_read(vehicle: Vehicle, state: str, **kwargs: Any) -> datetime:
+        planned = real_after_read(vehicle, state, **kwargs)
+        profile = profiles.get(vehicle.pk)
+        if profile is not None:
+            outcomes[profile][state] += 1
+            most_failures[profile] = max(most_failures[profile], vehicle.poll_failures)
+        return planned
 
     def watch_failure(vehicle: Vehicle, exc: Any, **kwargs: Any) -> None:
         if getattr(exc, "status_code", None) == 430:
@@ -349,6 +364,7 @@ def run(simulator: Simulator, vehicle_ids: Sequence[int], days: int = 0) -> Mont
         override_settings(SMARTCAR=smartcar),
         mock.patch.object(timezone, "now", lambda: clock[0]),
         mock.patch.object(bulk, "record_read_failure", watch_failure),
+        mock.patch.object(polling, "after_read", watch_after_read),
     ):
         step = 0
         next_due: datetime | None = None
@@ -387,9 +403,7 @@ def run(simulator: Simulator, vehicle_ids: Sequence[int], days: int = 0) -> Mont
                     read += [pk for pk in ids if pk in profiles]
                 next_due = next_poll(vehicle_ids)
             if read:
-                for pk, refreshed_at in Vehicle.objects.filter(pk__in=read).values_list(
-                    "pk", "data_refreshed_at"
-                ):
+                for pk, refreshed_at in Vehicle.objects.filter(pk__in=read).values_list("pk", "odometer_age"):
                     if refreshed_at is not None and (pk not in freshest or refreshed_at > freshest[pk]):
                         freshest[pk] = refreshed_at
                 for pk in Vehicle.objects.filter(pk__in=read, poll_reason=polling.BUDGET).values_list(
@@ -430,6 +444,8 @@ def run(simulator: Simulator, vehicle_ids: Sequence[int], days: int = 0) -> Mont
         owner_refused=counts["owner refused"],
         ages=dict(ages),
         budget_at=budget_at,
+        outcomes=dict(outcomes),
+        most_failures=dict(most_failures),
         wall_seconds=wall,
         steps=step,
     )
@@ -539,9 +555,21 @@ def rows(result: MonthRun) -> list[Row]:
         ),
         Row(
             BENCHMARK,
-            "Data age at p95 (median) per profile: the freshest data, polled or by webhook, at every round",
+            "Data age at p95 (median) per profile, at every round: the freshest data (the odometer's data age "
+            "as Smartcar answered it, or a webhook's delivery)",
             ages,
         ),
         Row(BENCHMARK, "Vehicles whose polling share ran out before the run's end", out_of_share),
+        Row(
+            BENCHMARK,
+            "Reads by what they said of the car (polling.after_read's state), per profile; most failures in a "
+            "row recorded (poll_failures)",
+            "; ".join(
+                f"{name}: "
+                + ", ".join(f"{state} {n}" for state, n in result.outcomes.get(name, Counter()).most_common())
+                + f" (poll_failures up to {result.most_failures.get(name, 0)})"
+                for name in spends
+            ),
+        ),
         Row(BENCHMARK, "Wall time of the virtual month", f"{result.wall_seconds:.0f} s"),
     ]
