@@ -53,6 +53,7 @@ EXPECTED_ROWS = [
     "Requests per vehicle-month vs an hourly poll",
     "Data age at p95",
     "Vehicles whose polling share ran out",
+    "Reads by what they said of the car",
     "Wall time of the virtual month",
 ]
 
