@@ -5,10 +5,18 @@ Every sentence is built from numbers measured in the same run, and only written 
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
+from collections import Counter
 from dataclasses import dataclass
 
+from django_smartcar.conf import smartcar_settings
+from django_smartcar.services.polling import ASLEEP as ASLEEP_STATE
+
 from .measure import median_ms
+from .month import PLAN, MonthRun, dark_hours, spend_by_profile
+from .month import RATIO_TARGET as MONTH_RATIO_TARGET
 from .refresh import API_LATENCY_MS, PER_ENDPOINT_TARGET, RefreshRun
 from .rotation import SPEED_UP_TARGET, TOKEN_LATENCY_MS, RotationRun, cpu_shares, is_flat, mib
 from .web_server import LoadResult
@@ -154,3 +162,53 @@ def webhook_notes(w: WebhookRun) -> list[str]:
             "last events answered if PostgreSQL crashed (Smartcar does not deliver them again)."
         )
     return [note]
+
+
+def month_notes(result: MonthRun) -> list[str]:
+    """Benchmark 6: why the ratio to an hourly poll missed its target, and why budget-bound cars go unpolled."""
+    found = []
+    count = len(result.billed)
+    mean = sum(result.billed.values()) / count
+    per_read = sum(result.billed_per_read.values()) / count
+    hourly = result.hours * per_read
+    spends = spend_by_profile(result)
+    if mean and hourly / mean < MONTH_RATIO_TARGET:
+        costliest, (spend, profile_ratio) = max(spends.items(), key=lambda item: item[1][0])
+        found.append(
+            f"**Month: {hourly / mean:.1f}x fewer requests than an hourly poll (target "
+            f"{MONTH_RATIO_TARGET:g}x).** The {costliest} vehicles spend the most, {spend:.0f} billed requests "
+            f"each ({profile_ratio:.1f}x under an hourly poll): {spend / per_read:.0f} reads of {per_read:.1f} "
+            "billed items each (a v2 batch is billed per item)."
+        )
+    dark = dark_hours(result)
+    if dark:
+        worst = max(dark, key=lambda name: statistics.fmean(dark[name]))
+        polling_share = 1 - float(smartcar_settings.USER_RESERVED_SHARE)
+        reads = math.floor(PLAN * polling_share) / per_read
+        found.append(
+            f"**Month: {sum(len(hours) for hours in dark.values())} vehicle(s) spent polling's share before the "
+            f"month's end and were not polled again** ({worst}: the last {statistics.fmean(dark[worst]):.0f} h "
+            f"on average). A v2 read is billed {per_read:.1f} items, so polling's {polling_share:.0%} of the plan "
+            f"buys {reads:.0f} reads a month (one every {result.hours / reads:.1f} h), fewer than a charging or "
+            "driving car's interval asks for; people's reserved share was still there for their refreshes."
+        )
+    return found + sleeper_note(result)
+
+
+def sleeper_note(result: MonthRun) -> list[str]:
+    """Benchmark 6: reads answered ASLEEP that never back off (what after_read's rule says should happen)."""
+    asleep = {name: counts[ASLEEP_STATE] for name, counts in result.outcomes.items() if counts[ASLEEP_STATE]}
+    if not asleep or any(result.most_failures.get(name, 0) for name in asleep):
+        return []
+    reads = sum(asleep.values())
+    per_read = sum(result.billed_per_read.values()) / len(result.billed_per_read)
+    sleepers = result.by_profile().get("asleep", [])
+    spent = sum(result.billed[pk] for pk in sleepers)
+    sleeper_reads = result.outcomes.get("asleep", Counter())
+    with_data = sleeper_reads.total() - sleeper_reads[ASLEEP_STATE]
+    return [
+        f"**Month: {reads} reads were answered ASLEEP and the back-off never engaged** (poll_failures stayed 0). "
+        f"A v2 batch answered ASLEEP is billed per item ({per_read:.1f} here): the {len(sleepers)} sleeping "
+        f"car(s) spent {spent} billed requests for {with_data} read(s) with data. `polling.after_read` should "
+        "double the wait at each failure in a row (tests/app/test_polling.py)."
+    ]

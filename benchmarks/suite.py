@@ -1,4 +1,4 @@
-"""The four benchmarks in order, against one running simulator; imported once Django is set up."""
+"""The benchmarks in order, against one running simulator; imported once Django is set up."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from django_smartcar.conf import smartcar_settings
 
-from . import findings, fleet, refresh, rest_api, rotation, webhooks
+from . import findings, fleet, month, refresh, rest_api, rotation, webhooks
 from .network import free_port
 from .report import Row, database_version, progress
 from .simulator import Owner, Simulator
@@ -33,7 +33,8 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
     loop_owners, owners = owners[: size.rotation_loop], owners[size.rotation_loop :]
     small_owners, owners = owners[: size.rotation_small], owners[size.rotation_small :]
     large_owners, owners = owners[: size.rotation_large], owners[size.rotation_large :]
-    refresh_owners, fleet_owners = owners[: size.refresh], owners[size.refresh :]
+    refresh_owners, owners = owners[: size.refresh], owners[size.refresh :]
+    fleet_owners, month_owners = owners[: size.fleet], owners[size.fleet : size.fleet + size.month]
 
     keep_alive_ms = simulator.round_trip_ms(keep_alive=True)
     new_connection_ms = simulator.round_trip_ms(keep_alive=False)
@@ -73,12 +74,17 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
     fleet_ids = refresh.create_vehicles(site_user, fleet_owners)
     fleet_result = fleet.run(folder, simulator, fleet_ids, size)
 
+    month_ids = refresh.create_vehicles(site_user, month_owners)
+    progress(f"6. Month: {len(month_ids):,} vehicles, a virtual month of adaptive polling")
+    month_result = month.run(simulator, month_ids, size.month_days)
+
     rows = [
         *rotation.rows(small, large, loop),
         *refresh.rows(app_refresh, per_endpoint, batch_loop),
         *api_rows,
         *webhooks.rows(webhook_run),
         *fleet.rows(fleet_result),
+        *month.rows(month_result),
         *rotation.diagnostics(large),
         *refresh.diagnostics(app_refresh),
         *rest_api.diagnostics(cases),
@@ -89,10 +95,14 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
             f"{keep_alive_ms:.1f} / {new_connection_ms:.1f} ms",
         ),
     ]
-    notes = fleet.notes(fleet_result) + findings.notes(
-        findings.Measurements(
-            small, large, loop, app_refresh, per_endpoint, webhook_run, keep_alive_ms, new_connection_ms
+    notes = (
+        fleet.notes(fleet_result)
+        + findings.notes(
+            findings.Measurements(
+                small, large, loop, app_refresh, per_endpoint, webhook_run, keep_alive_ms, new_connection_ms
+            )
         )
+        + findings.month_notes(month_result)
     )
     return Outcome(rows, setup_lines(size, workers), notes)
 

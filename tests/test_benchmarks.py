@@ -55,6 +55,15 @@ EXPECTED_ROWS = [
     "Bulk: asyncio in the task, 400 in flight, 2 worker processes",
     "Bulk worker's peak memory (RSS)",
     "Smartcar's default bucket (120, +2/min) at both ends",
+    "Fleet and virtual month",
+    "Billed requests per vehicle-month",
+    "Vehicles over budget",
+    "App's ledger == simulator's billing",
+    "Requests per vehicle-month vs an hourly poll",
+    "Data age at p95",
+    "Vehicles whose polling share ran out",
+    "Reads by what they said of the car",
+    "Wall time of the virtual month",
 ]
 
 
@@ -131,6 +140,9 @@ def test_tiny_benchmark_run_prints_every_row_and_the_apps_counts_hold(tmp_path):
     assert find(rows, "Dispatcher (beat task, in the worker)")[2] == "yes"
     # The scheduler paced itself under Smartcar's default bucket: Smartcar never had to refuse a request.
     assert find(rows, "Smartcar's default bucket")[2] == "yes"
+    # Two virtual days of benchmark 6: nothing over budget, no 430, the app's ledger is Smartcar's billing.
+    for prefix in ("Billed requests per vehicle-month", "Vehicles over budget", "App's ledger =="):
+        assert find(rows, prefix)[2] == "yes", find(rows, prefix)
 
 
 def test_the_webhook_benchmark_runs_alone_on_the_production_path(tmp_path):
