@@ -229,3 +229,16 @@ def private_broker(tmp_path) -> Iterator[dict[str, str]]:
     finally:
         app.conf.broker_transport_options = previous
         forget_broker_connections()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres`` need row locks: they run in CI's PostgreSQL leg and are deselected (not skipped)
+    on SQLite, where what they test cannot happen."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]

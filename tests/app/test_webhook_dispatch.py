@@ -246,8 +246,6 @@ def test_a_dispatcher_killed_mid_event_leaves_it_pending_for_the_next_round(disp
     """A real process claims the event and is killed by SIGKILL while processing it (held inside, waiting for
     the vehicle's row lock, which the test holds); the event stays pending and the next round processes it once.
     PostgreSQL only: SQLite has no row locks, so nothing can be held "mid-event" there."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs row locks (run the suite with DATABASE_URL=postgres://...)")
     assert deliver(odometer_event("killed", 777.0))[0] == 200
     event = WebhookEvent.objects.get(event_id="killed")
     script = (
