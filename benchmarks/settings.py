@@ -10,7 +10,14 @@ from pathlib import Path
 import django
 import environ
 
-from .credentials import CLIENT_ID, CLIENT_SECRET, MANAGEMENT_TOKEN, REDIRECT_URI
+from .credentials import (
+    API_CLIENT_ID,
+    API_CLIENT_SECRET,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MANAGEMENT_TOKEN,
+    REDIRECT_URI,
+)
 
 env = environ.Env()
 
@@ -79,6 +86,11 @@ SMARTCAR = {
     "APP_RATE_LIMIT": _rate_limit(env("BENCH_APP_RATE_LIMIT", default="off")),
     "BULK_MAX_IN_FLIGHT": env.int("BENCH_BULK_MAX_IN_FLIGHT", default=256),
     "BULK_CHUNK_SIZE": env.int("BENCH_BULK_CHUNK_SIZE", default=1000),
+    # API V3 (benchmark 7): the simulator application's API credentials. Its second phase compresses the token's
+    # hour by renewing it early (BENCH_APP_TOKEN_RENEW_BEFORE seconds before it expires).
+    "API_CLIENT_ID": API_CLIENT_ID,
+    "API_CLIENT_SECRET": API_CLIENT_SECRET,
+    "APP_TOKEN_RENEW_BEFORE": timedelta(seconds=env.float("BENCH_APP_TOKEN_RENEW_BEFORE", default=300.0)),
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")

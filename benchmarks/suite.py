@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from . import findings, fleet, refresh, rest_api, rotation, webhooks
+from . import app_token, findings, fleet, refresh, rest_api, rotation, webhooks
 from .network import free_port
 from .report import Row, database_version, progress
 from .simulator import Owner, Simulator
@@ -70,6 +70,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
 
     fleet_ids = refresh.create_vehicles(site_user, fleet_owners)
     fleet_result = fleet.run(folder, simulator, fleet_ids, size)
+    token_result = app_token.run(folder, simulator, size)
 
     rows = [
         *rotation.rows(small, large, loop),
@@ -86,6 +87,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
             "Simulator round trip (health check, median), kept-alive connection / new connection",
             f"{keep_alive_ms:.1f} / {new_connection_ms:.1f} ms",
         ),
+        *app_token.rows(token_result),
     ]
     notes = fleet.notes(fleet_result) + findings.notes(
         findings.Measurements(
