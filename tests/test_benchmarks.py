@@ -2,8 +2,9 @@
 
 The tiny run's speeds and ratios mean nothing and are not judged; what a user relies on is: one token request
 per rotated account, one HTTP request per vehicle refresh, no account lost, every API and webhook request
-answered, constant SQL queries, every event stored. The database and broker follow the suite's environment
-(SQLite and kombu's filesystem transport, or PostgreSQL and Redis).
+answered, constant SQL queries, every event stored, one V3 application token request per site (and per lifetime
+when renewed). The database and broker follow the suite's environment (SQLite and kombu's filesystem transport,
+or PostgreSQL and Redis).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ EXPECTED_ROWS = [
     "Throughput ratio, bare view / receiver",
     "p99 latency ratio, receiver / bare view",
     "Events stored / accepted (warm-up included)",
+    "IAM token requests in ",
+    "V3 work on that token",
+    "Renewal across ",
 ]
 
 
@@ -118,3 +122,7 @@ def test_tiny_benchmark_run_prints_every_row_and_the_apps_counts_hold(tmp_path):
                 assert met == "yes", (measure, rows[measure])
     assert find(rows, "Receiver: signed events accepted")[2] == "yes"
     assert find(rows, "Events stored / accepted")[2] == "yes"
+    # One V3 application token for the site, whatever the number of processes; renewed once per lifetime.
+    assert find(rows, "IAM token requests in ")[:3:2] == ("1 / 1", "yes")
+    assert find(rows, "V3 work on that token")[2] == "yes"
+    assert find(rows, "Renewal across ")[2] == "yes"
