@@ -117,6 +117,7 @@ def seed_v3_owners(simulator: Simulator, count: int) -> list[Owner]:
         "--api-client-secret",
         API_CLIENT_SECRET,
     )
+    simulator.set_latency()  # no fault left by an earlier benchmark
     return owners
 
 
