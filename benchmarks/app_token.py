@@ -164,7 +164,7 @@ def send_api_refreshes(
                     )
                 except requests.RequestException:
                     status = "error"
-                statuses[status] += 1  # Counter updates are atomic enough under the GIL for a tally
+                statuses[status] += 1
 
 
 def queue_refreshes(vehicle_ids: Sequence[int], until: float) -> None:
@@ -194,7 +194,7 @@ def run_phase(
     if compressed:
         # Only the processes started now read it; this process's settings are loaded already.
         os.environ[RENEW_BEFORE_ENV] = f"{TOKEN_LIFETIME - lifetime:g}"
-    statuses: Counter = Counter()
+    tallies: list[Counter] = [Counter() for _ in range(WEB_CLIENTS)]  # one per thread, added up at the end
     stop = threading.Event()
     try:
         with ExitStack() as stack:
@@ -207,7 +207,7 @@ def run_phase(
             clients = [
                 threading.Thread(
                     target=send_api_refreshes,
-                    args=(server.base_url, vehicle_ids[index::WEB_CLIENTS], cookie, stop, statuses),
+                    args=(server.base_url, vehicle_ids[index::WEB_CLIENTS], cookie, stop, tallies[index]),
                 )
                 for index in range(WEB_CLIENTS)
             ]
@@ -238,7 +238,7 @@ def run_phase(
         stored_requests=stored_requests() - stored_before,
         v3_reads=sum(1 for status in reads if status == 200),
         v3_refused=sum(1 for status in reads if status != 200),
-        api_statuses=dict(statuses),
+        api_statuses=dict(sum(tallies, Counter())),
         lifetime=lifetime,
     )
 
