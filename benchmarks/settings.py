@@ -10,7 +10,14 @@ from pathlib import Path
 import django
 import environ
 
-from .credentials import CLIENT_ID, CLIENT_SECRET, MANAGEMENT_TOKEN, REDIRECT_URI
+from .credentials import (
+    API_CLIENT_ID,
+    API_CLIENT_SECRET,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MANAGEMENT_TOKEN,
+    REDIRECT_URI,
+)
 
 env = environ.Env()
 
@@ -94,11 +101,20 @@ SMARTCAR = {
         if env("BENCH_WEBHOOK_DISPATCH_INTERVAL", default="2").lower() == "none"
         else timedelta(seconds=float(env("BENCH_WEBHOOK_DISPATCH_INTERVAL", default="2")))
     ),
+    # API V3 (benchmark 7): the simulator application's API credentials. Its second phase compresses the token's
+    # hour by renewing it early (BENCH_APP_TOKEN_RENEW_BEFORE seconds before it expires).
+    "API_CLIENT_ID": API_CLIENT_ID,
+    "API_CLIENT_SECRET": API_CLIENT_SECRET,
+    "APP_TOKEN_RENEW_BEFORE": timedelta(seconds=env.float("BENCH_APP_TOKEN_RENEW_BEFORE", default=300.0)),
 }
 # Rotation's chunks and exchanges in flight per chunk task: the app's defaults unless overridden to explore.
 for _name in ("ROTATION_CHUNK_SIZE", "ROTATION_MAX_IN_FLIGHT"):
     if env(f"BENCH_{_name}", default=None):
         SMARTCAR[_name] = env.int(f"BENCH_{_name}")
+
+# Benchmark 7 sends the REST API's refreshes as fast as they are answered: the per-user throttle of calls that
+# reach Smartcar (10/minute by default) would answer most of them 429 without reaching it.
+REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"smartcar_commands": None}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/11")
 if CELERY_BROKER_URL == "filesystem://":

@@ -49,8 +49,9 @@ def child_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
 
 
-def seed(database: Path, owners: int) -> list[Owner]:
-    """Create the simulator's database with ``owners`` connected owners and return their tokens."""
+def seed(database: Path, owners: int, *, first: int = 0) -> list[Owner]:
+    """Create the simulator's database with ``owners`` connected owners and return their tokens; ``first`` is
+    the index of the first one (more owners added to an existing database need indexes of their own)."""
     output = database.with_suffix(".owners.json")
     subprocess.run(
         [
@@ -63,6 +64,8 @@ def seed(database: Path, owners: int) -> list[Owner]:
             str(owners),
             "--output",
             str(output),
+            "--first",
+            str(first),
         ],
         check=True,
         cwd=ROOT,
@@ -95,6 +98,9 @@ class Simulator(ManagedProcess):
             "SMARTCAR_AUTH_ORIGIN": f"{self.base_url}/oauth/token",
             "SMARTCAR_API_ORIGIN": self.base_url,
             "SMARTCAR_MANAGEMENT_API_ORIGIN": self.base_url,
+            "SMARTCAR_IAM_ORIGIN": self.base_url,
+            "SMARTCAR_VEHICLE_API_V3_ORIGIN": self.base_url,
+            "SMARTCAR_MANAGEMENT_API_V3_ORIGIN": self.base_url,
         }
 
     def start(self) -> None:

@@ -22,6 +22,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database", type=Path, required=True, help="the simulator's SQLite file to create")
     parser.add_argument("--owners", type=int, required=True, help="owners to connect, one vehicle each")
     parser.add_argument("--output", type=Path, required=True, help="JSON file for the owners' tokens")
+    parser.add_argument("--first", type=int, default=0, help="index of the first owner (default: 0)")
     return parser.parse_args(argv)
 
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         application = register_application(
             CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI], management_token=MANAGEMENT_TOKEN, name="Benchmarks"
         )
-        for index in range(args.owners):
+        for index in range(args.first, args.first + args.owners):
             (vehicle,) = seed_vehicles(1, seed=index, email=f"owner{index}@bench.example")
             tokens = connect_vehicles(application, [vehicle])
             owners.append(

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from django_smartcar.conf import smartcar_settings
 
-from . import findings, fleet, month, refresh, rest_api, rotation, webhooks
+from . import app_token, findings, fleet, month, refresh, rest_api, rotation, webhooks
 from .network import free_port
 from .report import Row, database_version, progress
 from .simulator import Owner, Simulator
@@ -73,6 +73,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
 
     fleet_ids = refresh.create_vehicles(site_user, fleet_owners)
     fleet_result = fleet.run(folder, simulator, fleet_ids, size)
+    token_result = app_token.run(folder, simulator, size)
 
     month_ids = refresh.create_vehicles(site_user, month_owners)
     progress(f"6. Month: {len(month_ids):,} vehicles, a virtual month of adaptive polling")
@@ -94,6 +95,7 @@ def run_all(simulator: Simulator, owners: Sequence[Owner], size: Size, folder: P
             "Simulator round trip (health check, median), kept-alive connection / new connection",
             f"{keep_alive_ms:.1f} / {new_connection_ms:.1f} ms",
         ),
+        *app_token.rows(token_result),
     ]
     notes = (
         fleet.notes(fleet_result)

@@ -2,8 +2,9 @@
 
 The tiny run's speeds and ratios mean nothing and are not judged; what a user relies on is: one token request
 per rotated account, one HTTP request per vehicle refresh, no account lost, every API and webhook request
-answered, constant SQL queries, every event stored. The database and broker follow the suite's environment
-(SQLite and kombu's filesystem transport, or PostgreSQL and Redis).
+answered, constant SQL queries, every event stored, one V3 application token request per site (and per lifetime
+when renewed). The database and broker follow the suite's environment (SQLite and kombu's filesystem transport,
+or PostgreSQL and Redis).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ EXPECTED_ROWS = [
     "Vehicles whose polling share ran out",
     "Reads by what they said of the car",
     "Wall time of the virtual month",
+    "IAM token requests in ",
+    "V3 work on that token",
+    "Renewal across ",
 ]
 
 
@@ -143,6 +147,10 @@ def test_tiny_benchmark_run_prints_every_row_and_the_apps_counts_hold(tmp_path):
     # Two virtual days of benchmark 6: nothing over budget, no 430, the app's ledger is Smartcar's billing.
     for prefix in ("Billed requests per vehicle-month", "Vehicles over budget", "App's ledger =="):
         assert find(rows, prefix)[2] == "yes", find(rows, prefix)
+    # One V3 application token for the site, whatever the number of processes; renewed once per lifetime.
+    assert find(rows, "IAM token requests in ")[:3:2] == ("1 / 1", "yes")
+    assert find(rows, "V3 work on that token")[2] == "yes"
+    assert find(rows, "Renewal across ")[2] == "yes"
 
 
 def test_the_webhook_benchmark_runs_alone_on_the_production_path(tmp_path):
