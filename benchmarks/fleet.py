@@ -1,7 +1,7 @@
 """Benchmark 5: a fleet refreshed at Smartcar's latency, within its rate limit.
 
 The simulator answers with Smartcar's latency model (reads: median 8 s, 3-45 s, 3 % in a tail up to 300 s),
-every delay multiplied by the size's ``fleet_latency_scale`` (0.75 on the full run) so that the run fits in minutes; the ratios keep their meaning
+every delay multiplied by the size's ``fleet_latency_scale`` (0.5 on the full run) so that the run fits in minutes; the ratios keep their meaning
 because everything waits on the same scaled delays. Runs, each with a fresh Celery worker:
 
 * today's threads design: one ``refresh_vehicle_data`` task per vehicle on a 16-thread worker (on a subset:
