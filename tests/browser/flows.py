@@ -76,6 +76,9 @@ def data_row(card: Locator, field: str) -> Locator:
 
 # What a car's card says of its latest refresh and command once a worker has recorded the outcome.
 DONE = re.compile(r"^(succeeded|failed)$")
+# How long the demo's worker may take to record one: its 4 threads share CI's two cores with the rest of the
+# suite (beat's first poll round of every demo car among them), so a page's usual time-out is too short.
+WORKER_OUTCOME_MS = 45_000
 
 
 def refresh_car(page: Page, vin: str) -> Locator:
@@ -88,7 +91,9 @@ def refresh_card(page: Page, card: Locator) -> Locator:
     """``refresh_car`` for a card found another way (``vehicle_card_by_id``)."""
     card.get_by_role("button", name="Refresh").click()
     expect(page.get_by_role("status")).to_contain_text("Refresh queued.")
-    expect(card.locator(".last-refresh")).to_have_attribute("data-refresh-status", DONE)
+    expect(card.locator(".last-refresh")).to_have_attribute(
+        "data-refresh-status", DONE, timeout=WORKER_OUTCOME_MS
+    )
     return card
 
 
@@ -102,5 +107,7 @@ def send_card_command(page: Page, card: Locator, button: str) -> Locator:
     """``send_command`` for a card found another way (``vehicle_card_by_id``)."""
     card.get_by_role("button", name=button, exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(f"{button} queued.")
-    expect(card.locator(".last-command")).to_have_attribute("data-command-status", DONE)
+    expect(card.locator(".last-command")).to_have_attribute(
+        "data-command-status", DONE, timeout=WORKER_OUTCOME_MS
+    )
     return card
