@@ -83,6 +83,38 @@ def test_many_requests_in_flight_on_one_thread(standalone_simulator):
     assert [answer.status_code for answer in answers] == [200] * 60
 
 
+def test_every_connection_allowed_is_used_at_once():
+    """The connections are split into small pools (httpcore's per-request cost grows with a pool's size), yet
+    ``max_connections`` requests are all in flight together: a server that answers nobody until 100 requests
+    are waiting on it gets them."""
+    wanted = 100
+    waiting: list[asyncio.StreamWriter] = []
+    all_arrived = asyncio.Event
+
+    async def scenario():
+        arrived = all_arrived()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            waiting.append(writer)
+            if len(waiting) == wanted:
+                arrived.set()
+            await arrived.wait()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        request = PreparedRequest("GET", f"http://127.0.0.1:{port}/", retry_safe=True)
+        async with server, AsyncTransport(max_connections=wanted) as transport:
+            return await asyncio.wait_for(
+                asyncio.gather(*(transport.send(request) for _ in range(wanted))), timeout=20
+            )
+
+    answers = run(scenario())
+    assert [answer.status_code for answer in answers] == [200] * wanted
+
+
 def test_send_all_bounds_what_is_in_flight_and_yields_every_answer(standalone_simulator):
     """The synchronous face of bulk work: 100 requests through at most 8 in flight, every answer and every
     error yielded with its key, the requests read lazily."""
