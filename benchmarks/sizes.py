@@ -42,7 +42,7 @@ class Size:
 
 
 SIZES = {
-    "full": Size(200, 2000, 100, 500, 20, 100, 1000, 10.0, 2.0, 10, 500, 1000, 250, 30, 0.5, 10, 0),
+    "full": Size(200, 2000, 100, 500, 20, 100, 1000, 10.0, 2.0, 10, 500, 2500, 500, 30, 0.5, 10, 0),
     # For tests/test_benchmarks.py: every benchmark runs, the counts hold; its ratios mean nothing.
     "tiny": Size(4, 12, 3, 8, 2, 3, 20, 1.0, 0.3, 4, 20, 30, 10, 5, 0.01, 5, 2),
 }
