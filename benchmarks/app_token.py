@@ -91,6 +91,14 @@ class Phase:
     def api_total(self) -> int:
         return sum(self.api_statuses.values())
 
+    @property
+    def other_answers(self) -> str:
+        """The API's answers other than 200, by status and error type (" (1 x 502 SMARTCAR_ERROR)"), or ""."""
+        others = sorted((status, count) for status, count in self.api_statuses.items() if status != "200")
+        if not others:
+            return ""
+        return " (" + ", ".join(f"{count} x {status}" for status, count in others) + ")"
+
 
 @dataclass(frozen=True)
 class Result:
@@ -159,12 +167,24 @@ def send_api_refreshes(
                 if stop.is_set():
                     break
                 try:
-                    status = str(
-                        session.post(f"{base_url}{API}{pk}/refresh/?async=0", timeout=30).status_code
-                    )
-                except requests.RequestException:
-                    status = "error"
+                    answer = session.post(f"{base_url}{API}{pk}/refresh/?async=0", timeout=30)
+                    status = str(answer.status_code)
+                    if answer.status_code != 200:
+                        status += f" {error_type(answer)}"
+                except requests.RequestException as exc:
+                    status = f"no answer ({type(exc).__name__})"
                 statuses[status] += 1
+
+
+def error_type(answer: requests.Response) -> str:
+    """The API error's ``type`` (and ``code``), what the row shows of an answer other than 200."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return "(not JSON)"
+    if not isinstance(body, dict):
+        return "(not an error object)"
+    return ":".join(str(body[key]) for key in ("type", "code") if body.get(key)) or "(no type)"
 
 
 def queue_refreshes(vehicle_ids: Sequence[int], until: float) -> None:
@@ -275,7 +295,7 @@ def rows(result: Result) -> list[Row]:
             BENCHMARK,
             "V3 work on that token: vehicle reads answered 200 (workers and API) / refused; "
             "API refreshes answered 200 / sent",
-            f"{hour.v3_reads:,} / {hour.v3_refused}; {hour.api_ok:,} / {hour.api_total:,}",
+            f"{hour.v3_reads:,} / {hour.v3_refused}; {hour.api_ok:,} / {hour.api_total:,}{hour.other_answers}",
             "reads > 0, none refused, all 200",
             hour.v3_reads > 0
             and not hour.v3_refused
@@ -289,7 +309,7 @@ def rows(result: Result) -> list[Row]:
             "IAM requests (`requests_made`) per lifetime",
             f"{compressed.iam_requests} ({compressed.stored_requests}) / {compressed.lifetimes:.1f} = "
             f"{per_lifetime:.2f}; {compressed.v3_reads:,} V3 reads, {compressed.api_ok:,} / "
-            f"{compressed.api_total:,} API 200",
+            f"{compressed.api_total:,} API 200{compressed.other_answers}",
             f"~1: renewed, at most 1 per lifetime begun ({compressed.lifetimes_begun}), "
             f"not 1 per process ({compressed.processes * compressed.lifetimes_begun})",
             2 <= compressed.iam_requests <= compressed.lifetimes_begun
