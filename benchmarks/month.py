@@ -207,6 +207,13 @@ def settled_ev(row: sqlite3.Row, at: datetime) -> tuple[float, float]:
     return odometer, battery
 
 
+def describe_ages(profile: str, ages: Sequence[float]) -> str:
+    """A profile's data age at p95 (median), or that none of its cars ever gave data (asleep all month)."""
+    if not ages:
+        return f"{profile}: no data ever read"
+    return f"{profile} {percentile(ages, 0.95):.1f} h ({percentile(ages, 0.5):.1f} h)"
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -497,11 +504,7 @@ def rows(result: MonthRun) -> list[Row]:
     mismatches = result.ledger_mismatches
     grouped = result.by_profile()
     mix = ", ".join(f"{len(grouped[name])} {name}" for name in spends)
-    ages = "; ".join(
-        f"{name} {percentile(result.ages.get(name, []), 0.95):.1f} h "
-        f"({percentile(result.ages.get(name, []), 0.5):.1f} h)"
-        for name in spends
-    )
+    ages = "; ".join(describe_ages(name, result.ages.get(name, [])) for name in spends)
     dark = dark_hours(result)
     out_of_share = (
         "; ".join(
