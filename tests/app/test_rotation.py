@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -98,7 +99,9 @@ def test_two_beats_at_once_queue_each_account_once(transactional_db, django_user
 
     The beats go in step: each asks for its next chunk only when the other is ready to as well, so their claims
     run over the same rows at the same time (dozens of rounds, so a claim that is not exclusive shows); the
-    test fails unless their claims did overlap.
+    test fails unless their claims did overlap. Each statement of a claim holds it a few milliseconds longer:
+    a claim otherwise takes under a millisecond, and on a loaded machine the other thread was often not even
+    scheduled before it ended (the beats then took turns, and the race did not happen).
     """
     ACCOUNTS = 200
     settings.SMARTCAR = {**settings.SMARTCAR, "ROTATION_JITTER": timedelta(0), "FANOUT_CHUNK_SIZE": 5}
@@ -113,23 +116,32 @@ def test_two_beats_at_once_queue_each_account_once(transactional_db, django_user
     step = threading.Barrier(2, timeout=30)
     errors: list[BaseException] = []
 
+    def widened(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        time.sleep(0.005)  # inside the claim's transaction; releases the GIL for the other beat
+        return result
+
     def beat(slot: int) -> None:
         chunks = rotation.claim_due_accounts()
         try:
-            while True:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    step.wait()  # in step with the other beat, until one of them has claimed its last chunk
-                with sections[slot].inside():
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    step.abort()
-                    return
-                claimed[slot].extend(chunk)
+            with connection.execute_wrapper(widened):
+                run_in_step(slot, chunks)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
             step.abort()
         finally:
             connection.close()
+
+    def run_in_step(slot: int, chunks) -> None:
+        while True:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                step.wait()  # in step with the other beat, until one of them has claimed its last chunk
+            with sections[slot].inside():
+                chunk = next(chunks, None)
+            if chunk is None:
+                step.abort()
+                return
+            claimed[slot].extend(chunk)
 
     threads = [threading.Thread(target=beat, args=(slot,)) for slot in (0, 1)]
     for thread in threads:
