@@ -38,7 +38,7 @@ DEFAULT_MAX_IN_FLIGHT = 256
 # httpcore's pool looks at every one of its connections each time a request starts or ends (is it idle, has it
 # expired): the CPU per request grows with the pool, and with it the square of the requests in flight. At 400 in
 # flight that scan was 41 % of a bulk worker's CPU (benchmark 5, sampled with py-spy). Several small pools keep
-# each scan short; a request goes to the pool with the fewest requests in flight.
+# each scan short; a request goes to the pool with the most connections free.
 POOL_SHARD_SIZE = 32
 
 KeyT = TypeVar("KeyT")
@@ -94,6 +94,7 @@ class AsyncTransport:
         self.timeouts = timeouts or DEFAULT_TIMEOUTS
         self.max_connections = max_connections
         self.user_agent = user_agent or _default_user_agent()
+        sizes = _shard_sizes(max_connections)
         self._clients = [
             httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
@@ -103,9 +104,9 @@ class AsyncTransport:
                 cookies=None,
                 trust_env=False,
             )
-            for size in _shard_sizes(max_connections)
+            for size in sizes
         ]
-        self._room = _shard_sizes(max_connections)  # connections free, per pool
+        self._room = sizes  # connections free, per pool
 
     def __repr__(self) -> str:
         return f"AsyncTransport(max_connections={self.max_connections}, timeouts={self.timeouts!r})"

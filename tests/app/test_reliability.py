@@ -211,7 +211,6 @@ import json, sys, time
 from pathlib import Path
 import django
 django.setup()
-from django_smartcar.client import SmartcarException, SmartcarTimeout, aio
 from django_smartcar.models import SmartcarAccount
 from django_smartcar.services.tokens import get_access_token
 account_pk, folder, name = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]

@@ -89,10 +89,9 @@ def test_every_connection_allowed_is_used_at_once():
     are waiting on it gets them."""
     wanted = 100
     waiting: list[asyncio.StreamWriter] = []
-    all_arrived = asyncio.Event
 
     async def scenario():
-        arrived = all_arrived()
+        arrived = asyncio.Event()  # made inside the loop that waits on it
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
